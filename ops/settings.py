@@ -1,0 +1,194 @@
+"""The one configuration object of dravo-sync, read from the environment.
+
+Every process (API, worker, beat, CLI) builds it once at start-up through `load_settings()`, which
+turns validation failures into `ConfigurationError` with one readable line per bad variable.
+Adapters never read settings: the composition roots hand them plain values (`PlatformConfig`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from cryptography.fernet import Fernet
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from adapters.base import PLATFORMS, Platform, PlatformConfig
+
+__all__ = ["PLATFORMS", "ConfigurationError", "Platform", "Settings", "get_settings", "load_settings"]
+
+
+# Only used when DRAVO_ENV=development and no key is given, so a local trial needs no secrets.
+# It is public, so anything encrypted with it is readable by anyone: never use it for real tokens.
+DEVELOPMENT_ENCRYPTION_KEY = "ZHJhdm8tc3luYy1kZXZlbG9wbWVudC1rZXktMzJieXQ="
+
+
+class ConfigurationError(Exception):
+    """The environment does not describe a runnable configuration."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DRAVO_", extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "production"] = "production"
+
+    database_url: str = Field(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/dravo",
+        validation_alias=AliasChoices("DATABASE_URL"),
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL"))
+
+    # Comma-separated Fernet keys: the first encrypts, all decrypt (key rotation).
+    encryption_key: SecretStr | None = None
+    jwt_secret: SecretStr | None = None
+
+    instagram_api_base: str = "https://graph.instagram.com"
+    facebook_api_base: str = "https://graph.facebook.com"
+    x_api_base: str = "https://api.x.com"
+    linkedin_api_base: str = "https://api.linkedin.com"
+    linkedin_oauth_base: str = "https://www.linkedin.com"
+    tiktok_api_base: str = "https://open.tiktokapis.com"
+
+    # None: the adapter's pinned version constant.
+    instagram_api_version: str | None = None
+    facebook_api_version: str | None = None
+    x_api_version: str | None = None
+    linkedin_api_version: str | None = None
+    tiktok_api_version: str | None = None
+
+    instagram_client_id: str | None = None
+    instagram_client_secret: SecretStr | None = None
+    facebook_client_id: str | None = None
+    facebook_client_secret: SecretStr | None = None
+    x_client_id: str | None = None
+    x_client_secret: SecretStr | None = None
+    linkedin_client_id: str | None = None
+    linkedin_client_secret: SecretStr | None = None
+    tiktok_client_id: str | None = None
+    tiktok_client_secret: SecretStr | None = None
+
+    # How long a read stays fresh (stale_after = last_updated_at + this), per platform.
+    freshness_seconds: int = Field(6 * 3600, ge=60)
+    instagram_freshness_seconds: int | None = Field(None, ge=60)
+    facebook_freshness_seconds: int | None = Field(None, ge=60)
+    x_freshness_seconds: int | None = Field(None, ge=60)
+    linkedin_freshness_seconds: int | None = Field(None, ge=60)
+    tiktok_freshness_seconds: int | None = Field(None, ge=60)
+
+    insights_window_days: int = Field(28, ge=1, le=30)
+
+    http_timeout_seconds: float = Field(20.0, gt=0, le=120)
+    http_connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    http_max_connections: int = Field(100, ge=1)
+
+    refresh_wait_seconds: float = Field(10.0, ge=0, le=60)
+    refresh_min_interval_seconds: int = Field(60, ge=0)
+    refresh_requests_per_minute: int = Field(30, ge=1)
+
+    lease_seconds: int = Field(300, ge=10)
+    dispatch_interval_seconds: float = Field(5.0, gt=0)
+    dispatch_batch_size: int = Field(500, ge=1, le=10_000)
+    max_backoff_seconds: int = Field(6 * 3600, ge=60)
+
+    worker_pool: Literal["threads", "prefork", "solo", "gevent"] = "threads"
+    worker_concurrency: int = Field(32, ge=1, le=1000)
+    worker_metrics_port: int = Field(9808, ge=0, le=65535)
+
+    flower_user: str | None = None
+    flower_password: SecretStr | None = None
+    flower_max_tasks: int = Field(10_000, ge=100)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL: {exc}") from exc
+        if url.get_backend_name() != "postgresql":
+            raise ValueError("must be a PostgreSQL URL (postgresql+psycopg://user@host:port/db)")
+        if url.get_driver_name() not in ("psycopg", "psycopg2", ""):
+            raise ValueError("use the psycopg (v3) driver: postgresql+psycopg://...")
+        if not url.database:
+            raise ValueError("names no database")
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        for part in value.get_secret_value().split(","):
+            try:
+                Fernet(part.strip().encode())
+            except ValueError:
+                raise ValueError(
+                    "each comma-separated key must be a Fernet key (32 url-safe base64 bytes); "
+                    "create one with: dravo-sync keygen"
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_outside_development(self) -> Settings:
+        if self.encryption_key is None and self.env != "development":
+            raise ValueError(
+                "DRAVO_ENCRYPTION_KEY is required outside development "
+                "(DRAVO_ENV=development uses a public demo key); create one with: dravo-sync keygen"
+            )
+        return self
+
+    @property
+    def encryption_keys(self) -> list[str]:
+        if self.encryption_key is None:
+            return [DEVELOPMENT_ENCRYPTION_KEY]
+        return [k.strip() for k in self.encryption_key.get_secret_value().split(",") if k.strip()]
+
+    def platform(self, platform: Platform) -> PlatformConfig:
+        secret: SecretStr | None = getattr(self, f"{platform}_client_secret")
+        freshness: int | None = getattr(self, f"{platform}_freshness_seconds")
+        return PlatformConfig(
+            platform=platform,
+            api_base=str(getattr(self, f"{platform}_api_base")).rstrip("/"),
+            api_version=getattr(self, f"{platform}_api_version"),
+            client_id=getattr(self, f"{platform}_client_id"),
+            client_secret=secret.get_secret_value() if secret else None,
+            oauth_base=self.linkedin_oauth_base.rstrip("/") if platform == "linkedin" else None,
+            freshness_seconds=freshness or self.freshness_seconds,
+        )
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        name = str(item["loc"][0]) if item["loc"] else ""
+        env_name = name.upper() if name in ("database_url", "redis_url") else f"DRAVO_{name.upper()}"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"{env_name}: {message}" if name else message)
+    return "invalid configuration: " + "; ".join(lines)
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment; raise ConfigurationError with a readable message."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
