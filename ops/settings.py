@@ -173,8 +173,8 @@ class Settings(BaseSettings):
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        name = str(item["loc"][0]) if item["loc"] else ""
-        env_name = name.upper() if name in ("database_url", "redis_url") else f"DRAVO_{name.upper()}"
+        name = str(item["loc"][0]).upper() if item["loc"] else ""
+        env_name = name if name in ("DATABASE_URL", "REDIS_URL") else f"DRAVO_{name}"
         message = str(item["msg"]).removeprefix("Value error, ")
         lines.append(f"{env_name}: {message}" if name else message)
     return "invalid configuration: " + "; ".join(lines)

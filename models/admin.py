@@ -1,0 +1,188 @@
+"""Operator writes: workspaces, API keys and connecting accounts (the CLI's verbs)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from adapters.base import Credentials
+from models.apikeys import NewApiKey, generate_key
+from models.base import utcnow
+from models.crypto import TokenCipher
+from models.ids import new_account_id, new_workspace_id
+from models.tables import PLATFORM_VALUES, Account, AccountSync, ApiKey, Workspace
+
+
+class AdminError(Exception):
+    """An operator request that can't be carried out (unknown workspace, bad platform id...)."""
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    workspace_id: str
+    platform: str
+    platform_account_id: str
+    credentials: Credentials
+    handle: str | None = None
+    auth: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectOutcome:
+    account_id: str
+    reconnected: bool
+
+
+_LINKEDIN_ORG = re.compile(r"^(?:urn:li:organization:)?(\d+)$")
+_LINKEDIN_MEMBER = re.compile(r"^urn:li:person:[A-Za-z0-9_-]+$")
+
+
+def normalise_platform_account_id(platform: str, raw: str) -> str:
+    """One spelling per account, so a reconnect finds the row it replaces."""
+    value = raw.strip()
+    if not value:
+        raise AdminError("--platform-account-id must not be empty")
+    if platform == "linkedin":
+        if match := _LINKEDIN_ORG.match(value):
+            return f"urn:li:organization:{match.group(1)}"
+        if _LINKEDIN_MEMBER.match(value):
+            return value
+        raise AdminError(
+            "a LinkedIn account is urn:li:organization:ID (or its numeric id) or urn:li:person:ID"
+        )
+    return value
+
+
+def resolve_auth(platform: str, auth: str | None) -> str:
+    if platform == "instagram":
+        chosen = auth or "instagram"
+        if chosen not in ("instagram", "facebook"):
+            raise AdminError("--auth for instagram is 'instagram' (Instagram Login) or 'facebook'")
+        return chosen
+    if auth not in (None, "default"):
+        raise AdminError(f"--auth applies to instagram only, not to {platform}")
+    return "default"
+
+
+def create_workspace(session: Session, name: str) -> str:
+    if not name.strip():
+        raise AdminError("workspace name must not be empty")
+    workspace = Workspace(id=new_workspace_id(), name=name.strip())
+    session.add(workspace)
+    session.flush()
+    return workspace.id
+
+
+def require_workspace(session: Session, workspace_id: str) -> None:
+    if session.get(Workspace, workspace_id) is None:
+        raise AdminError(f"unknown workspace {workspace_id!r}")
+
+
+def create_api_key(session: Session, workspace_id: str) -> NewApiKey:
+    require_workspace(session, workspace_id)
+    new_key = generate_key()
+    session.add(ApiKey(workspace_id=workspace_id, prefix=new_key.prefix, key_hash=new_key.key_hash))
+    session.flush()
+    return new_key
+
+
+def revoke_api_key(session: Session, prefix: str, at: datetime | None = None) -> None:
+    result = session.execute(
+        update(ApiKey)
+        .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=at or utcnow())
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise AdminError(f"no active API key with prefix {prefix!r}")
+
+
+def connect_account(session: Session, cipher: TokenCipher, request: ConnectRequest) -> ConnectOutcome:
+    """Connect a new account, or reconnect an existing one with new credentials.
+
+    A reconnect resets the row to `pending` and schedules it at once; the last good metrics and
+    the history stay in the database.
+    """
+    if request.platform not in PLATFORM_VALUES:
+        raise AdminError(f"unknown platform {request.platform!r} (one of {', '.join(PLATFORM_VALUES)})")
+    require_workspace(session, request.workspace_id)
+    platform_account_id = normalise_platform_account_id(request.platform, request.platform_account_id)
+    auth = resolve_auth(request.platform, request.auth)
+    now = utcnow()
+    encrypted = cipher.encrypt(request.credentials)
+
+    existing = session.scalars(
+        select(Account)
+        .where(
+            Account.workspace_id == request.workspace_id,
+            Account.platform == request.platform,
+            Account.platform_account_id == platform_account_id,
+        )
+        .with_for_update()
+    ).one_or_none()
+
+    if existing is None:
+        account = Account(
+            id=new_account_id(),
+            workspace_id=request.workspace_id,
+            platform=request.platform,
+            platform_account_id=platform_account_id,
+            handle=request.handle,
+            auth=auth,
+            credentials=encrypted,
+            token_expires_at=request.credentials.expires_at,
+            created_at=now,
+            connected_at=now,
+        )
+        session.add(account)
+        session.flush()
+        session.execute(insert(AccountSync).values(account_id=account.id, next_sync_at=now))
+        return ConnectOutcome(account_id=account.id, reconnected=False)
+
+    existing.credentials = encrypted
+    existing.token_expires_at = request.credentials.expires_at
+    existing.auth = auth
+    existing.reconnected_at = now
+    if request.handle:
+        existing.handle = request.handle
+    # The lease is dropped too: a sync still running with the old credentials must not write.
+    session.execute(
+        update(AccountSync)
+        .where(AccountSync.account_id == existing.id)
+        .values(
+            sync_status="pending",
+            error_message=None,
+            warnings=[],
+            deferred_note=None,
+            consecutive_failures=0,
+            next_sync_at=now,
+            lease_token=None,
+            lease_until=None,
+        )
+    )
+    return ConnectOutcome(account_id=existing.id, reconnected=True)
+
+
+def rotate_credentials(session: Session, cipher: TokenCipher, batch_size: int = 500) -> int:
+    """Re-encrypt every account's credentials with the first configured key."""
+    rotated = 0
+    last_id = ""
+    while True:
+        rows = session.scalars(
+            select(Account)
+            .where(Account.id > last_id)
+            .order_by(Account.id)
+            .limit(batch_size)
+            .with_for_update()
+        ).all()
+        if not rows:
+            return rotated
+        for row in rows:
+            row.credentials = cipher.rotate(row.credentials)
+            rotated += 1
+        last_id = rows[-1].id
+        session.flush()

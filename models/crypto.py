@@ -1,0 +1,68 @@
+"""Platform credentials encrypted at rest with Fernet (AES-128-CBC + HMAC-SHA256).
+
+Several keys may be configured (DRAVO_ENCRYPTION_KEY="new,old"): the first encrypts, every key
+decrypts, so keys rotate without downtime (`dravo-sync keys rotate` re-encrypts every row).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from adapters.base import Credentials
+
+
+class CredentialsUnreadable(Exception):
+    """Stored credentials can't be decrypted with the configured keys."""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+class TokenCipher:
+    def __init__(self, keys: list[str]) -> None:
+        if not keys:
+            raise ValueError("at least one encryption key is required")
+        self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
+
+    def encrypt(self, credentials: Credentials) -> bytes:
+        payload = {
+            "access_token": credentials.access_token,
+            "refresh_token": credentials.refresh_token,
+            "expires_at": _iso(credentials.expires_at),
+            "refresh_expires_at": _iso(credentials.refresh_expires_at),
+            "scopes": list(credentials.scopes),
+        }
+        return self._fernet.encrypt(json.dumps(payload).encode())
+
+    def decrypt(self, blob: bytes) -> Credentials:
+        try:
+            payload = json.loads(self._fernet.decrypt(bytes(blob)))
+        except InvalidToken:
+            raise CredentialsUnreadable(
+                "stored credentials can't be decrypted: DRAVO_ENCRYPTION_KEY does not hold the key "
+                "they were encrypted with"
+            ) from None
+        return Credentials(
+            access_token=payload["access_token"],
+            refresh_token=payload.get("refresh_token"),
+            expires_at=_parse(payload.get("expires_at")),
+            refresh_expires_at=_parse(payload.get("refresh_expires_at")),
+            scopes=tuple(payload.get("scopes") or ()),
+        )
+
+    def rotate(self, blob: bytes) -> bytes:
+        """Re-encrypt with the first key."""
+        try:
+            return self._fernet.rotate(bytes(blob))
+        except InvalidToken:
+            raise CredentialsUnreadable(
+                "stored credentials can't be decrypted with any configured key"
+            ) from None

@@ -1,0 +1,144 @@
+"""The schema. Alembic migrations under `models/migrations` are generated from (and tested against)
+these classes; they are the only way the schema reaches a database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, utcnow
+
+PLATFORM_VALUES = ("instagram", "facebook", "x", "linkedin", "tiktok")
+SYNC_STATUS_VALUES = ("pending", "synced", "partial", "failed", "requires_reconnect")
+AUTH_VALUES = ("instagram", "facebook", "default")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """A workspace's API key. Only a SHA-256 of the key is stored, with a short visible prefix."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Account(Base):
+    """A connected social account. Credentials are one Fernet token (see models.crypto)."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "platform", "platform_account_id"),
+        CheckConstraint(_in("platform", PLATFORM_VALUES), name="platform"),
+        CheckConstraint(_in("auth", AUTH_VALUES), name="auth"),
+        # The API lists a workspace's accounts in creation order.
+        Index("ix_accounts_workspace_created", "workspace_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    platform_account_id: Mapped[str] = mapped_column(Text)
+    handle: Mapped[str | None] = mapped_column(Text)
+    auth: Mapped[str] = mapped_column(String(16))
+    credentials: Mapped[bytes] = mapped_column(LargeBinary)
+    # Not secret, kept in clear so status reports and warnings need no decryption.
+    token_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reconnected_at: Mapped[datetime | None]
+
+    sync: Mapped[AccountSync] = relationship(back_populates="account", uselist=False)
+
+
+class AccountSync(Base):
+    """The metrics cache row of one account, and its scheduling state.
+
+    next_sync_at NULL means "not scheduled" (requires_reconnect). A claimed row carries a lease:
+    lease_token identifies the one task allowed to write it, until lease_until.
+    """
+
+    __tablename__ = "account_sync"
+    __table_args__ = (
+        CheckConstraint(_in("sync_status", SYNC_STATUS_VALUES), name="sync_status"),
+        # The dispatcher asks: which scheduled accounts are due, most overdue first.
+        Index(
+            "ix_account_sync_due",
+            "next_sync_at",
+            postgresql_where=text("next_sync_at IS NOT NULL"),
+        ),
+    )
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    warnings: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    sync_status: Mapped[str] = mapped_column(String(24), server_default=text("'pending'"))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    last_updated_at: Mapped[datetime | None]
+    stale_after: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    next_sync_at: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Set while a sync is deferred by a rate limit: the warning to show while the row is stale.
+    deferred_note: Mapped[str | None] = mapped_column(Text)
+    lease_until: Mapped[datetime | None]
+    lease_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+
+    account: Mapped[Account] = relationship(back_populates="sync")
+
+
+class MetricSnapshot(Base):
+    """One row per successful read, for history charts."""
+
+    __tablename__ = "metric_snapshots"
+    __table_args__ = (Index("ix_metric_snapshots_account_captured", "account_id", "captured_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    captured_at: Mapped[datetime]
+    sync_status: Mapped[str] = mapped_column(String(24))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class MetricRejection(Base):
+    """A metric a platform refused; later syncs skip it (the self-healing catalog)."""
+
+    __tablename__ = "metric_rejections"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    metric: Mapped[str] = mapped_column(Text, primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,3 @@
+from ops.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,93 @@
+"""Shared fixtures: a throw-away PostgreSQL database per test run, a Redis database, settings.
+
+Tests talk to the real PostgreSQL and Redis named by DRAVO_TEST_ADMIN_DATABASE_URL (a database
+we may create other databases from) and DRAVO_TEST_REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import redis
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import migrate
+from models.db import make_engine, make_session_factory
+from models.tables import Base
+
+ADMIN_URL = os.environ.get(
+    "DRAVO_TEST_ADMIN_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("DRAVO_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+TEST_ENCRYPTION_KEY = "kQ3Ua1vDmR8bq9Jm0Vwq8tqXb1n3Wv6m7gAq5yQ2f3E="
+
+
+def _libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh database, migrated to head, dropped after the run."""
+    name = f"dravo_test_{secrets.token_hex(4)}"
+    with psycopg.connect(_libpq(ADMIN_URL), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(_libpq(ADMIN_URL), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    db = make_engine(database_url)
+    yield db
+    db.dispose()
+
+
+def truncate_all(engine: Engine) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory on an empty schema."""
+    truncate_all(engine)
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def test_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for settings and subprocesses pointing at the test database and Redis."""
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "DRAVO_ENV": "test",
+        "DRAVO_ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    from ops.settings import get_settings
+
+    get_settings.cache_clear()
+    return env
