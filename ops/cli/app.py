@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,8 +60,12 @@ def transaction() -> Iterator[Session]:
 
 
 def main() -> None:
-    # Imported for their side effect of registering commands on `app`.
-    from ops.cli import admin  # noqa: F401
+    # Every module of this package registers its verbs on `app` when imported.
+    import ops.cli
+
+    for module in pkgutil.iter_modules(ops.cli.__path__):
+        if module.name != "app":
+            importlib.import_module(f"ops.cli.{module.name}")
 
     try:
         app()
