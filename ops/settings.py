@@ -92,6 +92,33 @@ class Settings(BaseSettings):
     dispatch_interval_seconds: float = Field(5.0, gt=0)
     dispatch_batch_size: int = Field(500, ge=1, le=10_000)
     max_backoff_seconds: int = Field(6 * 3600, ge=60)
+    # Worker scheduling (docs/worker.md). A sync is planned `freshness * (1 - margin)` after a read,
+    # minus up to `freshness * jitter`, so accounts connected together drift apart.
+    schedule_margin_fraction: float = Field(0.15, ge=0, lt=0.9)
+    schedule_jitter_fraction: float = Field(0.05, ge=0, lt=0.5)
+    # First retry after a failure; doubles per consecutive failure up to max_backoff_seconds.
+    backoff_base_seconds: int = Field(60, ge=1)
+    # The threads pool enforces no time limits: HTTP timeouts and the lease are the real bounds.
+    task_soft_time_limit_seconds: int = Field(90, ge=1)
+    task_time_limit_seconds: int = Field(120, ge=2)
+    # Must exceed the hard limit, or kombu redelivers a message whose task is still running.
+    broker_visibility_timeout_seconds: int = Field(900, ge=10)
+    # How long the metric catalog caches metric_rejections in each process.
+    catalog_cache_seconds: float = Field(60.0, ge=0)
+    # Shared rate budgets: "CALLS/SECONDS" per platform app and per account token (docs/worker.md).
+    instagram_app_budget: str = "5000/3600"
+    instagram_user_budget: str = "200/3600"
+    facebook_app_budget: str = "5000/3600"
+    facebook_user_budget: str = "200/3600"
+    x_app_budget: str = "10000/900"
+    x_user_budget: str = "75/900"
+    linkedin_app_budget: str = "100000/86400"
+    linkedin_user_budget: str = "500/86400"
+    tiktok_app_budget: str = "600/60"
+    tiktok_user_budget: str = "600/60"
+    # Meta usage headers at or above this percent pause that budget for budget_pause_seconds.
+    budget_usage_pause_percent: float = Field(90.0, gt=0, le=100)
+    budget_pause_seconds: int = Field(300, ge=1)
 
     worker_pool: Literal["threads", "prefork", "solo", "gevent"] = "threads"
     worker_concurrency: int = Field(32, ge=1, le=1000)
