@@ -1,0 +1,3 @@
+from ops.cli.app import main
+
+main()

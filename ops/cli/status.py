@@ -1,0 +1,98 @@
+"""`dravo-sync status`: accounts by platform and sync status, staleness, expiring tokens, queues."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from datetime import datetime
+from typing import Annotated, Any
+
+import redis
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models.base import utcnow
+from models.status import StatusReport, collect_status
+from models.tables import SYNC_STATUS_VALUES
+from ops.cli.app import app, settings, transaction
+from worker.names import PLATFORM_QUEUES, REFRESH_QUEUE, platform_queue
+
+
+def queue_depths(redis_url: str) -> dict[str, int]:
+    """Messages waiting per queue; -1 when Redis can't be asked."""
+    names = [REFRESH_QUEUE, *(platform_queue(p) for p in PLATFORM_QUEUES)]
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        return {name: int(client.llen(name)) for name in names}
+    except redis.RedisError:
+        return dict.fromkeys(names, -1)
+    finally:
+        client.close()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def report_as_dict(report: StatusReport) -> dict[str, Any]:
+    data = asdict(report)
+    for platform, source in zip(data["platforms"], report.platforms, strict=True):
+        platform["total"] = source.total
+    return dict(_jsonable(data))
+
+
+def _render(report: StatusReport) -> None:
+    console = Console()
+    table = Table(title="Accounts by platform and sync status")
+    table.add_column("platform")
+    for status in SYNC_STATUS_VALUES:
+        table.add_column(status, justify="right")
+    table.add_column("total", justify="right")
+    table.add_column("stale", justify="right")
+    table.add_column("overdue", justify="right")
+    for platform in report.platforms:
+        table.add_row(
+            platform.platform,
+            *(str(platform.by_status.get(s, 0)) for s in SYNC_STATUS_VALUES),
+            str(platform.total),
+            str(platform.stale),
+            str(platform.overdue),
+        )
+    console.print(table)
+
+    expiring = Table(title="Soonest token expiries")
+    for column in ("account", "platform", "handle", "expires at"):
+        expiring.add_column(column)
+    for token in report.expiring:
+        expiring.add_row(token.account_id, token.platform, token.handle or "", token.token_expires_at.isoformat())
+    console.print(expiring)
+
+    queues = Table(title="Queue depths")
+    queues.add_column("queue")
+    queues.add_column("messages", justify="right")
+    for name, depth in report.queue_depths.items():
+        queues.add_row(name, "unreachable" if depth < 0 else str(depth))
+    console.print(queues)
+    if report.oldest_overdue_at:
+        console.print(f"Oldest overdue sync was due at {report.oldest_overdue_at.isoformat()}")
+
+
+@app.command("status")
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON, for scripts.")] = False,
+) -> None:
+    """Accounts by platform and sync status, stale counts, soonest token expiries, queue depths."""
+    with transaction() as session:
+        report = collect_status(session, utcnow())
+    report = replace(report, queue_depths=queue_depths(settings().redis_url))
+    if as_json:
+        typer.echo(json.dumps(report_as_dict(report), indent=2))
+    else:
+        _render(report)
