@@ -24,6 +24,9 @@ from datetime import datetime
 class PlatformError(Exception):
     """Anything a platform call can end in, other than a result."""
 
+    # Platform HTTP calls made before the error, set by the adapter (for metrics and tests).
+    calls: int = 0
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message

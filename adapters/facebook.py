@@ -1,0 +1,137 @@
+"""Facebook Pages, read with a Page access token.
+
+Counters come from the Page node; period metrics from Page Insights (`period=day`), summed over
+the window. Facebook tokens have no refresh grant: expiry means reconnect.
+
+Retired metrics are not requested, and their absence is not warned about on every row:
+- `page_consumptions` (in CONTRACT.md's key set) was removed on 2024-03-14 on all API versions,
+  so it never appears in results.
+- The 2025-11-15 wave (`page_fans*`, `page_fan_adds*`, `page_impressions*`, `post_impressions*`)
+  and the 2026-06-15 wave (`page_impressions_unique*`, `page_posts_impressions*`, ...) were never
+  part of our key set.
+A metric Facebook rejects later is isolated, remembered in the metric catalog and skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import httpx
+
+from adapters import meta
+from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
+from adapters.flow import AdapterBase
+from adapters.http import DEFAULT_RETRY, Caller, RetryPolicy
+from adapters.values import Normalised, as_count, as_dict, as_list, as_str, optional_str, require
+
+API_VERSION = meta.GRAPH_API_VERSION
+NODE_COUNTERS: tuple[str, ...] = ("followers_count", "talking_about_count", "were_here_count", "checkins")
+NODE_FIELDS = ",".join(("id", "name", "username", *NODE_COUNTERS))
+INSIGHT_METRICS: tuple[str, ...] = (
+    "page_post_engagements",
+    "page_actions_post_reactions_total",
+    "page_video_views",
+    "page_views_total",
+    "page_total_actions",
+)
+RETIRED_METRICS: tuple[str, ...] = ("page_consumptions",)
+METRIC_KEYS: tuple[str, ...] = (*NODE_COUNTERS, *INSIGHT_METRICS, *RETIRED_METRICS)
+
+
+def normalise(node: object, insights: Sequence[object], requested: Sequence[str]) -> Normalised:
+    """Page node + insights `data` items -> metrics; daily values are summed over the window."""
+    body = as_dict(node, "Facebook Page")
+    out = Normalised(
+        handle=optional_str(body.get("username"), "Facebook Page username")
+        or optional_str(body.get("name"), "Facebook Page name"),
+        platform_account_id=as_str(require(body, "id", "Facebook Page"), "Facebook Page id"),
+    )
+    for counter in NODE_COUNTERS:
+        # Meta omits fields with no value instead of sending null or 0.
+        if counter in body:
+            out.metrics[counter] = as_count(body[counter], f"Facebook {counter}")
+    missing_counters = [c for c in NODE_COUNTERS if c not in out.metrics]
+    if missing_counters:
+        out.warnings.append("Facebook did not report " + ", ".join(missing_counters))
+    for raw in insights:
+        item = as_dict(raw, "Facebook insights item")
+        name = item.get("name")
+        if not isinstance(name, str) or name not in requested or name in out.metrics:
+            continue
+        value = _daily_sum(item, name)
+        if value is not None:
+            out.metrics[name] = value
+    missing = [m for m in requested if m not in out.metrics]
+    if missing:
+        out.warnings.append(
+            "Facebook has no insights data for "
+            + ", ".join(missing)
+            + " (Pages need 100+ likes; data lags a day)"
+        )
+    return out
+
+
+def _daily_sum(item: Mapping[str, Any], name: str) -> int | None:
+    values = as_list(item.get("values", []), f"Facebook {name} values")
+    if not values:
+        return None
+    total = sum(
+        as_count(as_dict(v, f"Facebook {name} value").get("value"), f"Facebook {name}") for v in values
+    )
+    return as_count(total, f"Facebook {name} total")
+
+
+class FacebookAdapter(AdapterBase):
+    platform: Platform = "facebook"
+    label: ClassVar[str] = "Facebook"
+
+    def __init__(
+        self, config: PlatformConfig, client: httpx.Client, retry: RetryPolicy = DEFAULT_RETRY
+    ) -> None:
+        super().__init__(client, retry)
+        self._config = config
+
+    def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
+        return False  # no refresh grant for user or Page tokens (platforms.md 4.4)
+
+    def _read(
+        self,
+        caller: Caller,
+        account: AccountRef,
+        context: SyncContext,
+        credentials: Credentials,
+        now: datetime,
+    ) -> FetchResult:
+        base = f"{self._config.api_base.rstrip('/')}/{self._config.api_version or API_VERSION}"
+        headers = meta.bearer(credentials.access_token)
+        page_id = account.platform_account_id
+
+        def get(path: str, params: dict[str, str], endpoint: str, requested: Sequence[str] = ()) -> Any:
+            reply = caller.request("GET", f"{base}/{path}", endpoint=endpoint, params=params, headers=headers)
+            meta.observe_usage(context.budget, account, reply, now)
+            return meta.check(reply, now, label=self.label, requested_metrics=requested)
+
+        node = get(page_id, {"fields": NODE_FIELDS}, "page")
+        skipped = context.catalog.rejected(self.platform)
+        wanted = [m for m in INSIGHT_METRICS if m not in skipped]
+        since, until = meta.window(now, context.insights_window_days)
+
+        def insights(metrics: Sequence[str]) -> Sequence[Any]:
+            params = {"metric": ",".join(metrics), "period": "day", "since": str(since), "until": str(until)}
+            body = get(f"{page_id}/insights", params, "insights", metrics)
+            return as_list(require(body, "data", "Facebook insights"), "Facebook insights data")
+
+        outcome = meta.read_insights(insights, wanted)
+        read = [m for m in wanted if m not in outcome.rejected and m not in outcome.unread]
+        out = normalise(node, outcome.items, read)
+        return meta.insights_result(
+            self.label,
+            self.platform,
+            account,
+            context,
+            out,
+            outcome,
+            known_retired=[m for m in INSIGHT_METRICS if m in skipped],
+        )

@@ -1,0 +1,144 @@
+"""The fetch skeleton every adapter shares: refresh ahead of expiry, read, refresh once on expiry.
+
+Rotated credentials go to `context.credential_sink.store(...)` before the new access token is
+used, so a crash between the two never loses the only valid refresh token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+import httpx
+import structlog
+
+from adapters.base import AccountRef, Credentials, FetchResult, Platform, SyncContext
+from adapters.errors import PlatformBroken, PlatformError, ReconnectRequired, RetryLater, TokenExpired
+from adapters.http import DEFAULT_RETRY, Caller, RetryPolicy
+from adapters.limits import utc
+
+log = structlog.get_logger()
+
+
+def credentials_after_refresh(
+    old: Credentials,
+    now: datetime,
+    access_token: str,
+    expires_in: int | None,
+    refresh_token: str | None = None,
+    refresh_expires_in: int | None = None,
+    scopes: tuple[str, ...] | None = None,
+) -> Credentials:
+    return Credentials(
+        access_token=access_token,
+        refresh_token=refresh_token if refresh_token is not None else old.refresh_token,
+        expires_at=now + timedelta(seconds=expires_in) if expires_in else None,
+        scopes=scopes if scopes else old.scopes,
+        refresh_expires_at=(
+            now + timedelta(seconds=refresh_expires_in) if refresh_expires_in else old.refresh_expires_at
+        ),
+    )
+
+
+class AdapterBase:
+    """Subclasses implement `_read`, and `_refresh` where the platform has a refresh grant."""
+
+    platform: Platform
+    label: ClassVar[str]
+    # Refresh this long before `expires_at`; subclasses tune it to the token's lifetime.
+    refresh_margin: ClassVar[timedelta] = timedelta(minutes=10)
+
+    def __init__(self, client: httpx.Client, retry: RetryPolicy = DEFAULT_RETRY) -> None:
+        self._client = client
+        self._retry = retry
+
+    def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
+        return False
+
+    def fetch(self, account: AccountRef, context: SyncContext) -> FetchResult:
+        caller = Caller(self._client, account, context.budget, self._retry, self.label)
+        now = utc(context.now)
+        try:
+            result = self._fetch(caller, account, context, now)
+        except PlatformError as exc:
+            exc.calls = caller.calls
+            log.info(
+                "adapter.fetch_failed",
+                platform=self.platform,
+                account_id=account.account_id,
+                error=type(exc).__name__,
+                calls=caller.calls,
+            )
+            raise
+        return replace(result, calls=caller.calls)
+
+    def _fetch(self, caller: Caller, account: AccountRef, context: SyncContext, now: datetime) -> FetchResult:
+        credentials = context.credentials
+        refreshed = False
+        if self._due(account, credentials, now):
+            try:
+                credentials = self._refresh_and_store(caller, account, context, credentials, now)
+                refreshed = True
+            except (RetryLater, PlatformBroken) as exc:
+                # The old token is still valid for a while: read with it, refresh next time.
+                log.warning(
+                    "adapter.token_refresh_deferred",
+                    platform=self.platform,
+                    account_id=account.account_id,
+                    error=type(exc).__name__,
+                )
+        try:
+            return self._read(caller, account, context, credentials, now)
+        except TokenExpired as exc:
+            if refreshed or not self.can_refresh(account, credentials):
+                raise ReconnectRequired(
+                    f"{self.label} access has expired and cannot be renewed silently; reconnect the account"
+                ) from exc
+        credentials = self._refresh_and_store(caller, account, context, credentials, now)
+        try:
+            return self._read(caller, account, context, credentials, now)
+        except TokenExpired as exc:
+            raise ReconnectRequired(
+                f"{self.label} rejected the token right after a refresh; reconnect the account"
+            ) from exc
+
+    def _due(self, account: AccountRef, credentials: Credentials, now: datetime) -> bool:
+        expires_at = credentials.expires_at
+        if expires_at is None or not self.can_refresh(account, credentials):
+            return False
+        return utc(expires_at) - now <= self.refresh_margin
+
+    def _refresh_and_store(
+        self,
+        caller: Caller,
+        account: AccountRef,
+        context: SyncContext,
+        credentials: Credentials,
+        now: datetime,
+    ) -> Credentials:
+        fresh = self._refresh(caller, account, credentials, now)
+        context.credential_sink.store(account, fresh)
+        log.info(
+            "adapter.token_refreshed",
+            platform=self.platform,
+            account_id=account.account_id,
+            expires_at=fresh.expires_at.astimezone(UTC).isoformat() if fresh.expires_at else None,
+            refresh_token_rotated=fresh.refresh_token != credentials.refresh_token,
+        )
+        return fresh
+
+    def _refresh(
+        self, caller: Caller, account: AccountRef, credentials: Credentials, now: datetime
+    ) -> Credentials:
+        raise ReconnectRequired(f"{self.label} tokens cannot be refreshed; reconnect the account")
+
+    def _read(
+        self,
+        caller: Caller,
+        account: AccountRef,
+        context: SyncContext,
+        credentials: Credentials,
+        now: datetime,
+    ) -> FetchResult:
+        raise NotImplementedError

@@ -1,0 +1,212 @@
+"""HTTP plumbing shared by the adapters.
+
+`build_http_client` makes the pooled client a process shares (the composition root calls it).
+`Caller` makes one sync's platform calls: it asks the rate budget first, retries transient
+failures (connect errors, timeouts, 5xx) a few times with short jittered waits, caps the body it
+reads, parses JSON, and counts every call. Classifying the reply is the platform module's job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from adapters.base import AccountRef, RateBudget
+from adapters.errors import PlatformBroken
+
+log = structlog.get_logger()
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+def build_http_client(
+    timeout_seconds: float, connect_timeout_seconds: float, max_connections: int
+) -> httpx.Client:
+    """The pooled client for one process; adapters take it, they never build their own."""
+    # httpx logs every request URL at INFO, and Instagram's refresh call carries the token in the
+    # query string: keep those lines out of our logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        follow_redirects=False,
+        headers={"User-Agent": "dravo-sync"},
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Short in-request retries; longer waits belong to the scheduler, not to a sleeping worker."""
+
+    attempts: int = 3
+    wait_initial: float = 0.3
+    wait_max: float = 2.0
+    jitter: float = 0.3
+    max_total_seconds: float = 15.0
+    max_body_bytes: int = MAX_BODY_BYTES
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    data: Any  # parsed JSON, or None when `is_json` is False
+    is_json: bool
+    endpoint: str
+
+    @property
+    def json_object(self) -> Mapping[str, Any] | None:
+        return self.data if self.is_json and isinstance(self.data, dict) else None
+
+
+class _TransientStatus(Exception):
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(f"HTTP {reply.status}")
+        self.reply = reply
+
+
+def parse_json(body: bytes) -> tuple[Any, bool]:
+    try:
+        return json.loads(body), True
+    # ValueError covers bad JSON, bad UTF-8 and over-long integer literals; deep nesting recurses.
+    except (ValueError, RecursionError):
+        return None, False
+
+
+class Caller:
+    """One sync's calls to one platform, counted in `calls`."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        account: AccountRef,
+        budget: RateBudget,
+        policy: RetryPolicy,
+        label: str,
+    ) -> None:
+        self.client = client
+        self.account = account
+        self.budget = budget
+        self.policy = policy
+        self.label = label
+        self.calls = 0
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        idempotent: bool = True,
+    ) -> Reply:
+        """Send with short retries; a 5xx that persists is returned for the caller to classify.
+
+        A token refresh is not idempotent (the platform may have rotated the refresh token before
+        failing), so it is only retried when the request never left: a connect error.
+        """
+        transient: tuple[type[BaseException], ...] = (
+            (_TransientStatus, httpx.TransportError) if idempotent else (httpx.ConnectError,)
+        )
+        retrying = Retrying(
+            stop=stop_after_attempt(self.policy.attempts) | stop_after_delay(self.policy.max_total_seconds),
+            wait=wait_exponential_jitter(
+                initial=self.policy.wait_initial, max=self.policy.wait_max, jitter=self.policy.jitter
+            ),
+            retry=retry_if_exception_type(transient),
+            reraise=True,
+            before_sleep=self._log_retry(endpoint),
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    reply = self._once(method, url, endpoint, params, headers, data, auth)
+                    if reply.status >= 500 and idempotent:
+                        raise _TransientStatus(reply)
+        except _TransientStatus as exc:
+            return exc.reply
+        except httpx.TimeoutException as exc:
+            raise PlatformBroken(f"{self.label} did not answer in time ({endpoint})") from exc
+        except httpx.DecodingError as exc:
+            raise PlatformBroken(f"{self.label} sent an undecodable reply ({endpoint})") from exc
+        except httpx.TransportError as exc:
+            # The exception text is not used: it can carry the URL, and Meta URLs can carry tokens.
+            raise PlatformBroken(f"could not reach {self.label} ({endpoint}: {type(exc).__name__})") from exc
+        return reply
+
+    def _log_retry(self, endpoint: str) -> Any:
+        def before_sleep(state: RetryCallState) -> None:
+            outcome = state.outcome
+            error = outcome.exception() if outcome is not None else None
+            log.info(
+                "adapter.http.retry",
+                platform=self.label,
+                endpoint=endpoint,
+                account_id=self.account.account_id,
+                attempt=state.attempt_number,
+                reason=str(error) if isinstance(error, _TransientStatus) else type(error).__name__,
+            )
+
+        return before_sleep
+
+    def _once(
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        data: Mapping[str, str] | None,
+        auth: tuple[str, str] | None,
+    ) -> Reply:
+        self.budget.acquire(self.account)
+        self.calls += 1
+        with self.client.stream(
+            method, url, params=params, headers=headers, data=data, auth=auth
+        ) as response:
+            body = self._read_capped(response, endpoint)
+            status, reply_headers = response.status_code, response.headers
+        parsed, is_json = parse_json(body)
+        log.debug(
+            "adapter.http.reply",
+            platform=self.label,
+            endpoint=endpoint,
+            account_id=self.account.account_id,
+            status=status,
+        )
+        return Reply(status, reply_headers, body, parsed, is_json, endpoint)
+
+    def _read_capped(self, response: httpx.Response, endpoint: str) -> bytes:
+        limit = self.policy.max_body_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise PlatformBroken(f"{self.label} sent an oversized reply ({endpoint})")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise PlatformBroken(f"{self.label} sent an oversized reply ({endpoint})")
+            chunks.append(chunk)
+        return b"".join(chunks)

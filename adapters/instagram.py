@@ -1,0 +1,187 @@
+"""Instagram professional accounts, through either login flavour.
+
+- Instagram Login (`AccountRef.auth` "instagram" or "default"): `graph.instagram.com`, the
+  instagram PlatformConfig. The 60-day token is refreshed silently (no client secret needed)
+  when it is within `refresh_margin` of expiry; once expired only a reconnect helps.
+- Facebook Login (`auth` "facebook"): `graph.facebook.com`, the facebook PlatformConfig (base URL
+  and version); Facebook tokens have no refresh grant.
+
+`follower_count` is the account node's `followers_count` (the insights metric of that name is
+a per-day series and not available to small accounts). Period metrics come from `/insights`
+with `metric_type=total_value` over the window. `data: []` means "no data yet", never zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+from adapters import meta
+from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
+from adapters.errors import IntegrationBug, ReconnectRequired
+from adapters.flow import AdapterBase, credentials_after_refresh
+from adapters.http import DEFAULT_RETRY, Caller, RetryPolicy
+from adapters.values import Normalised, as_count, as_dict, as_list, as_str, optional_str, require
+
+API_VERSION = meta.GRAPH_API_VERSION
+NODE_FIELDS = "id,username,followers_count"
+PERIOD_METRICS: tuple[str, ...] = (
+    "reach",
+    "views",
+    "accounts_engaged",
+    "total_interactions",
+    "likes",
+    "comments",
+    "shares",
+    "saves",
+    "replies",
+    "profile_views",
+    "website_clicks",
+    "profile_links_taps",
+)
+METRIC_KEYS: tuple[str, ...] = ("follower_count", *PERIOD_METRICS)
+
+
+def normalise(node: object, insights: Sequence[object], requested: Sequence[str]) -> Normalised:
+    """Account node + insights `data` items -> metrics; requested metrics with no data are warned."""
+    body = as_dict(node, "Instagram account")
+    out = Normalised(
+        handle=optional_str(body.get("username"), "Instagram username"),
+        platform_account_id=as_str(require(body, "id", "Instagram account"), "Instagram account id"),
+    )
+    out.metrics["follower_count"] = as_count(
+        require(body, "followers_count", "Instagram account"), "Instagram followers_count"
+    )
+    for raw in insights:
+        item = as_dict(raw, "Instagram insights item")
+        name = item.get("name")
+        if not isinstance(name, str) or name not in requested or name in out.metrics:
+            continue
+        value = _insight_value(item, name)
+        if value is not None:
+            out.metrics[name] = value
+    missing = [m for m in requested if m not in out.metrics]
+    if missing:
+        out.warnings.append(
+            "Instagram has no data yet for "
+            + ", ".join(missing)
+            + " (new or small account, or data still being processed)"
+        )
+    return out
+
+
+def _insight_value(item: Mapping[str, Any], name: str) -> int | None:
+    total = item.get("total_value")
+    if total is not None:
+        total_value = as_dict(total, f"Instagram {name} total_value")
+        if "value" not in total_value:
+            return None  # `total_value: {}` is Meta's "no data"
+        return as_count(total_value["value"], f"Instagram {name}")
+    # A time series (should not happen with metric_type=total_value): the window is the sum.
+    values = as_list(item.get("values", []), f"Instagram {name} values")
+    if not values:
+        return None
+    return sum(
+        as_count(as_dict(v, f"Instagram {name} value").get("value"), f"Instagram {name}") for v in values
+    )
+
+
+class InstagramAdapter(AdapterBase):
+    platform: Platform = "instagram"
+    label: ClassVar[str] = "Instagram"
+    refresh_margin: ClassVar[timedelta] = timedelta(days=7)
+
+    def __init__(
+        self,
+        instagram: PlatformConfig,
+        facebook: PlatformConfig | None,
+        client: httpx.Client,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
+        super().__init__(client, retry)
+        self._instagram = instagram
+        self._facebook = facebook
+
+    def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
+        # Instagram Login's refresh grant needs only the (unexpired) token itself.
+        return account.auth != "facebook"
+
+    def _base(self, account: AccountRef) -> str:
+        if account.auth == "facebook":
+            if self._facebook is None:
+                raise IntegrationBug("Instagram via Facebook Login needs the Facebook platform configuration")
+            config = self._facebook
+        else:
+            config = self._instagram
+        return f"{config.api_base.rstrip('/')}/{config.api_version or API_VERSION}"
+
+    def _refresh(
+        self, caller: Caller, account: AccountRef, credentials: Credentials, now: datetime
+    ) -> Credentials:
+        if credentials.expires_at is not None and credentials.expires_at <= now:
+            raise ReconnectRequired("Instagram access has expired; reconnect the account")
+        reply = caller.request(
+            "GET",
+            f"{self._instagram.api_base.rstrip('/')}/refresh_access_token",
+            endpoint="refresh_access_token",
+            # The documented call takes the token in the query; build_http_client mutes URL logging.
+            params={"grant_type": "ig_refresh_token", "access_token": credentials.access_token},
+            idempotent=False,
+        )
+        body = meta.check(reply, now, label=self.label)
+        token = as_str(require(body, "access_token", "Instagram refresh reply"), "Instagram access_token")
+        expires_in = body.get("expires_in")
+        return credentials_after_refresh(
+            credentials,
+            now,
+            token,
+            as_count(expires_in, "Instagram expires_in") if expires_in is not None else None,
+        )
+
+    def _read(
+        self,
+        caller: Caller,
+        account: AccountRef,
+        context: SyncContext,
+        credentials: Credentials,
+        now: datetime,
+    ) -> FetchResult:
+        base, headers = self._base(account), meta.bearer(credentials.access_token)
+        node_id = account.platform_account_id
+
+        def get(path: str, params: dict[str, str], endpoint: str, requested: Sequence[str] = ()) -> Any:
+            reply = caller.request("GET", f"{base}/{path}", endpoint=endpoint, params=params, headers=headers)
+            meta.observe_usage(context.budget, account, reply, now)
+            return meta.check(reply, now, label=self.label, requested_metrics=requested)
+
+        node = get(node_id, {"fields": NODE_FIELDS}, "account")
+        skipped = context.catalog.rejected(self.platform)
+        wanted = [m for m in PERIOD_METRICS if m not in skipped]
+        since, until = meta.window(now, context.insights_window_days)
+
+        def insights(metrics: Sequence[str]) -> Sequence[Any]:
+            params = {
+                "metric": ",".join(metrics),
+                "period": "day",
+                "metric_type": "total_value",
+                "since": str(since),
+                "until": str(until),
+            }
+            body = get(f"{node_id}/insights", params, "insights", metrics)
+            return as_list(require(body, "data", "Instagram insights"), "Instagram insights data")
+
+        outcome = meta.read_insights(insights, wanted)
+        read = [m for m in wanted if m not in outcome.rejected and m not in outcome.unread]
+        out = normalise(node, outcome.items, read)
+        return meta.insights_result(
+            self.label,
+            self.platform,
+            account,
+            context,
+            out,
+            outcome,
+            known_retired=[m for m in PERIOD_METRICS if m in skipped],
+        )

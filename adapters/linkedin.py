@@ -1,0 +1,314 @@
+"""LinkedIn (Community Management API, versioned REST under `/rest`).
+
+Every call sends `LinkedIn-Version` (the pinned `API_VERSION`, overridable by config) and
+`X-Restli-Protocol-Version: 2.0.0`; query values use Rest.li 2.0 syntax with URL-encoded URNs.
+
+Accounts (`AccountRef.platform_account_id`):
+- an organization, given as `urn:li:organization:ID` or the bare numeric `ID`; results report it
+  as `urn:li:organization:ID`. Three calls: `networkSizes` (total followers), time-bound
+  `organizationalEntityFollowerStatistics` (gains) and `organizationPageStatistics`, both over
+  the window at DAY granularity and summed.
+- a member, given as `urn:li:person:ID`: one call, `memberFollowersCount?q=me`, which needs the
+  `r_member_profileAnalytics` scope (the API reads the token's member, not the id).
+
+Keys (CONTRACT.md 3): `follower_statistics_` / `page_statistics_` + the snake_case path of each
+integer leaf; arrays are not flattened. Quotas are daily and reset at midnight UTC.
+Refresh tokens exist only for approved partners, are not rotated, and live 365 days in total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote
+
+import httpx
+
+from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
+from adapters.errors import (
+    IntegrationBug,
+    PlatformBroken,
+    PlatformError,
+    RateLimited,
+    ReconnectRequired,
+    TokenExpired,
+)
+from adapters.flow import AdapterBase, credentials_after_refresh
+from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
+from adapters.limits import next_midnight_utc, retry_after
+from adapters.values import (
+    Normalised,
+    as_count,
+    as_dict,
+    as_list,
+    as_str,
+    optional_str,
+    quote_platform_message,
+    require,
+    snake_case,
+)
+
+API_VERSION = "202603"
+RESTLI_PROTOCOL_VERSION = "2.0.0"
+DEFAULT_OAUTH_BASE = "https://www.linkedin.com"
+FOLLOWERS_PREFIX = "follower_statistics_"
+PAGES_PREFIX = "page_statistics_"
+
+
+@dataclass(frozen=True)
+class LinkedInEntity:
+    kind: Literal["organization", "person"]
+    id: str
+
+    @property
+    def urn(self) -> str:
+        return f"urn:li:{self.kind}:{self.id}"
+
+
+def parse_account_id(value: str) -> LinkedInEntity:
+    """`123` or `urn:li:organization:123` -> organization 123; `urn:li:person:abc` -> member."""
+    value = value.strip()
+    if value.isdigit():
+        return LinkedInEntity("organization", value)
+    for kind in ("organization", "person"):
+        prefix = f"urn:li:{kind}:"
+        rest = value.removeprefix(prefix)
+        if value.startswith(prefix) and rest and ":" not in rest and "/" not in rest:
+            if kind == "organization" and not rest.isdigit():
+                break
+            return LinkedInEntity(kind, rest)
+    raise IntegrationBug(
+        "LinkedIn account id must be urn:li:organization:ID, its numeric ID, or urn:li:person:ID"
+    )
+
+
+def _leaves(node: Mapping[str, Any], path: str, what: str, allow_negative: bool) -> dict[str, int]:
+    """Integer leaves of nested objects as snake_case paths; arrays and strings are skipped."""
+    found: dict[str, int] = {}
+    for key, value in node.items():
+        name = f"{path}_{snake_case(str(key))}" if path else snake_case(str(key))
+        if isinstance(value, dict):
+            found.update(_leaves(value, name, what, allow_negative))
+        elif isinstance(value, int | float | bool):
+            found[name] = as_count(value, f"{what} {name}", allow_negative=allow_negative)
+    return found
+
+
+def _summed(
+    elements: Sequence[Any], subtree: str, path: str, what: str, allow_negative: bool
+) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for raw in elements:
+        element = as_dict(raw, f"{what} element")
+        node = as_dict(require(element, subtree, f"{what} element"), f"{what} {subtree}")
+        for key, value in _leaves(node, path, what, allow_negative).items():
+            totals[key] = as_count(totals.get(key, 0) + value, f"{what} {key}", allow_negative=allow_negative)
+    return totals
+
+
+def normalise_organization(network: object, gains: object, pages: object, urn: str) -> Normalised:
+    """networkSizes + time-bound follower statistics + time-bound page statistics -> metrics."""
+    out = Normalised(platform_account_id=urn)
+    sizes = as_dict(network, "LinkedIn networkSizes")
+    as_count(require(sizes, "firstDegreeSize", "LinkedIn networkSizes"), "LinkedIn firstDegreeSize")
+    for key, value in _leaves(sizes, "", "LinkedIn networkSizes", False).items():
+        out.metrics[FOLLOWERS_PREFIX + key] = value
+    gain_elements = as_list(
+        require(as_dict(gains, "LinkedIn follower statistics"), "elements", "LinkedIn follower statistics"),
+        "LinkedIn follower statistics elements",
+    )
+    # Gains can be negative (more unfollows than follows) but stay integers.
+    for key, value in _summed(
+        gain_elements, "followerGains", "follower_gains", "LinkedIn follower gains", True
+    ).items():
+        out.metrics[FOLLOWERS_PREFIX + key] = value
+    page_elements = as_list(
+        require(as_dict(pages, "LinkedIn page statistics"), "elements", "LinkedIn page statistics"),
+        "LinkedIn page statistics elements",
+    )
+    for key, value in _summed(
+        page_elements, "totalPageStatistics", "", "LinkedIn page statistics", False
+    ).items():
+        out.metrics[PAGES_PREFIX + key] = value
+    if not gain_elements:
+        out.warnings.append("LinkedIn has no follower gains data for this window")
+    if not page_elements:
+        out.warnings.append("LinkedIn has no page statistics for this window")
+    return out
+
+
+def normalise_member(body: object, urn: str) -> Normalised:
+    """`memberFollowersCount?q=me` -> `follower_statistics_member_followers_count`."""
+    elements = as_list(
+        require(as_dict(body, "LinkedIn memberFollowersCount"), "elements", "LinkedIn memberFollowersCount"),
+        "LinkedIn memberFollowersCount elements",
+    )
+    if not elements:
+        raise PlatformBroken("malformed reply: LinkedIn memberFollowersCount has no elements")
+    first = as_dict(elements[0], "LinkedIn memberFollowersCount element")
+    count = as_count(
+        require(first, "memberFollowersCount", "LinkedIn memberFollowersCount element"),
+        "LinkedIn memberFollowersCount",
+    )
+    return Normalised(metrics={FOLLOWERS_PREFIX + "member_followers_count": count}, platform_account_id=urn)
+
+
+def classify(reply: Reply, now: datetime) -> PlatformError | None:
+    """None for a usable 2xx JSON object; otherwise the error this reply means."""
+    body = reply.json_object or {}
+    status = reply.status
+    service_code, code = body.get("serviceErrorCode"), body.get("code")
+    if 200 <= status < 300:
+        return (
+            None
+            if reply.json_object is not None
+            else PlatformBroken("malformed reply from LinkedIn: not a JSON object")
+        )
+    if status == 401:
+        if service_code == 65602 or code == "EXPIRED_ACCESS_TOKEN":
+            return TokenExpired("LinkedIn access token expired")
+        if service_code == 65601 or code == "REVOKED_ACCESS_TOKEN":
+            return ReconnectRequired("LinkedIn access was revoked by the member; reconnect the account")
+        return ReconnectRequired("LinkedIn rejected the access token; reconnect the account")
+    if status == 403:
+        return ReconnectRequired(
+            "LinkedIn denied access (missing scope or ADMINISTRATOR role); reconnect with the right permissions"
+        )
+    if status == 426:
+        return IntegrationBug("LinkedIn no longer serves our API version; bump DRAVO_LINKEDIN_API_VERSION")
+    if status == 429:
+        retry_at = retry_after(reply.headers, now) or next_midnight_utc(now)
+        return RateLimited("LinkedIn daily quota reached", retry_at, limit="LinkedIn daily quota")
+    if status >= 500:
+        return PlatformBroken(f"LinkedIn failed with HTTP {status} after retries")
+    return IntegrationBug(
+        f"LinkedIn rejected our request (HTTP {status}): {quote_platform_message(body.get('message'))}"
+    )
+
+
+def classify_token_reply(reply: Reply) -> PlatformError | None:
+    body = reply.json_object or {}
+    if 200 <= reply.status < 300 and "error" not in body:
+        return (
+            None if reply.json_object is not None else PlatformBroken("malformed token reply from LinkedIn")
+        )
+    if body.get("error") in ("invalid_request", "invalid_grant") or reply.status == 400:
+        return ReconnectRequired(
+            "LinkedIn refused to renew access (refresh token invalid or expired); reconnect"
+        )
+    if reply.status >= 500:
+        return PlatformBroken(f"LinkedIn token endpoint failed with HTTP {reply.status}")
+    return IntegrationBug(f"LinkedIn token refresh failed (HTTP {reply.status})")
+
+
+def time_intervals(now: datetime, days: int) -> str:
+    end = int(now.timestamp() * 1000)
+    start = end - max(1, min(days, 30)) * 86_400_000
+    return f"(timeRange:(start:{start},end:{end}),timeGranularityType:DAY)"
+
+
+class LinkedInAdapter(AdapterBase):
+    platform: Platform = "linkedin"
+    label: ClassVar[str] = "LinkedIn"
+    refresh_margin: ClassVar[timedelta] = timedelta(days=7)
+
+    def __init__(
+        self, config: PlatformConfig, client: httpx.Client, retry: RetryPolicy = DEFAULT_RETRY
+    ) -> None:
+        super().__init__(client, retry)
+        self._config = config
+
+    def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
+        if not (self._config.can_refresh_tokens and credentials.refresh_token):
+            return False
+        lapses = credentials.refresh_expires_at
+        return lapses is None or lapses > datetime.now(UTC)
+
+    def _refresh(
+        self, caller: Caller, account: AccountRef, credentials: Credentials, now: datetime
+    ) -> Credentials:
+        oauth_base = (self._config.oauth_base or DEFAULT_OAUTH_BASE).rstrip("/")
+        reply = caller.request(
+            "POST",
+            f"{oauth_base}/oauth/v2/accessToken",
+            endpoint="oauth/v2/accessToken",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": credentials.refresh_token or "",
+                "client_id": self._config.client_id or "",
+                "client_secret": self._config.client_secret or "",
+            },
+            idempotent=False,
+        )
+        error = classify_token_reply(reply)
+        if error is not None:
+            raise error
+        body = as_dict(reply.data, "LinkedIn token reply")
+        expires_in, refresh_in, scope = (
+            body.get("expires_in"),
+            body.get("refresh_token_expires_in"),
+            body.get("scope"),
+        )
+        return credentials_after_refresh(
+            credentials,
+            now,
+            as_str(require(body, "access_token", "LinkedIn token reply"), "LinkedIn access_token"),
+            as_count(expires_in, "LinkedIn expires_in") if expires_in is not None else None,
+            refresh_token=optional_str(body.get("refresh_token"), "LinkedIn refresh_token"),
+            refresh_expires_in=as_count(refresh_in, "LinkedIn refresh_token_expires_in")
+            if refresh_in is not None
+            else None,
+            scopes=tuple(scope.replace(",", " ").split()) if isinstance(scope, str) else None,
+        )
+
+    def _read(
+        self,
+        caller: Caller,
+        account: AccountRef,
+        context: SyncContext,
+        credentials: Credentials,
+        now: datetime,
+    ) -> FetchResult:
+        entity = parse_account_id(account.platform_account_id)
+        base = f"{self._config.api_base.rstrip('/')}/rest"
+        headers = {
+            "Authorization": f"Bearer {credentials.access_token}",
+            "LinkedIn-Version": self._config.api_version or API_VERSION,
+            "X-Restli-Protocol-Version": RESTLI_PROTOCOL_VERSION,
+        }
+
+        def get(url: str, endpoint: str) -> Any:
+            # The query is pre-encoded: Rest.li 2.0 wants its parentheses and colons as they are.
+            reply = caller.request("GET", url, endpoint=endpoint, headers=headers)
+            error = classify(reply, now)
+            if error is not None:
+                raise error
+            return reply.data
+
+        if entity.kind == "person":
+            out = normalise_member(
+                get(f"{base}/memberFollowersCount?q=me", "memberFollowersCount"), entity.urn
+            )
+        else:
+            urn = quote(entity.urn, safe="")
+            window = time_intervals(now, context.insights_window_days)
+            network = get(f"{base}/networkSizes/{urn}?edgeType=COMPANY_FOLLOWED_BY_MEMBER", "networkSizes")
+            gains = get(
+                f"{base}/organizationalEntityFollowerStatistics?q=organizationalEntity"
+                f"&organizationalEntity={urn}&timeIntervals={window}",
+                "organizationalEntityFollowerStatistics",
+            )
+            pages = get(
+                f"{base}/organizationPageStatistics?q=organization&organization={urn}&timeIntervals={window}",
+                "organizationPageStatistics",
+            )
+            out = normalise_organization(network, gains, pages, entity.urn)
+        return FetchResult(
+            metrics=out.metrics,
+            warnings=tuple(out.warnings),
+            complete=not out.warnings,
+            handle=account.handle,
+            platform_account_id=out.platform_account_id,
+        )

@@ -1,0 +1,259 @@
+"""What Instagram and Facebook Pages share: the Graph API version, error classification, usage
+headers, and reading insights when one bad metric fails the whole request.
+
+Meta answers almost every error with HTTP 400, so the class comes from the body's `code`,
+`error_subcode` and message, never from the status alone (platforms.md section 0 and 4).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from adapters.base import AccountRef, FetchResult, Platform, RateBudget, RejectedMetric, SyncContext
+from adapters.errors import (
+    IntegrationBug,
+    MetricUnavailable,
+    PlatformBroken,
+    PlatformError,
+    RateLimited,
+    ReconnectRequired,
+    RetryLater,
+)
+from adapters.http import Reply
+from adapters.limits import clamp, meta_buc_wait, meta_usage, retry_after
+from adapters.values import Normalised, quote_platform_message
+
+log = structlog.get_logger()
+
+# Pinned Graph API version (v24.0 is the one Airbyte verified the Page metrics against, 2026);
+# DRAVO_INSTAGRAM_API_VERSION / DRAVO_FACEBOOK_API_VERSION override it.
+GRAPH_API_VERSION = "v24.0"
+
+THROTTLE_CODES = frozenset({4, 17, 32, 341, 368, 613, *range(80000, 80015)})
+TRANSIENT_CODES = frozenset({1, 2})
+# No reset time in the reply: try again after this (Meta's windows are rolling hours).
+DEFAULT_THROTTLE_WAIT = timedelta(minutes=15)
+DEFAULT_TRANSIENT_WAIT = timedelta(minutes=2)
+AUTH_SUBCODES = {
+    458: "the app was removed from the account",
+    459: "the user must log in at facebook.com to unlock the account",
+    460: "the password was changed",
+    463: "the access token has expired",
+    464: "the user is not confirmed",
+    467: "the access token is no longer valid",
+}
+_METRIC_INDEX = re.compile(r"metric\[(\d+)\]")
+_RETIRED_TEXT = ("must be one of the following values", "valid insights metric", "no longer supported")
+
+
+def graph_error(reply: Reply) -> Mapping[str, Any] | None:
+    body = reply.json_object
+    error = body.get("error") if body is not None else None
+    return error if isinstance(error, dict) else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def classify(
+    reply: Reply,
+    now: datetime,
+    *,
+    label: str,
+    requested_metrics: Sequence[str] = (),
+) -> PlatformError | None:
+    """None for a usable 2xx JSON object; otherwise the error this reply means."""
+    error = graph_error(reply)
+    if error is None:
+        if reply.status >= 500:
+            return PlatformBroken(f"{label} failed with HTTP {reply.status} after retries ({reply.endpoint})")
+        if 200 <= reply.status < 300 and reply.json_object is not None:
+            return None
+        if 200 <= reply.status < 300:
+            return PlatformBroken(f"malformed reply from {label}: not a JSON object ({reply.endpoint})")
+        if reply.status in (404, 405):
+            return IntegrationBug(f"{label} has no such endpoint (HTTP {reply.status}, {reply.endpoint})")
+        return PlatformBroken(
+            f"{label} answered HTTP {reply.status} without a Graph error ({reply.endpoint})"
+        )
+    return _classify_error(error, reply, now, label, requested_metrics)
+
+
+def _classify_error(
+    error: Mapping[str, Any],
+    reply: Reply,
+    now: datetime,
+    label: str,
+    requested: Sequence[str],
+) -> PlatformError:
+    code, subcode = _int(error.get("code")), _int(error.get("error_subcode"))
+    text = quote_platform_message(error.get("message"))
+    lowered = text.lower()
+    if code in THROTTLE_CODES:
+        retry_at = retry_after(reply.headers, now) or meta_buc_wait(reply.headers, now)
+        return RateLimited(
+            f"{label} rate limit reached (code {code})",
+            retry_at or clamp(now + DEFAULT_THROTTLE_WAIT, now),
+            limit=f"{label} rate limit (code {code})",
+        )
+    if code in TRANSIENT_CODES or error.get("is_transient") is True:
+        return RetryLater(f"{label} is temporarily unavailable (code {code})", now + DEFAULT_TRANSIENT_WAIT)
+    if code == 190:
+        if "page access token" in lowered:
+            # A user or system-user token where a Page token is needed: our setup, not the user's.
+            return IntegrationBug(f"{label} needs a Page access token; the stored token is another type")
+        if "permission" in lowered:
+            return ReconnectRequired(f"{label} permission missing; reconnect and grant it: {text}")
+        reason = AUTH_SUBCODES.get(subcode or 0, "the access token is invalid or was revoked")
+        return ReconnectRequired(f"{label} access lost ({reason}); reconnect the account")
+    if code == 102:
+        return ReconnectRequired(f"{label} session is no longer valid; reconnect the account")
+    if code == 10 or (code is not None and 200 <= code <= 299):
+        return ReconnectRequired(f"{label} permission missing; reconnect and grant it: {text}")
+    if code == 100:
+        return _classify_100(subcode, text, lowered, label, requested)
+    if code == 3001:
+        return IntegrationBug(f"{label} rejected our insights request: {text}")
+    if reply.status >= 500:
+        return PlatformBroken(f"{label} failed with HTTP {reply.status} after retries (code {code})")
+    return IntegrationBug(f"{label} rejected our request (code {code}): {text}")
+
+
+def _classify_100(
+    subcode: int | None, text: str, lowered: str, label: str, requested: Sequence[str]
+) -> PlatformError:
+    if subcode == 33:
+        return ReconnectRequired(
+            f"{label} account is no longer accessible with this connection; reconnect it"
+        )
+    if any(marker in lowered for marker in _RETIRED_TEXT):
+        match = _METRIC_INDEX.search(text)
+        index = int(match.group(1)) if match and len(match.group(1)) < 4 else -1
+        metric = requested[index] if 0 <= index < len(requested) else ""
+        return MetricUnavailable(
+            f"{label} no longer accepts the metric {metric or '(unnamed)'}", metric, retired=True
+        )
+    if "missing permission" in lowered:
+        return ReconnectRequired(f"{label} permission missing; reconnect and grant it")
+    return IntegrationBug(f"{label} rejected our request (code 100): {text}")
+
+
+def observe_usage(budget: RateBudget, account: AccountRef, reply: Reply, now: datetime) -> None:
+    for observation in meta_usage(reply.headers, now):
+        budget.observe(account, observation)
+
+
+def check(
+    reply: Reply, now: datetime, *, label: str, requested_metrics: Sequence[str] = ()
+) -> Mapping[str, Any]:
+    """The reply's JSON object, or raise what it means."""
+    error = classify(reply, now, label=label, requested_metrics=requested_metrics)
+    if error is not None:
+        raise error
+    body = reply.json_object
+    if body is None:  # unreachable: classify returns None only for a JSON object
+        raise PlatformBroken(f"malformed reply from {label}")
+    return body
+
+
+@dataclass
+class InsightsOutcome:
+    items: list[Any] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)  # metric -> why
+    unread: list[str] = field(default_factory=list)  # isolation ran out of calls
+
+
+# Bisecting 10 metrics with one bad apple takes about 2*log2(10) calls; leave room for two.
+MAX_ISOLATION_CALLS = 8
+
+
+def read_insights(
+    request: Callable[[Sequence[str]], Sequence[Any]],
+    metrics: Sequence[str],
+    max_extra_calls: int = MAX_ISOLATION_CALLS,
+) -> InsightsOutcome:
+    """Read `metrics`, isolating the ones the platform rejects.
+
+    Instagram names the offender (`metric[2] must be one of ...`), so it is dropped at once;
+    Facebook does not ("The value must be a valid insights metric"), so the group is bisected.
+    """
+    outcome = InsightsOutcome()
+    pending: deque[list[str]] = deque([list(metrics)] if metrics else [])
+    calls = 0
+    while pending:
+        group = pending.popleft()
+        if not group:
+            continue
+        if calls > max_extra_calls:
+            outcome.unread.extend(group)
+            continue
+        calls += 1
+        try:
+            outcome.items.extend(request(group))
+        except MetricUnavailable as exc:
+            if exc.metric in group:
+                outcome.rejected[exc.metric] = exc.message
+                pending.appendleft([m for m in group if m != exc.metric])
+            elif len(group) == 1:
+                outcome.rejected[group[0]] = exc.message
+            else:
+                middle = len(group) // 2
+                pending.appendleft(group[middle:])
+                pending.appendleft(group[:middle])
+    return outcome
+
+
+def window(now: datetime, days: int) -> tuple[int, int]:
+    """`since`/`until` as unix seconds; Meta allows at most 30 days between them."""
+    days = max(1, min(days, 30))
+    until = int(now.timestamp())
+    return until - days * 86400, until
+
+
+def bearer(token: str) -> dict[str, str]:
+    # Graph accepts the token in a header; keeping it out of the URL keeps it out of any log line.
+    return {"Authorization": f"Bearer {token}"}
+
+
+def insights_result(
+    label: str,
+    platform: Platform,
+    account: AccountRef,
+    context: SyncContext,
+    out: Normalised,
+    outcome: InsightsOutcome,
+    known_retired: Sequence[str],
+) -> FetchResult:
+    """Record newly rejected metrics and build the result.
+
+    A metric rejected in this sync makes the result partial and is remembered, so later syncs
+    skip it; a metric remembered from earlier is not requested and only named in a warning.
+    """
+    for metric, reason in outcome.rejected.items():
+        context.catalog.reject(RejectedMetric(platform, metric, reason))
+        log.warning(
+            "adapter.metric_rejected", platform=platform, metric=metric, account_id=account.account_id
+        )
+    warnings = list(out.warnings)
+    if outcome.rejected:
+        warnings.append(f"{label} rejected the metric(s) " + ", ".join(sorted(outcome.rejected)))
+    if outcome.unread:
+        warnings.append(f"{label} metrics not read this time: " + ", ".join(outcome.unread))
+    complete = not warnings
+    if known_retired:
+        warnings.append(f"{label} no longer provides " + ", ".join(known_retired))
+    return FetchResult(
+        metrics=out.metrics,
+        warnings=tuple(warnings),
+        complete=complete,
+        handle=out.handle,
+        platform_account_id=out.platform_account_id,
+    )

@@ -1,0 +1,235 @@
+"""TikTok (Display API v2): `GET /v2/user/info/` with the `user.info.stats` fields.
+
+Every reply is the `{"data", "error"}` envelope and `error.code` decides, whatever the HTTP
+status (`"ok"` on success). Access tokens are short-lived (2 h in the 2026-11 docs, 24 h
+before); refresh tokens rotate and the previous one stops working once a new one is issued,
+so the new pair is stored before use. `username` needs `user.info.profile`: it is only asked
+for when the stored scopes include it, because an unauthorised field fails the whole request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+from adapters.base import (
+    AccountRef,
+    Credentials,
+    FetchResult,
+    Platform,
+    PlatformConfig,
+    RejectedMetric,
+    SyncContext,
+)
+from adapters.errors import (
+    IntegrationBug,
+    MetricUnavailable,
+    PlatformBroken,
+    PlatformError,
+    RateLimited,
+    ReconnectRequired,
+    TokenExpired,
+)
+from adapters.flow import AdapterBase, credentials_after_refresh
+from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
+from adapters.limits import clamp, retry_after
+from adapters.values import (
+    Normalised,
+    as_count,
+    as_dict,
+    as_str,
+    optional_str,
+    quote_platform_message,
+    require,
+)
+
+API_VERSION = "v2"
+STAT_FIELDS: tuple[str, ...] = ("follower_count", "following_count", "likes_count", "video_count")
+BASIC_FIELDS: tuple[str, ...] = ("open_id", "display_name")
+PROFILE_SCOPE = "user.info.profile"
+# 600 requests per sliding minute and no reset header: a minute is the honest wait.
+DEFAULT_RATE_WAIT = timedelta(minutes=1)
+_FIELD_IN_MESSAGE = re.compile(r"[a-z_]+")
+
+
+def envelope(reply: Reply) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """(data, error) of TikTok's envelope, or PlatformBroken when the reply is not one."""
+    body = reply.json_object
+    if body is None:
+        raise PlatformBroken(f"malformed reply from TikTok: not a JSON object (HTTP {reply.status})")
+    error = as_dict(require(body, "error", "TikTok reply"), "TikTok error")
+    data = body.get("data")
+    return (data if isinstance(data, dict) else {}), error
+
+
+def classify(reply: Reply, now: datetime, requested: tuple[str, ...] = ()) -> PlatformError | None:
+    try:
+        _, error = envelope(reply)
+    except PlatformBroken as exc:
+        if reply.status >= 500:
+            return PlatformBroken(f"TikTok failed with HTTP {reply.status} after retries")
+        return exc
+    code = error.get("code")
+    message = quote_platform_message(error.get("message"))
+    if code == "ok":
+        if 200 <= reply.status < 300:
+            return None
+        return PlatformBroken(f"TikTok answered HTTP {reply.status} with error code ok")
+    if code == "access_token_invalid":
+        return TokenExpired("TikTok access token is invalid or expired")
+    if code in ("scope_not_authorized", "scope_permission_missed"):
+        return ReconnectRequired("TikTok access lacks the user.info.stats scope; reconnect and grant it")
+    if code == "rate_limit_exceeded":
+        retry_at = retry_after(reply.headers, now) or clamp(now + DEFAULT_RATE_WAIT, now)
+        return RateLimited("TikTok rate limit reached", retry_at, limit="TikTok user.info rate limit")
+    if code == "internal_error" or reply.status >= 500:
+        return PlatformBroken("TikTok failed with an internal error after retries")
+    if code == "invalid_params":
+        # A field TikTok retired is named in the message; drop it rather than fail the account.
+        named = [w for w in _FIELD_IN_MESSAGE.findall(message) if w in requested and w in STAT_FIELDS]
+        if len(named) == 1:
+            return MetricUnavailable(f"TikTok no longer accepts the field {named[0]}", named[0], retired=True)
+        return IntegrationBug(f"TikTok rejected our request parameters: {message}")
+    return IntegrationBug(f"TikTok error {quote_platform_message(code)}: {message}")
+
+
+def normalise(body: object, requested: tuple[str, ...] = STAT_FIELDS) -> Normalised:
+    """`/v2/user/info/` envelope -> the stats fields as metrics."""
+    reply = as_dict(body, "TikTok reply")
+    error = as_dict(require(reply, "error", "TikTok reply"), "TikTok error")
+    if error.get("code") != "ok":
+        raise PlatformBroken("TikTok reply carries an error")
+    data = as_dict(require(reply, "data", "TikTok reply"), "TikTok data")
+    user = as_dict(require(data, "user", "TikTok data"), "TikTok user")
+    out = Normalised(
+        handle=optional_str(user.get("username"), "TikTok username")
+        or optional_str(user.get("display_name"), "TikTok display_name"),
+        platform_account_id=as_str(require(user, "open_id", "TikTok user"), "TikTok open_id"),
+    )
+    for field in requested:
+        if field in STAT_FIELDS:
+            out.metrics[field] = as_count(require(user, field, "TikTok user"), f"TikTok {field}")
+    return out
+
+
+def classify_token_reply(reply: Reply, now: datetime) -> PlatformError | None:
+    # OAuth errors have their own shape and may come with HTTP 200: read the body.
+    body = reply.json_object
+    if body is None:
+        if reply.status >= 500:
+            return PlatformBroken(f"TikTok token endpoint failed with HTTP {reply.status}")
+        return PlatformBroken("malformed token reply from TikTok")
+    error = body.get("error")
+    if isinstance(error, dict):  # the API envelope shape
+        return classify(reply, now)
+    if error == "invalid_grant":
+        return ReconnectRequired(
+            "TikTok refused to renew access (refresh token invalid or revoked); reconnect"
+        )
+    if error:
+        return IntegrationBug(f"TikTok token refresh failed ({quote_platform_message(error)})")
+    if reply.status >= 300:
+        return PlatformBroken(f"TikTok token endpoint answered HTTP {reply.status}")
+    return None
+
+
+class TikTokAdapter(AdapterBase):
+    platform: Platform = "tiktok"
+    label: ClassVar[str] = "TikTok"
+    refresh_margin: ClassVar[timedelta] = timedelta(minutes=10)
+
+    def __init__(
+        self, config: PlatformConfig, client: httpx.Client, retry: RetryPolicy = DEFAULT_RETRY
+    ) -> None:
+        super().__init__(client, retry)
+        self._config = config
+
+    @property
+    def _base(self) -> str:
+        return f"{self._config.api_base.rstrip('/')}/{self._config.api_version or API_VERSION}"
+
+    def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
+        return self._config.can_refresh_tokens and bool(credentials.refresh_token)
+
+    def _refresh(
+        self, caller: Caller, account: AccountRef, credentials: Credentials, now: datetime
+    ) -> Credentials:
+        reply = caller.request(
+            "POST",
+            f"{self._base}/oauth/token/",
+            endpoint="oauth/token",
+            data={
+                "client_key": self._config.client_id or "",
+                "client_secret": self._config.client_secret or "",
+                "grant_type": "refresh_token",
+                "refresh_token": credentials.refresh_token or "",
+            },
+            idempotent=False,
+        )
+        error = classify_token_reply(reply, now)
+        if error is not None:
+            raise error
+        body = as_dict(reply.data, "TikTok token reply")
+        expires_in, refresh_in, scope = (
+            body.get("expires_in"),
+            body.get("refresh_expires_in"),
+            body.get("scope"),
+        )
+        return credentials_after_refresh(
+            credentials,
+            now,
+            as_str(require(body, "access_token", "TikTok token reply"), "TikTok access_token"),
+            as_count(expires_in, "TikTok expires_in") if expires_in is not None else None,
+            refresh_token=optional_str(body.get("refresh_token"), "TikTok refresh_token"),
+            refresh_expires_in=as_count(refresh_in, "TikTok refresh_expires_in")
+            if refresh_in is not None
+            else None,
+            scopes=tuple(s for s in scope.split(",") if s) if isinstance(scope, str) else None,
+        )
+
+    def _read(
+        self,
+        caller: Caller,
+        account: AccountRef,
+        context: SyncContext,
+        credentials: Credentials,
+        now: datetime,
+    ) -> FetchResult:
+        skipped = context.catalog.rejected(self.platform)
+        stats = tuple(f for f in STAT_FIELDS if f not in skipped)
+        profile = ("username",) if PROFILE_SCOPE in credentials.scopes else ()
+        rejected: list[str] = []
+        headers = {"Authorization": f"Bearer {credentials.access_token}"}
+        for _ in range(len(STAT_FIELDS) + 1):
+            fields = ",".join((*BASIC_FIELDS, *profile, *stats))
+            reply = caller.request(
+                "GET",
+                f"{self._base}/user/info/",
+                endpoint="user/info",
+                params={"fields": fields},
+                headers=headers,
+            )
+            error = classify(reply, now, stats)
+            if isinstance(error, MetricUnavailable) and error.metric in stats:
+                stats = tuple(f for f in stats if f != error.metric)
+                rejected.append(error.metric)
+                context.catalog.reject(RejectedMetric(self.platform, error.metric, error.message))
+                continue
+            if error is not None:
+                raise error
+            break
+        out = normalise(reply.data, stats)
+        warnings = list(out.warnings)
+        if rejected:
+            warnings.append("TikTok rejected the field(s) " + ", ".join(rejected))
+        return FetchResult(
+            metrics=out.metrics,
+            warnings=tuple(warnings),
+            complete=not warnings,
+            handle=out.handle,
+            platform_account_id=out.platform_account_id,
+        )

@@ -1,0 +1,243 @@
+"""X (Twitter) API v2: the authenticated user's public metrics.
+
+`GET /2/users/me?user.fields=public_metrics,verified_followers_count` with an OAuth 2.0 user
+token. Every reply's `x-rate-limit-*` headers are reported to the rate budget. Access tokens
+live two hours; with `offline.access` a refresh token is held and rotated on every refresh
+(single use), so the new pair is stored before the new access token is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+from adapters.base import (
+    AccountRef,
+    Credentials,
+    FetchResult,
+    Platform,
+    PlatformConfig,
+    RejectedMetric,
+    SyncContext,
+)
+from adapters.errors import (
+    IntegrationBug,
+    MetricUnavailable,
+    PlatformBroken,
+    PlatformError,
+    RateLimited,
+    ReconnectRequired,
+    TokenExpired,
+)
+from adapters.flow import AdapterBase, credentials_after_refresh
+from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
+from adapters.limits import clamp, epoch_header, retry_after, x_rate_limit
+from adapters.values import (
+    Normalised,
+    as_count,
+    as_dict,
+    as_str,
+    optional_str,
+    quote_platform_message,
+    require,
+)
+
+API_VERSION = "2"
+# Without a reset header, X's windows are 15 minutes.
+DEFAULT_RATE_WAIT = timedelta(minutes=15)
+OPTIONAL_FIELDS: tuple[str, ...] = ("verified_followers_count",)
+
+
+def normalise(body: object) -> Normalised:
+    """`/2/users/me` reply -> every integer of `public_metrics` plus `verified_followers_count`."""
+    reply = as_dict(body, "X reply")
+    user = as_dict(require(reply, "data", "X reply"), "X user")
+    out = Normalised(
+        handle=optional_str(user.get("username"), "X username"),
+        platform_account_id=as_str(require(user, "id", "X user"), "X user id"),
+    )
+    public = as_dict(require(user, "public_metrics", "X user"), "X public_metrics")
+    for key, value in public.items():
+        if value is None or isinstance(value, dict | list):
+            continue  # optional and nullable (media_count), or not a counter
+        out.metrics[str(key)] = as_count(value, f"X {key}")
+    if "post_count" in out.metrics:
+        # The API renamed tweet_count to post_count (OpenAPI v2.167); keep the key users know.
+        out.metrics.setdefault("tweet_count", out.metrics["post_count"])
+    if "followers_count" not in out.metrics:
+        raise PlatformBroken("malformed reply: X public_metrics has no followers_count")
+    verified = user.get("verified_followers_count")
+    if verified is not None:
+        out.metrics["verified_followers_count"] = as_count(verified, "X verified_followers_count")
+    errors = reply.get("errors")
+    if isinstance(errors, list) and errors:
+        out.warnings.append(f"X reported {len(errors)} partial error(s) with the profile")
+    return out
+
+
+def _problem_type(body: Mapping[str, Any]) -> str:
+    kind = body.get("type")
+    return kind if isinstance(kind, str) else ""
+
+
+def classify(reply: Reply, now: datetime, requested_fields: Sequence[str] = ()) -> PlatformError | None:
+    """None for a usable 2xx JSON object; otherwise the error this reply means."""
+    body = reply.json_object or {}
+    status, kind = reply.status, _problem_type(body)
+    if 200 <= status < 300:
+        if reply.json_object is None:
+            return PlatformBroken("malformed reply from X: not a JSON object")
+        if "data" not in body and body.get("errors"):
+            return PlatformBroken("X returned errors and no data")
+        return None
+    if status == 400:
+        rejected = _rejected_field(body, requested_fields)
+        if rejected:
+            return MetricUnavailable(f"X no longer accepts the field {rejected}", rejected, retired=True)
+        return IntegrationBug(f"X rejected our request: {quote_platform_message(body.get('detail'))}")
+    if status == 401:
+        return TokenExpired("X rejected the access token")
+    if status == 402:
+        return IntegrationBug("X API credits are depleted (billing); an operator must top them up")
+    if status == 403:
+        if kind.endswith(("client-forbidden", "unsupported-authentication")):
+            return IntegrationBug(
+                f"X refused our app or token type: {quote_platform_message(body.get('title'))}"
+            )
+        return ReconnectRequired("X access was revoked or lacks the tweet.read/users.read scopes; reconnect")
+    if status == 429:
+        if kind.endswith("usage-capped") or body.get("title") == "UsageCapExceeded":
+            return IntegrationBug("X monthly usage cap reached; an operator must raise the plan")
+        retry_at = epoch_header(reply.headers, "x-rate-limit-reset", now) or retry_after(reply.headers, now)
+        return RateLimited(
+            "X rate limit reached", retry_at or clamp(now + DEFAULT_RATE_WAIT, now), limit="X user rate limit"
+        )
+    if status >= 500:
+        return PlatformBroken(f"X failed with HTTP {status} after retries")
+    return IntegrationBug(f"X answered HTTP {status} to our request ({reply.endpoint})")
+
+
+def _rejected_field(body: Mapping[str, Any], requested: Sequence[str]) -> str | None:
+    """An `invalid-request` naming one of our optional `user.fields` values."""
+    for error in body.get("errors") or []:
+        parameters = error.get("parameters") if isinstance(error, dict) else None
+        values = parameters.get("user.fields") if isinstance(parameters, dict) else None
+        for value in values if isinstance(values, list) else []:
+            if value in requested and value in OPTIONAL_FIELDS:
+                return str(value)
+    return None
+
+
+def classify_token_reply(reply: Reply, now: datetime) -> PlatformError | None:
+    body = reply.json_object or {}
+    if 200 <= reply.status < 300 and "error" not in body:
+        return None if reply.json_object is not None else PlatformBroken("malformed token reply from X")
+    error = body.get("error")
+    if error in ("invalid_request", "invalid_grant"):
+        return ReconnectRequired("X refused to renew access (refresh token invalid or revoked); reconnect")
+    if reply.status == 429:
+        return RateLimited(
+            "X token endpoint rate limited", clamp(now + DEFAULT_RATE_WAIT, now), limit="X OAuth"
+        )
+    if reply.status >= 500:
+        return PlatformBroken(f"X token endpoint failed with HTTP {reply.status}")
+    return IntegrationBug(f"X token refresh failed ({quote_platform_message(error) or reply.status})")
+
+
+class XAdapter(AdapterBase):
+    platform: Platform = "x"
+    label: ClassVar[str] = "X"
+    refresh_margin: ClassVar[timedelta] = timedelta(minutes=5)
+
+    def __init__(
+        self, config: PlatformConfig, client: httpx.Client, retry: RetryPolicy = DEFAULT_RETRY
+    ) -> None:
+        super().__init__(client, retry)
+        self._config = config
+
+    @property
+    def _base(self) -> str:
+        return f"{self._config.api_base.rstrip('/')}/{self._config.api_version or API_VERSION}"
+
+    def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
+        return self._config.can_refresh_tokens and bool(credentials.refresh_token)
+
+    def _refresh(
+        self, caller: Caller, account: AccountRef, credentials: Credentials, now: datetime
+    ) -> Credentials:
+        client_id, secret = self._config.client_id or "", self._config.client_secret or ""
+        reply = caller.request(
+            "POST",
+            f"{self._base}/oauth2/token",
+            endpoint="oauth2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": credentials.refresh_token or "",
+                "client_id": client_id,
+            },
+            auth=(client_id, secret),
+            idempotent=False,
+        )
+        error = classify_token_reply(reply, now)
+        if error is not None:
+            raise error
+        body = as_dict(reply.data, "X token reply")
+        expires_in = body.get("expires_in")
+        scope = body.get("scope")
+        return credentials_after_refresh(
+            credentials,
+            now,
+            as_str(require(body, "access_token", "X token reply"), "X access_token"),
+            as_count(expires_in, "X expires_in") if expires_in is not None else None,
+            refresh_token=optional_str(body.get("refresh_token"), "X refresh_token"),
+            scopes=tuple(scope.split()) if isinstance(scope, str) else None,
+        )
+
+    def _read(
+        self,
+        caller: Caller,
+        account: AccountRef,
+        context: SyncContext,
+        credentials: Credentials,
+        now: datetime,
+    ) -> FetchResult:
+        skipped = context.catalog.rejected(self.platform)
+        optional = [f for f in OPTIONAL_FIELDS if f not in skipped]
+        rejected: list[str] = []
+        headers = {"Authorization": f"Bearer {credentials.access_token}"}
+        # One retry per optional field X refuses (a retired field fails the whole request).
+        for _ in range(len(OPTIONAL_FIELDS) + 1):
+            fields = ["public_metrics", *optional]
+            reply = caller.request(
+                "GET",
+                f"{self._base}/users/me",
+                endpoint="users/me",
+                params={"user.fields": ",".join(fields)},
+                headers=headers,
+            )
+            observation = x_rate_limit(reply.headers, now)
+            if observation is not None:
+                context.budget.observe(account, observation)
+            error = classify(reply, now, fields)
+            if isinstance(error, MetricUnavailable) and error.metric in optional:
+                optional.remove(error.metric)
+                rejected.append(error.metric)
+                context.catalog.reject(RejectedMetric(self.platform, error.metric, error.message))
+                continue
+            if error is not None:
+                raise error
+            break
+        out = normalise(reply.data)
+        warnings = list(out.warnings)
+        if rejected:
+            warnings.append("X rejected the field(s) " + ", ".join(rejected))
+        return FetchResult(
+            metrics=out.metrics,
+            warnings=tuple(warnings),
+            complete=not warnings,
+            handle=out.handle,
+            platform_account_id=out.platform_account_id,
+        )
