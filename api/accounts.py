@@ -1,0 +1,121 @@
+"""GET /v1/analytics/accounts and an account's history.
+
+Handlers are plain `def`s: FastAPI runs them in its threadpool, so the blocking database and
+refresh calls (which wait up to DRAVO_REFRESH_WAIT_SECONDS) never block the event loop.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+
+from api.dependencies import PrincipalDep, StateDep
+from api.errors import InvalidParameter, NotFound
+from api.ratelimit import check_refresh_rate
+from api.schemas import AccountsPage, HistoryPage, error_responses
+from api.state import AppState
+from models.queries import list_account_rows, list_snapshots
+from models.read_models import MAX_LIMIT, AccountFilter, AccountRow, Platform, Principal
+
+log = structlog.get_logger("dravo.api")
+
+REFRESH_PENDING_WARNING = "Refresh still running; showing cached metrics."
+
+router = APIRouter(prefix="/v1/analytics")
+
+
+def _rows(state: AppState, principal: Principal, where: AccountFilter) -> list[AccountRow]:
+    with state.read_sessions() as session:
+        return list_account_rows(session, principal.workspace_id, where)
+
+
+def _refreshed(state: AppState, principal: Principal, where: AccountFilter) -> list[AccountRow]:
+    settings = state.settings
+    check_refresh_rate(state.redis, principal.workspace_id, settings.refresh_requests_per_minute)
+    ids = [row.account_id for row in _rows(state, principal, where)]
+    result = state.refresh.refresh(ids, settings.refresh_wait_seconds)
+    if result.pending:
+        log.info(
+            "api.refresh.pending",
+            workspace_id=principal.workspace_id,
+            account_ids=sorted(result.pending),
+            finished=len(result.finished),
+        )
+    # Re-read: finished rows are fresh now, the others are what the cache holds.
+    rows = _rows(state, principal, where)
+    return [row.with_warning(REFRESH_PENDING_WARNING) if row.account_id in result.pending else row for row in rows]
+
+
+@router.get(
+    "/accounts",
+    summary="List cached official account/profile metrics for connected social accounts.",
+    response_model=AccountsPage,
+    responses=error_responses(401, 422, 429, 503),
+)
+def list_accounts(
+    state: StateDep,
+    principal: PrincipalDep,
+    account_id: Annotated[
+        str | None, Query(alias="accountId", description="Filter by connected account id.")
+    ] = None,
+    platform: Annotated[
+        Platform | None,
+        Query(description="Filter by platform: instagram, facebook, x, linkedin or tiktok."),
+    ] = None,
+    refresh: Annotated[
+        bool, Query(description="When true, bypass fresh cache and ask the platform again.")
+    ] = False,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT} (default {MAX_LIMIT}).")
+    ] = MAX_LIMIT,
+) -> JSONResponse:
+    """One row per connected account of the caller's workspace, by creation time then id.
+
+    With `refresh=true` the matching accounts are synced now (at most
+    DRAVO_REFRESH_WAIT_SECONDS of waiting); rows whose refresh is still running come back as
+    cached, with a warning.
+    """
+    where = AccountFilter(account_id=account_id, platform=platform, limit=limit)
+    rows = _refreshed(state, principal, where) if refresh else _rows(state, principal, where)
+    items = [row.to_json() for row in rows]
+    return JSONResponse({"items": items, "total": len(items)})
+
+
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidParameter(f"Invalid value for parameter '{name}': out of range.", param=name) from None
+
+
+@router.get(
+    "/accounts/{account_id}/history",
+    summary="Metric snapshots of one account, oldest first.",
+    response_model=HistoryPage,
+    responses=error_responses(401, 404, 422, 503),
+)
+def account_history(
+    state: StateDep,
+    principal: PrincipalDep,
+    account_id: Annotated[str, Path(description="Connected account id.")],
+    since: Annotated[
+        datetime | None, Query(description="Only snapshots captured at or after this time (ISO 8601).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Only snapshots captured at or before this time (ISO 8601).")
+    ] = None,
+) -> JSONResponse:
+    """Every successful read of the account's metrics in the range (at most 1000 snapshots)."""
+    start, end = _utc(since, "since"), _utc(until, "until")
+    with state.read_sessions() as session:
+        snapshots = list_snapshots(session, principal.workspace_id, account_id, since=start, until=end)
+    if snapshots is None:
+        raise NotFound("No such account in this workspace.")
+    items = [snapshot.to_json() for snapshot in snapshots]
+    return JSONResponse({"account_id": account_id, "items": items, "total": len(items)})

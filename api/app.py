@@ -1,0 +1,51 @@
+"""The FastAPI application factory. Nothing is built at import time: the lifespan is the
+composition root (engine, Redis client, refresh service), once per process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import accounts, health
+from api.errors import install_error_handlers
+from api.state import build_state
+from ops.settings import Settings, get_settings
+
+DESCRIPTION = """\
+Official account metrics of connected social accounts (Instagram, Facebook Pages, X, LinkedIn,
+TikTok), kept fresh by dravo-sync.
+
+Every request under `/v1` needs `Authorization: Bearer <token>`, where the token is a Dravo API
+key (`dra_…`) or a dashboard JWT. Every error has the body
+`{"error": {"code": "...", "message": "..."}}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API. `settings` defaults to the environment's, read when this is called."""
+    config = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = build_state(config)
+        app.state.dravo = state
+        try:
+            yield
+        finally:
+            state.close()
+
+    app = FastAPI(
+        title="dravo-sync",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # The schema is public; interactive docs are not served from the API process.
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(accounts.router, tags=["analytics"])
+    app.include_router(health.router, tags=["operations"])
+    return app

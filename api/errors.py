@@ -1,0 +1,139 @@
+"""One JSON error shape for every failure: `{"error": {"code", "message", "param"?}}`.
+
+    ApiError                 (raised by handlers and dependencies)
+    ├── Unauthorized         401 unauthorized
+    ├── NotFound             404 not_found
+    ├── InvalidParameter     422 invalid_parameter (names the parameter)
+    ├── RateLimited          429 rate_limited (+ Retry-After)
+    └── ServiceUnavailable   503 service_unavailable
+
+Framework errors (validation, unknown route, wrong method) and outages of Postgres or Redis are
+mapped onto the same shape by `install_error_handlers`, so a client never sees another body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from worker.refresh import RefreshUnavailable
+
+log = structlog.get_logger("dravo.api")
+
+UNAUTHORIZED_MESSAGE = "Missing or invalid API key / JWT."
+# Outages a client can't cause or fix: the database or Redis are unreachable or timing out.
+OUTAGES: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    RefreshUnavailable,
+)
+
+
+class ApiError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, param: str | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.headers = headers or {}
+
+
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self) -> None:
+        super().__init__(UNAUTHORIZED_MESSAGE, headers={"WWW-Authenticate": "Bearer"})
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class InvalidParameter(ApiError):
+    status = 422
+    code = "invalid_parameter"
+
+
+class RateLimited(ApiError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    code = "service_unavailable"
+
+
+def error_body(code: str, message: str, param: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if param is not None:
+        error["param"] = param
+    return {"error": error}
+
+
+def error_response(
+    status: int, code: str, message: str, param: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(status_code=status, content=error_body(code, message, param), headers=headers)
+
+
+def _parameter_name(loc: tuple[Any, ...]) -> str:
+    # loc is ("query", "limit") or ("path", "account_id"); FastAPI reports the alias (accountId).
+    names = [str(part) for part in loc[1:]] if len(loc) > 1 else [str(part) for part in loc]
+    return ".".join(names) or "request"
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": ("request",), "msg": "invalid request"}
+    param = _parameter_name(tuple(first.get("loc", ())))
+    reason = str(first.get("msg", "invalid value"))
+    return error_response(422, InvalidParameter.code, f"Invalid value for parameter '{param}': {reason}.", param)
+
+
+_STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return error_response(exc.status, exc.code, exc.message, exc.param, exc.headers)
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return _validation_response(exc)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _STATUS_CODES.get(exc.status_code, "http_error")
+        message = "Not found." if exc.status_code == 404 else str(exc.detail)
+        return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
+
+    async def on_outage(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("api.dependency_unavailable", path=request.url.path, error=type(exc).__name__)
+        return error_response(
+            503, ServiceUnavailable.code, "A backing service is unavailable; try again shortly."
+        )
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    for outage in OUTAGES:
+        app.add_exception_handler(outage, on_outage)

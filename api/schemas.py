@@ -1,0 +1,87 @@
+"""Response shapes, for the OpenAPI document and its tests.
+
+Handlers return rows serialised by `models.read_models` (the one serialiser); these models
+describe that JSON. Optional fields are required-but-nullable: every row carries every field.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.read_models import Platform, SyncStatus
+
+TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
+TIME_EXAMPLE = "2026-06-29T09:00:00Z"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccountItem(_Strict):
+    account_id: str = Field(description="Connected account id.", examples=["acc_8f2c1d"])
+    platform: Platform = Field(description="Social network.")
+    handle: str | None = Field(description="Account handle/username.")
+    platform_account_id: str | None = Field(description="Native account id on the platform.")
+    metrics: dict[str, int] = Field(
+        description="Official account metrics (integers only). Keys depend on the platform; "
+        "`{}` while the account is pending."
+    )
+    warnings: list[str] = Field(description="Non-fatal notices raised while syncing.")
+    sync_status: SyncStatus = Field(description="synced, partial, pending, failed or requires_reconnect.")
+    error_message: str | None = Field(description="Failure detail on sync errors.")
+    last_updated_at: str | None = Field(
+        description="Last refresh time (ISO 8601 UTC).", pattern=TIME_PATTERN, examples=[TIME_EXAMPLE]
+    )
+    stale_after: str | None = Field(
+        description="When the cache becomes stale (ISO 8601 UTC).", pattern=TIME_PATTERN
+    )
+
+
+class AccountsPage(_Strict):
+    items: list[AccountItem] = Field(description="One row per connected account.")
+    total: int = Field(ge=0, description="Number of accounts returned.")
+
+
+class SnapshotItem(_Strict):
+    captured_at: str = Field(description="When these metrics were read (ISO 8601 UTC).", pattern=TIME_PATTERN)
+    sync_status: SyncStatus
+    metrics: dict[str, int]
+
+
+class HistoryPage(_Strict):
+    account_id: str
+    items: list[SnapshotItem] = Field(description="Snapshots, oldest first.")
+    total: int = Field(ge=0, description="Number of snapshots returned.")
+
+
+class ErrorDetail(_Strict):
+    code: str = Field(
+        description="Machine-readable: unauthorized, invalid_parameter, not_found, rate_limited, "
+        "service_unavailable, ...",
+        examples=["unauthorized"],
+    )
+    message: str = Field(examples=["Missing or invalid API key / JWT."])
+    param: str | None = Field(None, description="The offending parameter, for invalid_parameter.")
+
+
+class ErrorResponse(_Strict):
+    error: ErrorDetail
+
+
+class Health(_Strict):
+    status: Literal["ok"]
+    checks: dict[str, Literal["ok"]] = Field(default_factory=dict)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    descriptions = {
+        401: "Missing or invalid API key / JWT.",
+        404: "No such account in this workspace.",
+        422: "A parameter has an invalid value; `error.param` names it.",
+        429: "Too many refresh requests for this workspace; see Retry-After.",
+        503: "Postgres or Redis is unavailable.",
+    }
+    return {status: {"model": ErrorResponse, "description": descriptions[status]} for status in statuses}
