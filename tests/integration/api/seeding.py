@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.admin import create_api_key, create_workspace
 from models.tables import Account, AccountSync, MetricSnapshot
 
-JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
+JWT_SECRET = "test-jwt-secret-long-enough-for-hs256-and-hs512-0123456789abcdefghij"
 # The seed's example rows.
 SEED_TIME = datetime(2026, 6, 29, 9, 0, tzinfo=UTC)
 SEED_X_METRICS = {
