@@ -1,0 +1,178 @@
+"""The admin API under `/_admin/`: seed accounts, set scenarios, read request counts, reset."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from adapters.facebook import API_VERSION as FACEBOOK_VERSION
+from adapters.instagram import API_VERSION as INSTAGRAM_VERSION
+from adapters.linkedin import API_VERSION as LINKEDIN_VERSION
+from adapters.tiktok import API_VERSION as TIKTOK_VERSION
+from adapters.x import API_VERSION as X_VERSION
+from simulator.common import reply, store_of
+from simulator.state import (
+    COMMON_SCENARIOS,
+    PLATFORM_SCENARIOS,
+    PLATFORMS,
+    SimAccount,
+    canonical_id,
+    new_token,
+)
+
+
+def scenarios_for(platform: str) -> tuple[str, ...]:
+    return (*COMMON_SCENARIOS, *PLATFORM_SCENARIOS.get(platform, ()))
+
+
+class ScenarioBody(BaseModel):
+    scenario: str = "healthy"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class AccountBody(ScenarioBody):
+    platform: str
+    platform_account_id: str = Field(min_length=1)
+    access_token: str | None = None
+    refresh_token: str | None = None
+    scopes: list[str] = Field(default_factory=list)
+    handle: str = "dravo.demo"
+    counters: dict[str, int] = Field(default_factory=dict)
+    growth_per_hour: dict[str, float] = Field(default_factory=dict)
+    latency_ms: float | None = Field(None, ge=0)
+    token_expires_in: int | None = None
+    refresh_token_expires_in: int | None = None
+
+    @field_validator("platform")
+    @classmethod
+    def _platform(cls, value: str) -> str:
+        if value not in PLATFORMS:
+            raise ValueError(f"platform must be one of {', '.join(PLATFORMS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _scenario(self) -> AccountBody:
+        if self.scenario not in scenarios_for(self.platform):
+            raise ValueError(f"unknown scenario {self.scenario!r} for {self.platform}")
+        return self
+
+
+def _invalid(exc: ValidationError) -> Response:
+    return reply({"error": "invalid request", "details": [str(e["msg"]) for e in exc.errors()]}, 422)
+
+
+async def upsert_account(request: Request) -> Response:
+    try:
+        body = AccountBody.model_validate_json(await request.body())
+    except ValidationError as exc:
+        return _invalid(exc)
+    now = time.time()
+    account = SimAccount(
+        platform=body.platform,
+        platform_account_id=canonical_id(body.platform, body.platform_account_id),
+        access_token=body.access_token or new_token(f"sim-{body.platform}-at-"),
+        refresh_token=body.refresh_token,
+        scopes=body.scopes,
+        handle=body.handle,
+        scenario=body.scenario,
+        params=body.params,
+        counters=body.counters,
+        growth_per_hour=body.growth_per_hour,
+        latency_ms=body.latency_ms,
+        access_expires_at=now + body.token_expires_in if body.token_expires_in is not None else None,
+        refresh_expires_at=now + body.refresh_token_expires_in
+        if body.refresh_token_expires_in is not None
+        else None,
+    )
+    return reply(store_of(request).upsert(account).public())
+
+
+def _account(request: Request) -> SimAccount | None:
+    return store_of(request).get(request.path_params["platform"], request.path_params["account_id"])
+
+
+async def get_account(request: Request) -> Response:
+    account = _account(request)
+    return reply(account.public()) if account else reply({"error": "no such account"}, 404)
+
+
+async def list_accounts(request: Request) -> Response:
+    return reply({"accounts": [a.public() for a in store_of(request).accounts.values()]})
+
+
+async def set_scenario(request: Request) -> Response:
+    account = _account(request)
+    if account is None:
+        return reply({"error": "no such account"}, 404)
+    try:
+        body = ScenarioBody.model_validate_json(await request.body())
+    except ValidationError as exc:
+        return _invalid(exc)
+    if body.scenario not in scenarios_for(account.platform):
+        return reply({"error": f"unknown scenario {body.scenario!r} for {account.platform}"}, 422)
+    account.scenario, account.params, account.failures_served = body.scenario, body.params, 0
+    return reply(account.public())
+
+
+async def request_counts(request: Request) -> Response:
+    platform = request.query_params.get("platform")
+    account_id = request.query_params.get("platform_account_id")
+    if platform and account_id:
+        account_id = canonical_id(platform, account_id)
+    rows = [
+        {"platform": p, "platform_account_id": a, "endpoint": e, "count": n}
+        for (p, a, e), n in sorted(store_of(request).requests.items())
+        if (platform is None or p == platform) and (account_id is None or a == account_id)
+    ]
+    return reply({"requests": rows})
+
+
+async def reset(request: Request) -> Response:
+    store_of(request).reset()
+    return reply({"reset": True})
+
+
+async def set_latency(request: Request) -> Response:
+    try:
+        latency = float((await request.json())["latency_ms"])
+    except (ValueError, KeyError, TypeError):
+        return reply({"error": 'body must be {"latency_ms": <number>}'}, 422)
+    if latency < 0:
+        return reply({"error": "latency_ms must be >= 0"}, 422)
+    store_of(request).latency_ms = latency
+    return reply({"latency_ms": latency})
+
+
+async def health(request: Request) -> Response:
+    return reply(
+        {
+            "ok": True,
+            "latency_ms": store_of(request).latency_ms,
+            "versions": {
+                "instagram": INSTAGRAM_VERSION,
+                "facebook": FACEBOOK_VERSION,
+                "x": X_VERSION,
+                "linkedin": LINKEDIN_VERSION,
+                "tiktok": TIKTOK_VERSION,
+            },
+            "scenarios": {p: list(scenarios_for(p)) for p in PLATFORMS},
+        }
+    )
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/health", health),
+        Route("/accounts", upsert_account, methods=["PUT", "POST"]),
+        Route("/accounts", list_accounts, methods=["GET"]),
+        Route("/accounts/{platform}/{account_id}", get_account),
+        Route("/accounts/{platform}/{account_id}/scenario", set_scenario, methods=["PUT"]),
+        Route("/requests", request_counts),
+        Route("/reset", reset, methods=["POST"]),
+        Route("/latency", set_latency, methods=["PUT"]),
+    ]
