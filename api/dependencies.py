@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -13,8 +12,6 @@ from api.state import AppState
 from models.auth import record_key_use, resolve_bearer
 from models.base import utcnow
 from models.read_models import Principal
-
-log = structlog.get_logger("dravo.api")
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -50,7 +47,6 @@ def get_principal(
         # The one write of the API, at most once a minute per key and process.
         with state.write_sessions.begin() as session:
             record_key_use(session, principal.api_key_id, utcnow())
-    log.debug("api.authenticated", workspace_id=principal.workspace_id, kind=principal.kind)
     return principal
 
 
