@@ -1,0 +1,27 @@
+"""python -m bench [throughput|scheduler|api ...]: run benchmarks, rewrite docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = {
+    "throughput": "bench.throughput",
+    "scheduler": "bench.scheduler",
+    "api": "bench.api_bench",
+}
+
+
+def main() -> None:
+    names = sys.argv[1:] or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        sys.exit(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    for name in names:
+        print(f"== {name}", flush=True)
+        result = importlib.import_module(BENCHMARKS[name]).run()
+        print({k: v for k, v in result.items() if not isinstance(v, list)}, flush=True)
+
+
+if __name__ == "__main__":
+    main()
