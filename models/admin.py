@@ -186,3 +186,19 @@ def rotate_credentials(session: Session, cipher: TokenCipher, batch_size: int = 
             rotated += 1
         last_id = rows[-1].id
         session.flush()
+
+
+def find_workspace(session: Session, name: str) -> str | None:
+    """The oldest workspace with this name, if any (names are labels, not keys)."""
+    return session.scalar(
+        select(Workspace.id).where(Workspace.name == name).order_by(Workspace.created_at).limit(1)
+    )
+
+
+def revoke_workspace_keys(session: Session, workspace_id: str, at: datetime | None = None) -> int:
+    result = session.execute(
+        update(ApiKey)
+        .where(ApiKey.workspace_id == workspace_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=at or utcnow())
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

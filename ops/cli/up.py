@@ -1,0 +1,130 @@
+"""`dravo-sync up`: the whole stack in the foreground for a local trial (what `make run` calls)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from types import FrameType
+from typing import Annotated
+
+import httpx
+import psycopg
+import typer
+from psycopg import sql
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from models import migrate
+from models.crypto import TokenCipher
+from models.db import make_engine, make_session_factory
+from ops.cli.app import app, fail, settings
+from ops.demo import seed_demo
+from ops.settings import PLATFORMS
+from ops.supervisor import Supervisor
+from simulator.client import SimulatorClient
+
+# Silent token refresh needs app credentials; the simulator accepts any.
+DEMO_CLIENT = {
+    f"DRAVO_{platform.upper()}_{part}": f"demo-{platform}-{part.lower()}"
+    for platform in ("x", "linkedin", "tiktok", "instagram")
+    for part in ("CLIENT_ID", "CLIENT_SECRET")
+}
+
+
+def _ensure_database(database_url: str) -> None:
+    """Create the configured database if the server lacks it (a first run on a fresh machine)."""
+    url = make_url(database_url)
+    maintenance = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(url.database))))
+            typer.echo(f"created database {url.database}", err=True)
+
+
+def _wait(url: str, timeout: float, what: str, supervisor: Supervisor) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (exited := supervisor.first_exited()) is not None:
+            supervisor.stop()
+            raise fail(f"{exited.name} exited while starting; see its output above", code=1)
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    supervisor.stop()
+    raise fail(f"{what} did not answer at {url} within {timeout:.0f} s", code=1)
+
+
+@app.command("up")
+def up(
+    host: Annotated[
+        str, typer.Option("--host", help="Interface the API, Flower and the simulator use.")
+    ] = "127.0.0.1",
+    api_port: Annotated[int, typer.Option("--api-port")] = 8000,
+    flower_port: Annotated[int, typer.Option("--flower-port")] = 5555,
+    simulator_port: Annotated[int, typer.Option("--simulator-port")] = 8900,
+    demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Seed the demo workspace.")] = True,
+) -> None:
+    """Run the whole stack (simulator, worker, beat, API, Flower) with demo data; Ctrl-C stops it."""
+    os.environ.setdefault("DRAVO_ENV", "development")
+    simulator_url = f"http://{host}:{simulator_port}"
+    env = {**os.environ, **{k: v for k, v in DEMO_CLIENT.items() if k not in os.environ}}
+    for platform in PLATFORMS:
+        env.setdefault(f"DRAVO_{platform.upper()}_API_BASE", f"{simulator_url}/{platform}")
+    env.setdefault("DRAVO_LINKEDIN_OAUTH_BASE", f"{simulator_url}/linkedin-oauth")
+    os.environ.update(env)
+    config = settings()
+
+    try:
+        _ensure_database(config.database_url)
+        migrate.upgrade(config.database_url)
+    except (psycopg.Error, SQLAlchemyError) as exc:
+        raise fail(f"can't prepare the database: {str(exc).splitlines()[0]}", code=1) from None
+
+    supervisor = Supervisor(env)
+    stopping = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    supervisor.start("simulator", "simulator", "--host", host, "--port", str(simulator_port))
+    _wait(f"{simulator_url}/_admin/health", 30, "the simulator", supervisor)
+    supervisor.start("worker", "worker")
+    supervisor.start("beat", "beat")
+    supervisor.start("api", "api", "--host", host, "--port", str(api_port))
+    supervisor.start("flower", "flower", "--host", host, "--port", str(flower_port))
+    api_url = f"http://{host}:{api_port}"
+    _wait(f"{api_url}/healthz", 60, "the API", supervisor)
+
+    if demo:
+        engine = make_engine(config.database_url, pool_size=1, max_overflow=0)
+        try:
+            with SimulatorClient(simulator_url) as simulator:
+                seed = seed_demo(make_session_factory(engine), TokenCipher(config.encryption_keys), simulator)
+        finally:
+            engine.dispose()
+        typer.echo(
+            "\n"
+            f"dravo-sync is up: API {api_url}  Flower http://{host}:{flower_port}  simulator {simulator_url}\n"
+            f"demo workspace {seed.workspace_id}, {len(seed.account_ids)} accounts; API key (shown once):\n\n"
+            f"  {seed.api_key}\n\n"
+            "Try:\n\n"
+            f"  curl -s -H 'Authorization: Bearer {seed.api_key}' {api_url}/v1/analytics/accounts\n\n"
+            "Press Ctrl-C to stop everything.\n"
+        )
+
+    while not stopping:
+        if (exited := supervisor.first_exited()) is not None:
+            typer.echo(f"error: {exited.name} exited; stopping the stack", err=True)
+            supervisor.stop()
+            raise typer.Exit(1)
+        time.sleep(0.5)
+    typer.echo("stopping...", err=True)
+    supervisor.stop()

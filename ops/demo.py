@@ -1,0 +1,106 @@
+"""Demo data for `dravo-sync up`: one workspace with accounts on all five platforms, in a mix of
+simulator scenarios, so every row state shows up through the API within a minute.
+
+Idempotent: accounts are connected once (found again by platform id on the next run), the
+simulator (which keeps nothing across restarts) is told about them on every run, and the demo
+workspace's older API keys are revoked so exactly one works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.base import Credentials
+from models.admin import (
+    ConnectRequest,
+    connect_account,
+    create_api_key,
+    create_workspace,
+    find_workspace,
+    normalise_platform_account_id,
+    revoke_workspace_keys,
+)
+from models.crypto import TokenCipher
+from models.tables import Account
+from simulator.client import SimulatorClient
+
+DEMO_WORKSPACE = "demo"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    platform: str
+    platform_account_id: str
+    handle: str
+    scenario: str
+    auth: str | None = None
+    refresh_token: str | None = None
+
+    @property
+    def access_token(self) -> str:
+        return f"demo-{self.platform}-{self.platform_account_id}".replace(":", "-")
+
+
+DEMO_ACCOUNTS = (
+    DemoAccount("instagram", "17841400000000001", "dravo.studio", "healthy"),
+    DemoAccount("instagram", "17841400000000002", "dravo.small", "no_insights", auth="facebook"),
+    DemoAccount("facebook", "112233445566", "Dravo", "retired_metric"),
+    DemoAccount("x", "1234567890", "dravo", "healthy", refresh_token="demo-x-refresh"),  # noqa: S106 (simulator token)
+    DemoAccount("x", "1234567891", "dravo_busy", "rate_limited"),
+    DemoAccount("linkedin", "urn:li:organization:2414183", "Dravo Inc.", "healthy"),
+    DemoAccount("linkedin", "urn:li:organization:2414184", "Dravo Labs", "revoked_token"),
+    DemoAccount("tiktok", "demo-open-id-1", "dravo.tt", "healthy", refresh_token="demo-tiktok-refresh"),  # noqa: S106
+)
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    workspace_id: str
+    api_key: str
+    account_ids: list[str]
+
+
+def seed_demo(factory: sessionmaker[Session], cipher: TokenCipher, simulator: SimulatorClient) -> DemoSeed:
+    for demo in DEMO_ACCOUNTS:
+        simulator.upsert_account(
+            demo.platform,
+            demo.platform_account_id,
+            access_token=demo.access_token,
+            refresh_token=demo.refresh_token,
+            handle=demo.handle,
+            scenario=demo.scenario,
+        )
+    account_ids = []
+    with factory.begin() as session:
+        workspace_id = find_workspace(session, DEMO_WORKSPACE) or create_workspace(session, DEMO_WORKSPACE)
+        for demo in DEMO_ACCOUNTS:
+            existing = session.scalar(
+                select(Account.id).where(
+                    Account.workspace_id == workspace_id,
+                    Account.platform == demo.platform,
+                    Account.platform_account_id
+                    == normalise_platform_account_id(demo.platform, demo.platform_account_id),
+                )
+            )
+            if existing is None:
+                existing = connect_account(
+                    session,
+                    cipher,
+                    ConnectRequest(
+                        workspace_id=workspace_id,
+                        platform=demo.platform,
+                        platform_account_id=demo.platform_account_id,
+                        credentials=Credentials(
+                            access_token=demo.access_token, refresh_token=demo.refresh_token
+                        ),
+                        handle=demo.handle,
+                        auth=demo.auth,
+                    ),
+                ).account_id
+            account_ids.append(existing)
+        revoke_workspace_keys(session, workspace_id)
+        api_key = create_api_key(session, workspace_id).key
+    return DemoSeed(workspace_id=workspace_id, api_key=api_key, account_ids=account_ids)
