@@ -1,0 +1,96 @@
+"""Prometheus metrics. They measure data freshness, not only tasks.
+
+Counters and histograms are updated where things happen (worker tasks, dispatcher); the
+freshness gauges are computed from PostgreSQL at scrape time by `FreshnessCollector`, so they are
+right whichever process restarted. Labels are platform, outcome and queue names only: never an
+account id (cardinality) and never anything from a credential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import redis
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from models.status import collect_status
+from models.tables import SYNC_STATUS_VALUES
+
+SYNCS = Counter("dravo_syncs_total", "Finished account syncs.", ["platform", "outcome"])
+SYNC_DURATION = Histogram(
+    "dravo_sync_duration_seconds",
+    "Wall time of one account sync, claim to commit.",
+    ["platform"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+)
+PLATFORM_CALLS = Counter("dravo_platform_calls_total", "HTTP calls made to a platform.", ["platform"])
+RATE_LIMIT_DEFERRALS = Counter(
+    "dravo_rate_limit_deferrals_total", "Syncs deferred by a platform or budget rate limit.", ["platform"]
+)
+DISPATCHED = Counter(
+    "dravo_dispatched_total", "Accounts claimed and enqueued by the dispatcher.", ["platform"]
+)
+DISPATCH_LAG = Gauge(
+    "dravo_dispatch_lag_seconds", "How overdue the most overdue account was at the last dispatcher tick."
+)
+DISPATCH_LAST_TICK = Gauge(
+    "dravo_dispatch_last_tick_timestamp_seconds", "When the dispatcher last ran (dead-man's switch)."
+)
+
+
+class FreshnessCollector(Collector):
+    """Accounts by status, accounts past stale_after, and queue depths, read on each scrape."""
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        redis_client: redis.Redis | None = None,
+        queue_names: tuple[str, ...] = (),
+    ) -> None:
+        self._session_factory = session_factory
+        self._redis = redis_client
+        self._queues = queue_names
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        accounts = GaugeMetricFamily(
+            "dravo_accounts", "Connected accounts by sync status.", labels=["platform", "sync_status"]
+        )
+        stale = GaugeMetricFamily(
+            "dravo_accounts_stale",
+            "Accounts past stale_after (or never read), by platform.",
+            labels=["platform"],
+        )
+        overdue = GaugeMetricFamily(
+            "dravo_accounts_overdue",
+            "Accounts whose next sync is past due, by platform.",
+            labels=["platform"],
+        )
+        up = GaugeMetricFamily("dravo_freshness_scrape_ok", "1 if the freshness query succeeded.")
+        try:
+            with self._session_factory() as session:
+                report = collect_status(session, datetime.now(UTC))
+        except SQLAlchemyError:
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        for platform in report.platforms:
+            for status in SYNC_STATUS_VALUES:
+                accounts.add_metric([platform.platform, status], platform.by_status.get(status, 0))
+            stale.add_metric([platform.platform], platform.stale)
+            overdue.add_metric([platform.platform], platform.overdue)
+        yield from (accounts, stale, overdue, up)
+
+        if self._redis is not None and self._queues:
+            depth = GaugeMetricFamily("dravo_queue_depth", "Messages waiting per queue.", labels=["queue"])
+            try:
+                for name in self._queues:
+                    depth.add_metric([name], int(self._redis.llen(name)))
+            except redis.RedisError:
+                return
+            yield depth
