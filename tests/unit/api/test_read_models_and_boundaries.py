@@ -1,0 +1,93 @@
+"""Pure parts of the API side: the row serialiser, JWT decoding, and what `api/` may import."""
+
+from __future__ import annotations
+
+import ast
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import jwt
+import pytest
+
+from models.auth import decode_jwt
+from models.read_models import AccountFilter, AccountRow, format_time, integer_metrics
+
+ROOT = Path(__file__).resolve().parents[3]
+SECRET = "unit-secret-long-enough-for-hs256-and-hs512-0123456789abcdefghijklmnop"
+
+
+def test_times_are_utc_with_z_to_the_second() -> None:
+    paris = timezone(timedelta(hours=2))
+    assert format_time(datetime(2026, 6, 29, 11, 0, 0, 999_999, tzinfo=paris)) == "2026-06-29T09:00:00Z"
+    assert format_time(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        format_time(datetime(2026, 6, 29))
+
+
+def test_integer_metrics_only() -> None:
+    raw = {"a": 1, "b": True, "c": 1.0, "d": "2", "e": None, "f": [1], "g": -3}
+    assert integer_metrics(raw) == {"a": 1, "g": -3}
+    assert integer_metrics(None) == {}
+
+
+def test_row_json_has_every_field_in_order_and_warning_is_added_once() -> None:
+    row = AccountRow(
+        account_id="acc_1", platform="tiktok", handle=None, platform_account_id=None, metrics={},
+        warnings=(), sync_status="pending", error_message=None, last_updated_at=None, stale_after=None,
+    )
+    data = row.with_warning("w").with_warning("w").to_json()
+    assert list(data) == [
+        "account_id", "platform", "handle", "platform_account_id", "metrics", "warnings",
+        "sync_status", "error_message", "last_updated_at", "stale_after",
+    ]
+    assert data["warnings"] == ["w"]
+
+
+@pytest.mark.parametrize("limit", [0, 101, -1])
+def test_filter_limit_bounds(limit: int) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        AccountFilter(limit=limit)
+
+
+def test_decode_jwt() -> None:
+    exp = int(time.time()) + 60
+    good = jwt.encode({"workspace_id": "ws_1", "exp": exp}, SECRET, algorithm="HS256")
+    assert decode_jwt(good, SECRET) == {"workspace_id": "ws_1", "exp": exp}
+    for token in (
+        jwt.encode({"workspace_id": "ws_1", "exp": exp}, SECRET, algorithm="HS384"),
+        jwt.encode({"workspace_id": "ws_1"}, SECRET, algorithm="HS256"),
+        jwt.encode({"workspace_id": 7, "exp": exp}, SECRET, algorithm="HS256"),
+        jwt.encode({"workspace_id": "ws_1", "exp": int(time.time()) - 1}, SECRET, algorithm="HS256"),
+        "",
+        "é.é.é",
+    ):
+        assert decode_jwt(token, SECRET) is None
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_api_imports_no_sync_internals() -> None:
+    """`api/` reads through models; of the worker it knows only `worker.refresh`, of adapters nothing."""
+    for path in [*(ROOT / "api").glob("*.py"), ROOT / "models" / "queries.py", ROOT / "models" / "auth.py",
+                 ROOT / "models" / "read_models.py"]:
+        for name in _imports(path):
+            top = name.split(".")[0]
+            assert top != "adapters", (path.name, name)
+            if top == "worker":
+                assert name == "worker.refresh", (path.name, name)
+            if path.parent.name == "api" and top == "models":
+                assert name in {"models.queries", "models.read_models", "models.auth", "models.db",
+                                "models.base"}, (path.name, name)
+
+
+def test_times_from_any_zone_compare_in_utc() -> None:
+    assert format_time(datetime(2026, 1, 1, tzinfo=UTC)) == "2026-01-01T00:00:00Z"
