@@ -1,0 +1,139 @@
+"""The worker's long-lived processes and the inline sync: worker, beat, flower, simulator, sync."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from ops.cli.app import app, fail, settings
+from ops.logging import configure_logging
+from worker.names import PLATFORM_QUEUES, REFRESH_QUEUE, platform_queue
+
+ALL_QUEUES = ",".join([REFRESH_QUEUE, "sync.dispatch", *(platform_queue(p) for p in PLATFORM_QUEUES)])
+
+
+@app.command("worker")
+def worker(
+    queues: Annotated[
+        str, typer.Option("--queues", "-Q", help="Comma-separated queues to consume.")
+    ] = ALL_QUEUES,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", "-c", min=1, help="Slots (default DRAVO_WORKER_CONCURRENCY)."),
+    ] = None,
+    pool: Annotated[
+        str | None,
+        typer.Option("--pool", "-P", help="threads | prefork | solo | gevent (default DRAVO_WORKER_POOL)."),
+    ] = None,
+) -> None:
+    """Run a Celery worker for the sync tasks; SIGTERM/SIGINT finish running tasks and stop."""
+    config = settings()
+    configure_logging(config.log_level, config.log_json)
+    from worker.app import app as celery_app
+
+    celery_app.worker_main(
+        [
+            "worker",
+            f"--pool={pool or config.worker_pool}",
+            f"--concurrency={concurrency or config.worker_concurrency}",
+            f"--queues={queues}",
+            f"--loglevel={config.log_level}",
+            # A unique node name per process: several workers may share a host.
+            f"--hostname=dravo-{os.getpid()}@%h",
+            "--task-events",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+    )
+
+
+@app.command("beat")
+def beat() -> None:
+    """Run Celery beat: it sends `sync.dispatch_due` every DRAVO_DISPATCH_INTERVAL_SECONDS."""
+    config = settings()
+    configure_logging(config.log_level, config.log_json)
+    from worker.app import app as celery_app
+
+    celery_app.Beat(loglevel=config.log_level, quiet=True).run()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command("flower")
+def flower(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 5555,
+) -> None:
+    """Run Flower on the broker (basic auth from DRAVO_FLOWER_USER / DRAVO_FLOWER_PASSWORD)."""
+    config = settings()
+    env = dict(os.environ)
+    if config.flower_user and config.flower_password:
+        # Through the environment, not argv: argv is visible to every user in `ps`.
+        env["FLOWER_BASIC_AUTH"] = f"{config.flower_user}:{config.flower_password.get_secret_value()}"
+    elif not _is_loopback(host):
+        raise fail("set DRAVO_FLOWER_USER and DRAVO_FLOWER_PASSWORD to serve Flower beyond loopback")
+    # --broker instead of -A: Flower needs no task code, and skipping it saves memory.
+    argv = [
+        sys.executable, "-m", "celery", f"--broker={config.redis_url}", "flower",
+        f"--address={host}", f"--port={port}", f"--max_tasks={config.flower_max_tasks}",
+        "--purge_offline_workers=300",
+    ]  # fmt: skip
+    # exec: Flower itself receives SIGTERM/SIGINT and shuts down.
+    os.execve(sys.executable, argv, env)  # noqa: S606 (fixed argv, our own interpreter)
+
+
+@app.command("simulator")
+def simulator(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8900,
+    latency_ms: Annotated[int, typer.Option("--latency-ms", min=0, help="Added to every reply.")] = 0,
+) -> None:
+    """Serve the platform simulator (every platform under one port; admin API under /_admin/)."""
+    from simulator.server import run
+
+    run(host, port, latency_ms)
+
+
+@app.command("sync")
+def sync(account_id: Annotated[str, typer.Argument(help="Account id (acc_...).")]) -> None:
+    """Sync one account in this process (no broker); print the row as the API returns it."""
+    config = settings()
+    configure_logging(config.log_level, config.log_json)
+    from sqlalchemy.exc import OperationalError
+
+    from models.queries import get_account_row
+    from worker.composition import build_deps
+    from worker.sync import SyncRunner
+
+    deps = build_deps(config, pool_size=2)
+    try:
+        with deps.sessions() as session:
+            if get_account_row(session, account_id) is None:
+                raise fail(f"unknown account {account_id!r}")
+        report = SyncRunner(deps).run(account_id, None, "inline")
+        if not report.claimed:
+            typer.echo(
+                "note: not synced: another sync holds this account, or it waits for a reconnect",
+                err=True,
+            )
+        with deps.sessions() as session:
+            row = get_account_row(session, account_id)
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+        raise fail(f"database error: {reason}", code=1) from None
+    finally:
+        deps.close()
+    assert row is not None
+    typer.echo(json.dumps(row.to_json(), indent=2))

@@ -1,0 +1,60 @@
+"""The worker's Celery app: `celery -A worker.app worker` (or `dravo-sync worker`) loads this.
+
+Settings are read when this module is imported, which only the worker and beat processes do;
+engines, Redis and HTTP clients are built later, per process (`worker.composition`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from celery import Celery
+from celery.signals import beat_init, worker_process_init, worker_process_shutdown, worker_ready
+
+from ops.settings import get_settings
+from worker.celery_app import make_celery
+from worker.composition import close_process_deps, reset_process_deps
+from worker.names import DISPATCH_DUE
+
+
+def create_app() -> Celery:
+    settings = get_settings()
+    app = make_celery(settings, include=["worker.tasks"])
+    interval = settings.dispatch_interval_seconds
+    app.conf.beat_schedule = {
+        "dispatch-due": {
+            "task": DISPATCH_DUE,
+            "schedule": interval,
+            # A tick that waited longer than its period is superseded by the next one.
+            "options": {"expires": max(interval, 1.0)},
+        }
+    }
+    # In-memory schedule: nothing to persist for one fixed entry, and no file in the cwd.
+    app.conf.beat_scheduler = "celery.beat:Scheduler"
+    app.conf.beat_max_loop_interval = max(1.0, min(interval, 5.0))
+    return app
+
+
+app = create_app()
+log = structlog.get_logger()
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _fresh_process(**_: Any) -> None:
+    reset_process_deps()  # a forked child must not reuse its parent's sockets
+
+
+@worker_process_shutdown.connect  # type: ignore[untyped-decorator]
+def _close_process(**_: Any) -> None:
+    close_process_deps()
+
+
+@worker_ready.connect  # type: ignore[untyped-decorator]
+def _ready(**_: Any) -> None:
+    log.info("worker.ready")  # test fixtures and supervisors wait for this line
+
+
+@beat_init.connect  # type: ignore[untyped-decorator]
+def _beat_ready(**_: Any) -> None:
+    log.info("beat.ready")

@@ -1,0 +1,235 @@
+"""Shared rate budgets in Redis: `adapters.base.RateBudget` for every worker process at once.
+
+Two token buckets per call, one for the platform app and one for the account's token, checked
+and spent together by one Lua script on Redis' own clock (no drift between workers). A bucket
+holds `calls` tokens and refills at `calls / seconds`; both buckets must hold a token, or
+nothing is spent and `RateLimited(retry_at)` says when the scarcer one will: the sync is deferred
+to `next_sync_at`, the worker never sleeps and never sends a call it knows will be refused.
+
+What the platforms report feeds the same keys (`observe`):
+- `remaining` (X's x-rate-limit-remaining): the bucket holds at most that many tokens;
+- `remaining == 0` with `reset_at`, or `blocked_until` (Meta's estimated_time_to_regain_access,
+  a 429's reset time): a pause key that refuses every call until then;
+- `usage_percent` (Meta's x-app-usage / BUC headers) at or above the pause threshold: a pause of
+  `pause_seconds`, because at 100 % Meta stops answering for hours.
+
+Budgets are "CALLS/SECONDS" strings in settings (DRAVO_X_USER_BUDGET=75/900, ...).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+
+from adapters.base import PLATFORMS, AccountRef, BudgetObservation, Platform
+from adapters.errors import RateLimited
+from ops.settings import ConfigurationError, Settings
+from worker.names import KEY_PREFIX
+from worker.outcome import PLATFORM_LABELS
+
+# Platform calls one sync usually makes; the dispatcher divides the app budget by this so it does
+# not enqueue syncs the budget can't carry. An estimate: adapters may make more or fewer.
+CALLS_PER_SYNC: dict[str, int] = {"instagram": 3, "facebook": 3, "x": 1, "linkedin": 3, "tiktok": 1}
+# Redis unreachable: don't guess, come back shortly.
+UNAVAILABLE_RETRY = timedelta(seconds=30)
+
+# KEYS: app bucket, user bucket, app pause, user pause. ARGV: app calls, app period ms,
+# user calls, user period ms, calls wanted. Returns {granted, wait_ms, which (1 app, 2 user)}.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local want = tonumber(ARGV[5])
+local wait, which = 0, 0
+for i = 3, 4 do
+  local pttl = redis.call('PTTL', KEYS[i])
+  if pttl > wait then wait, which = pttl, i - 2 end
+end
+if wait > 0 then return {0, wait, which} end
+local tokens = {}
+for i = 1, 2 do
+  local cap = tonumber(ARGV[i * 2 - 1])
+  local rate = cap / tonumber(ARGV[i * 2])
+  local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
+  local have, ts = tonumber(state[1]), tonumber(state[2])
+  if have == nil or ts == nil then have, ts = cap, now end
+  have = math.min(cap, have + math.max(0, now - ts) * rate)
+  tokens[i] = have
+  if have < want then
+    local need = math.ceil((want - have) / rate)
+    if need > wait then wait, which = need, i end
+  end
+end
+if wait > 0 then return {0, wait, which} end
+for i = 1, 2 do
+  redis.call('HSET', KEYS[i], 'tokens', tostring(tokens[i] - want), 'ts', tostring(now))
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[i * 2]) * 2)
+end
+return {1, 0, 0}
+"""
+
+# KEYS: bucket. ARGV: calls, period ms, remaining. The platform's count wins when it is lower.
+_CAP = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cap = tonumber(ARGV[1])
+local rate = cap / tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local have, ts = tonumber(state[1]), tonumber(state[2])
+if have == nil or ts == nil then have, ts = cap, now end
+have = math.min(cap, have + math.max(0, now - ts) * rate, tonumber(ARGV[3]))
+redis.call('HSET', KEYS[1], 'tokens', tostring(have), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+return 1
+"""
+
+# KEYS: app bucket, app pause. ARGV: calls, period ms. Returns whole tokens available now.
+_AVAILABLE = """
+if redis.call('PTTL', KEYS[2]) > 0 then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cap = tonumber(ARGV[1])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local have, ts = tonumber(state[1]), tonumber(state[2])
+if have == nil or ts == nil then return cap end
+return math.floor(math.min(cap, have + math.max(0, now - ts) * cap / tonumber(ARGV[2])))
+"""
+
+
+@dataclass(frozen=True)
+class Rate:
+    calls: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, value: str, name: str) -> Rate:
+        calls, _, seconds = value.partition("/")
+        try:
+            rate = cls(int(calls), int(seconds))
+        except ValueError:
+            raise ConfigurationError(
+                f"{name}: expected CALLS/SECONDS such as 600/60, got {value!r}"
+            ) from None
+        if rate.calls < 1 or rate.seconds < 1:
+            raise ConfigurationError(f"{name}: calls and seconds must be positive, got {value!r}")
+        return rate
+
+
+@dataclass(frozen=True)
+class PlatformBudget:
+    app: Rate
+    user: Rate
+
+
+def budgets_from_settings(settings: Settings) -> dict[str, PlatformBudget]:
+    return {
+        p: PlatformBudget(
+            app=Rate.parse(getattr(settings, f"{p}_app_budget"), f"DRAVO_{p.upper()}_APP_BUDGET"),
+            user=Rate.parse(getattr(settings, f"{p}_user_budget"), f"DRAVO_{p.upper()}_USER_BUDGET"),
+        )
+        for p in PLATFORMS
+    }
+
+
+def _key(platform: str, scope: str, account_id: str | None = None, kind: str = "bucket") -> str:
+    suffix = f":{account_id}" if account_id else ""
+    return f"{KEY_PREFIX}:budget:{kind}:{platform}:{scope}{suffix}"
+
+
+class RedisRateBudget:
+    """Thread-safe (redis-py pools connections); one per worker process."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        budgets: dict[str, PlatformBudget],
+        *,
+        pause_percent: float = 90.0,
+        pause_seconds: int = 300,
+    ) -> None:
+        self._redis = client
+        self._budgets = budgets
+        self._pause_percent = pause_percent
+        self._pause_ms = pause_seconds * 1000
+        self._acquire = client.register_script(_ACQUIRE)
+        self._cap = client.register_script(_CAP)
+        self._available = client.register_script(_AVAILABLE)
+
+    def acquire(self, account: AccountRef, calls: int = 1) -> None:
+        budget = self._budgets[account.platform]
+        keys = self._keys(account)
+        args = [budget.app.calls, budget.app.seconds * 1000, budget.user.calls, budget.user.seconds * 1000]
+        try:
+            granted, wait_ms, which = self._run(self._acquire, keys, [*args, calls])
+        except redis.RedisError as exc:
+            raise RateLimited(
+                "the shared rate budget is unreachable; the sync is deferred",
+                datetime.now(UTC) + UNAVAILABLE_RETRY,
+                limit="rate budget (Redis unavailable)",
+            ) from exc
+        if granted:
+            return
+        scope = "app" if which == 1 else "user"
+        label = PLATFORM_LABELS.get(account.platform, account.platform)
+        retry_at = datetime.now(UTC) + timedelta(milliseconds=max(int(wait_ms), 1))
+        raise RateLimited(
+            f"{label} {scope} rate budget spent; not calling before the reset",
+            retry_at,
+            limit=f"{label} {scope} rate limit",
+        )
+
+    def observe(self, account: AccountRef, observation: BudgetObservation) -> None:
+        budget = self._budgets[account.platform]
+        scope = observation.scope
+        rate = budget.app if scope == "app" else budget.user
+        account_id = account.account_id if scope == "user" else None
+        bucket = _key(account.platform, scope, account_id)
+        pause = _key(account.platform, scope, account_id, kind="pause")
+        now = datetime.now(UTC)
+        until = observation.blocked_until
+        if observation.remaining is not None and observation.remaining <= 0 and observation.reset_at:
+            until = max(until or observation.reset_at, observation.reset_at)
+        try:
+            if observation.remaining is not None and observation.remaining > 0:
+                self._run(self._cap, [bucket], [rate.calls, rate.seconds * 1000, observation.remaining])
+            if until is not None and until > now:
+                self._pause(pause, math.ceil((until - now).total_seconds() * 1000))
+            elif observation.usage_percent is not None and observation.usage_percent >= self._pause_percent:
+                self._pause(pause, self._pause_ms)
+        except redis.RedisError:
+            return  # an observation is advice; the next reply repeats it
+
+    def dispatchable(self, platform: str) -> int:
+        """How many syncs of `platform` the app budget can carry right now (for the dispatcher)."""
+        budget = self._budgets[platform]
+        keys = [_key(platform, "app"), _key(platform, "app", kind="pause")]
+        tokens = int(self._run(self._available, keys, [budget.app.calls, budget.app.seconds * 1000]))
+        return tokens // max(CALLS_PER_SYNC.get(platform, 1), 1)
+
+    def _pause(self, key: str, milliseconds: int) -> None:
+        # Only ever lengthen a pause: a shorter hint must not cut a longer one.
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, "1", px=milliseconds, nx=True)
+            pipe.pexpire(key, milliseconds, gt=True)
+            pipe.execute()
+
+    def _keys(self, account: AccountRef) -> list[str]:
+        p, a = account.platform, account.account_id
+        return [
+            _key(p, "app"),
+            _key(p, "user", a),
+            _key(p, "app", kind="pause"),
+            _key(p, "user", a, kind="pause"),
+        ]
+
+    @staticmethod
+    def _run(script: Any, keys: list[str], args: list[Any]) -> Any:
+        return script(keys=keys, args=args)
+
+
+def pause_key(platform: Platform, scope: str, account_id: str | None = None) -> str:
+    """For operators and tests: the key whose TTL is a pause of a budget."""
+    return _key(platform, scope, account_id, kind="pause")

@@ -1,0 +1,178 @@
+"""What a sync's outcome does to the account's cache row (CONTRACT.md section 2), as pure functions.
+
+    outcome                         sync_status          metrics             next_sync_at
+    FetchResult, complete           synced               replaced            after_read
+    FetchResult, incomplete         partial              merged over old     after_read
+    RateLimited                     unchanged            unchanged           reset time (+ jitter)
+    ReconnectRequired/TokenExpired  requires_reconnect   unchanged           NULL (until reconnect)
+    any other failure               failed               unchanged           backoff
+    (a first sync that fails)       failed               {} (nothing yet)    backoff
+
+The last good metrics are never replaced by nothing; `error_message` is the adapter's
+user-facing message (never a token or a body), or a generic line for our own bugs.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from adapters.base import FetchResult
+from adapters.errors import PlatformError, RateLimited, ReconnectRequired, TokenExpired
+from worker import schedule
+from worker.schedule import SchedulePolicy
+
+PLATFORM_LABELS = {
+    "instagram": "Instagram",
+    "facebook": "Facebook",
+    "x": "X",
+    "linkedin": "LinkedIn",
+    "tiktok": "TikTok",
+}
+EXPIRY_WARNING_WINDOW = timedelta(days=7)
+EXPIRY_WARNING_SUFFIX = "; reconnect before then"
+INTERNAL_ERROR_MESSAGE = "internal error while syncing this account; the operators have been alerted"
+MAX_ERROR_MESSAGE = 300
+
+
+@dataclass(frozen=True)
+class PreviousRow:
+    sync_status: str
+    metrics: Mapping[str, Any]
+    warnings: tuple[str, ...]
+    consecutive_failures: int
+    error_message: str | None = None
+    last_updated_at: datetime | None = None
+    stale_after: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SyncFacts:
+    """Everything besides the outcome that the row depends on."""
+
+    now: datetime
+    policy: SchedulePolicy
+    expiry_warning: str | None = None
+    secrets: tuple[str, ...] = ()  # strings that must never reach error_message
+
+
+@dataclass(frozen=True)
+class RowUpdate:
+    sync_status: str
+    metrics: dict[str, int]
+    warnings: list[str]
+    error_message: str | None
+    last_updated_at: datetime | None
+    stale_after: datetime | None
+    next_sync_at: datetime | None
+    consecutive_failures: int
+    deferred_note: str | None
+    event: str  # the log event: sync.succeeded, sync.partial, sync.rate_limited...
+    snapshot: bool = False  # a successful read: also append to metric_snapshots
+    log_fields: dict[str, str] = field(default_factory=dict)
+
+    def values(self, now: datetime) -> dict[str, Any]:
+        """Column values for the UPDATE of account_sync (the lease is cleared by the caller)."""
+        return {
+            "sync_status": self.sync_status,
+            "metrics": self.metrics,
+            "warnings": self.warnings,
+            "error_message": self.error_message,
+            "last_updated_at": self.last_updated_at,
+            "stale_after": self.stale_after,
+            "next_sync_at": self.next_sync_at,
+            "consecutive_failures": self.consecutive_failures,
+            "deferred_note": self.deferred_note,
+            "last_attempt_at": now,
+        }
+
+
+def expiry_warning(
+    platform: str, expires_at: datetime | None, can_refresh: bool, now: datetime
+) -> str | None:
+    """ "LinkedIn access expires on 2026-12-01; reconnect before then" within 7 days of expiry."""
+    if expires_at is None or can_refresh or expires_at - now > EXPIRY_WARNING_WINDOW:
+        return None
+    day = expires_at.astimezone(UTC).date().isoformat()
+    return f"{PLATFORM_LABELS.get(platform, platform)} access expires on {day}{EXPIRY_WARNING_SUFFIX}"
+
+
+def _warnings(base: Iterable[str], facts: SyncFacts) -> list[str]:
+    kept = [w for w in base if not w.endswith(EXPIRY_WARNING_SUFFIX)]
+    if facts.expiry_warning:
+        kept.append(facts.expiry_warning)
+    return list(dict.fromkeys(kept))
+
+
+def _int_metrics(metrics: Mapping[str, Any]) -> dict[str, int]:
+    # CONTRACT.md section 3: integers only. bool is an int in Python and never a metric.
+    return {k: v for k, v in metrics.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def safe_message(message: str, secrets: Iterable[str]) -> str:
+    """One bounded line, with any credential that slipped in cut out (defence in depth)."""
+    text = " ".join(message.split())
+    for secret in secrets:
+        if secret and len(secret) >= 8:
+            text = text.replace(secret, "[redacted]")
+    return text if len(text) <= MAX_ERROR_MESSAGE else text[: MAX_ERROR_MESSAGE - 1] + "…"
+
+
+def after_result(prev: PreviousRow, result: FetchResult, facts: SyncFacts, rng: random.Random) -> RowUpdate:
+    fresh = _int_metrics(result.metrics)
+    complete = result.complete
+    metrics = fresh if complete else {**_int_metrics(prev.metrics), **fresh}
+    return RowUpdate(
+        sync_status="synced" if complete else "partial",
+        metrics=metrics,
+        warnings=_warnings(result.warnings, facts),
+        error_message=None,
+        last_updated_at=facts.now,
+        stale_after=facts.now + facts.policy.freshness,
+        next_sync_at=schedule.after_read(facts.policy, facts.now, rng),
+        consecutive_failures=0,
+        deferred_note=None,
+        event="sync.succeeded" if complete else "sync.partial",
+        snapshot=True,
+    )
+
+
+def after_error(prev: PreviousRow, error: BaseException, facts: SyncFacts, rng: random.Random) -> RowUpdate:
+    kept = dict(prev.metrics)
+    if isinstance(error, RateLimited):
+        when = error.retry_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return RowUpdate(
+            sync_status=prev.sync_status,
+            metrics=kept,
+            warnings=_warnings(prev.warnings, facts),
+            error_message=prev.error_message,
+            last_updated_at=prev.last_updated_at,
+            stale_after=prev.stale_after,
+            next_sync_at=schedule.after_rate_limit(error.retry_at, facts.now, rng),
+            consecutive_failures=prev.consecutive_failures,
+            deferred_note=f"{error.limit} reached; next attempt after {when}",
+            event="sync.rate_limited",
+            log_fields={"limit": error.limit, "retry_at": when},
+        )
+    message = safe_message(
+        error.message if isinstance(error, PlatformError) else INTERNAL_ERROR_MESSAGE, facts.secrets
+    )
+    reconnect = isinstance(error, ReconnectRequired | TokenExpired)
+    failures = prev.consecutive_failures + (0 if reconnect else 1)
+    return RowUpdate(
+        sync_status="requires_reconnect" if reconnect else "failed",
+        metrics=kept,
+        warnings=_warnings(prev.warnings, facts),
+        error_message=message,
+        last_updated_at=prev.last_updated_at,
+        stale_after=prev.stale_after,
+        # No platform call for it until `account connect` reschedules it.
+        next_sync_at=None if reconnect else schedule.after_failure(facts.policy, facts.now, failures, rng),
+        consecutive_failures=failures,
+        deferred_note=None,
+        event="sync.reconnect_required" if reconnect else "sync.failed",
+        log_fields={"error": type(error).__name__},
+    )
