@@ -83,7 +83,7 @@ def to_account_row(row: Row[Any], now: datetime) -> AccountRow:
         platform=cast(Platform, row.platform),
         handle=row.handle,
         platform_account_id=row.platform_account_id,
-        metrics={} if pending else integer_metrics(row.metrics),
+        metrics={} if pending else integer_metrics(row.metrics, row.platform),
         warnings=warnings,
         sync_status=status,
         error_message=row.error_message,

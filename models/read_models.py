@@ -28,15 +28,38 @@ def format_time(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def integer_metrics(raw: Mapping[str, Any] | None) -> dict[str, int]:
-    """Only integer values: bools, floats, strings and nulls are dropped, never coerced."""
+# JSONB keeps no key order, so rows list metrics in the order the published docs use (CONTRACT.md
+# §3), then any other key alphabetically: the same row always prints the same way.
+METRIC_ORDER: dict[str, tuple[str, ...]] = {
+    "instagram": (
+        "follower_count", "reach", "views", "accounts_engaged", "total_interactions", "likes",
+        "comments", "shares", "saves", "replies", "profile_views", "website_clicks", "profile_links_taps",
+    ),
+    "facebook": (
+        "followers_count", "talking_about_count", "were_here_count", "checkins", "page_post_engagements",
+        "page_consumptions", "page_actions_post_reactions_total", "page_video_views", "page_views_total",
+        "page_total_actions",
+    ),
+    "x": (
+        "followers_count", "following_count", "tweet_count", "listed_count", "like_count", "media_count",
+        "verified_followers_count",
+    ),
+    "linkedin": (),
+    "tiktok": ("follower_count", "following_count", "likes_count", "video_count"),
+}
+
+
+def integer_metrics(raw: Mapping[str, Any] | None, platform: str | None = None) -> dict[str, int]:
+    """Only integer values (bools, floats, strings and nulls are dropped, never coerced), in
+    METRIC_ORDER for the platform."""
     if not isinstance(raw, Mapping):
         return {}
-    return {
-        str(key): value
-        for key, value in raw.items()
-        if isinstance(value, int) and not isinstance(value, bool)
+    values = {
+        str(key): value for key, value in raw.items() if isinstance(value, int) and not isinstance(value, bool)
     }
+    order = METRIC_ORDER.get(platform or "", ())
+    rank = {key: index for index, key in enumerate(order)}
+    return dict(sorted(values.items(), key=lambda item: (rank.get(item[0], len(order)), item[0])))
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ def test_seed_example_field_by_field(
             for name, value in want.items():
                 assert got[name] == value, name
                 assert type(got[name]) is type(value), name
+            assert list(got["metrics"]) == list(want["metrics"])  # even the key order
         assert body == expected
 
     refused = httpx.get(f"{base}/v1/analytics/accounts")

@@ -29,6 +29,8 @@ def test_integer_metrics_only() -> None:
     raw = {"a": 1, "b": True, "c": 1.0, "d": "2", "e": None, "f": [1], "g": -3}
     assert integer_metrics(raw) == {"a": 1, "g": -3}
     assert integer_metrics(None) == {}
+    ordered = integer_metrics({"zeta": 1, "like_count": 2, "alpha": 3, "followers_count": 4}, "x")
+    assert list(ordered) == ["followers_count", "like_count", "alpha", "zeta"]
 
 
 def test_row_json_has_every_field_in_order_and_warning_is_added_once() -> None:
