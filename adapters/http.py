@@ -22,7 +22,8 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_after_delay,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from adapters.base import AccountRef, RateBudget
@@ -131,9 +132,8 @@ class Caller:
         )
         retrying = Retrying(
             stop=stop_after_attempt(self.policy.attempts) | stop_after_delay(self.policy.max_total_seconds),
-            wait=wait_exponential_jitter(
-                initial=self.policy.wait_initial, max=self.policy.wait_max, jitter=self.policy.jitter
-            ),
+            wait=wait_exponential(multiplier=self.policy.wait_initial, max=self.policy.wait_max)
+            + wait_random(0, self.policy.jitter),
             retry=retry_if_exception_type(transient),
             reraise=True,
             before_sleep=self._log_retry(endpoint),

@@ -87,9 +87,9 @@ def _rate_headers(account: SimAccount | None, count: int, *, exhausted: bool = F
 def _scenario_error(account: SimAccount, headers: dict[str, str]) -> Response | None:
     scenario = account.scenario
     if account.access_expired() or scenario == "revoked_token":
-        return problem(401, "Unauthorized", "Unauthorized", headers=headers)
+        return problem(401, "Unauthorized", "Unauthorized", "about:blank", headers)
     if scenario == "missing_permission":
-        return problem(403, "Forbidden", "Forbidden", headers=headers)
+        return problem(403, "Forbidden", "Forbidden", "about:blank", headers)
     if scenario == "client_forbidden":
         return problem(
             403,
@@ -168,15 +168,16 @@ async def _users(request: Request, user_id: str | None) -> Response:
     await pause(store, account)
     headers = _rate_headers(account, count)
     if account is None:
-        return problem(401, "Unauthorized", "Unauthorized", headers=headers)
+        return problem(401, "Unauthorized", "Unauthorized", "about:blank", headers)
     if store.take_failure(account):
-        return problem(503, "Service Unavailable", "Service Unavailable", headers=headers)
+        return problem(503, "Service Unavailable", "Service Unavailable", "about:blank", headers)
     if account.scenario == "rate_limited":
         return problem(
             429,
             "Too Many Requests",
             "Too Many Requests",
-            headers=_rate_headers(account, count, exhausted=True),
+            "about:blank",
+            _rate_headers(account, count, exhausted=True),
         )
     error = _scenario_error(account, headers)
     if error is not None:
