@@ -30,7 +30,8 @@ def retry_after(headers: httpx.Headers, now: datetime) -> datetime | None:
         return None
     raw = raw.strip()
     if raw.isdigit():
-        return clamp(now + timedelta(seconds=int(raw)), now)
+        seconds = int(raw) if len(raw) < 10 else int(MAX_WAIT.total_seconds())
+        return clamp(now + timedelta(seconds=seconds), now)
     try:
         when = parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError):

@@ -4,9 +4,10 @@ background thread for tests and benchmarks (`running_simulator`)."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 
 import structlog
@@ -30,10 +31,26 @@ def _config(latency_ms: float | None, host: str, port: int) -> uvicorn.Config:
     )
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGINT/SIGTERM after a graceful shutdown; we return normally instead."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def run(host: str, port: int, latency_ms: float | None = None) -> None:
-    """Serve until SIGINT or SIGTERM (uvicorn installs the handlers and drains connections)."""
+    """Serve until SIGINT or SIGTERM, drain open connections, then return."""
     log.info("simulator.starting", host=host, port=port, latency_ms=latency_ms)
-    uvicorn.Server(_config(latency_ms, host, port)).run()
+    _Server(_config(latency_ms, host, port)).run()
     log.info("simulator.stopped", host=host, port=port)
 
 

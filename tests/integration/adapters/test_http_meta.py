@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import Harness
+from sim_harness import Harness
 
 from adapters.errors import (
     IntegrationBug,
@@ -21,14 +21,31 @@ IG = DEFAULT_COUNTERS["instagram"]
 FB = DEFAULT_COUNTERS["facebook"]
 IG_METRICS = {"follower_count": IG["followers_count"]} | {
     m: IG[m]
-    for m in ("reach", "views", "accounts_engaged", "total_interactions", "likes", "comments", "shares", "saves",
-              "replies", "profile_views", "website_clicks", "profile_links_taps")
+    for m in (
+        "reach",
+        "views",
+        "accounts_engaged",
+        "total_interactions",
+        "likes",
+        "comments",
+        "shares",
+        "saves",
+        "replies",
+        "profile_views",
+        "website_clicks",
+        "profile_links_taps",
+    )
 }
 FB_DAYS = 28
 FB_METRICS = {k: FB[k] for k in ("followers_count", "talking_about_count", "were_here_count", "checkins")} | {
     m: FB[m] * FB_DAYS
-    for m in ("page_post_engagements", "page_actions_post_reactions_total", "page_video_views", "page_views_total",
-              "page_total_actions")
+    for m in (
+        "page_post_engagements",
+        "page_actions_post_reactions_total",
+        "page_video_views",
+        "page_views_total",
+        "page_total_actions",
+    )
 }
 
 
@@ -36,8 +53,12 @@ def test_instagram_healthy(h: Harness) -> None:
     h.seed("instagram", "1784", handle="dravo.ig")
     result = h.fetch("instagram", "1784")
     assert dict(result.metrics) == IG_METRICS
-    assert (result.complete, result.warnings, result.handle, result.platform_account_id) == (True, (), "dravo.ig",
-                                                                                             "1784")
+    assert (result.complete, result.warnings, result.handle, result.platform_account_id) == (
+        True,
+        (),
+        "dravo.ig",
+        "1784",
+    )
     assert result.calls == 2 == h.budget.acquired
     assert h.counts("instagram", "1784") == {"account": 1, "insights": 1}
     assert any(o.scope == "user" for o in h.budget.observations)
@@ -79,7 +100,9 @@ def test_instagram_no_refresh_when_far_from_expiry(h: Harness) -> None:
     ],
 )
 @pytest.mark.parametrize("platform", ["instagram", "facebook"])
-def test_meta_error_scenarios(h: Harness, platform: str, scenario: str, expected: type[PlatformError]) -> None:
+def test_meta_error_scenarios(
+    h: Harness, platform: str, scenario: str, expected: type[PlatformError]
+) -> None:
     h.seed(platform, "555", scenario=scenario)  # type: ignore[arg-type]
     with pytest.raises(PlatformError) as caught:
         h.fetch(platform, "555")  # type: ignore[arg-type]
@@ -134,9 +157,13 @@ def _ref_and_credentials() -> tuple:  # type: ignore[type-arg]
 
 
 def test_facebook_retired_metric_is_bisected_within_bounds(h: Harness) -> None:
-    h.seed("facebook", "1128", scenario="retired_metric", params={"metric": "page_actions_post_reactions_total"})
+    h.seed(
+        "facebook", "1128", scenario="retired_metric", params={"metric": "page_actions_post_reactions_total"}
+    )
     result = h.fetch("facebook", "1128")
-    assert dict(result.metrics) == {k: v for k, v in FB_METRICS.items() if k != "page_actions_post_reactions_total"}
+    assert dict(result.metrics) == {
+        k: v for k, v in FB_METRICS.items() if k != "page_actions_post_reactions_total"
+    }
     assert result.complete is False
     assert any("page_actions_post_reactions_total" in w for w in result.warnings)
     assert h.catalog.rejected("facebook") == {"page_actions_post_reactions_total"}

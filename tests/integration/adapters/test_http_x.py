@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import Harness
+from sim_harness import Harness
 
 from adapters.base import AccountRef, Credentials
 from adapters.errors import IntegrationBug, PlatformBroken, PlatformError, RateLimited, ReconnectRequired
@@ -18,8 +18,12 @@ def test_healthy_keys_values_and_rate_headers(h: Harness) -> None:
     h.seed("x", "2244", handle="XDevelopers")
     result = h.fetch("x", "2244")
     assert dict(result.metrics) == X
-    assert (result.handle, result.platform_account_id, result.calls, result.complete) == ("XDevelopers", "2244", 1,
-                                                                                         True)
+    assert (result.handle, result.platform_account_id, result.calls, result.complete) == (
+        "XDevelopers",
+        "2244",
+        1,
+        True,
+    )
     [observation] = h.budget.observations
     assert observation.remaining == 74
     assert observation.reset_at is not None and observation.reset_at > h.now

@@ -24,7 +24,7 @@ class FakeGraph:
 
     def __call__(self, metrics: Sequence[str]) -> Sequence[object]:
         self.calls += 1
-        for index, metric in enumerate(metrics):
+        for metric in metrics:
             if metric in self.bad:
                 raise MetricUnavailable("rejected", metric if self.indexed else "", retired=True)
         return [{"name": m} for m in metrics]
