@@ -153,6 +153,16 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _jwt_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        # RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
+        if len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes (HS256 needs a key as long as its hash)")
+        return value
+
     @field_validator("encryption_key")
     @classmethod
     def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:

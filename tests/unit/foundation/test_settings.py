@@ -78,3 +78,10 @@ def test_normalises_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert x.freshness_seconds == 3600
     assert x.can_refresh_tokens
     assert "csecret" not in repr(x) and "csecret" not in repr(settings)
+
+
+def test_short_jwt_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRAVO_ENCRYPTION_KEY", KEY)
+    monkeypatch.setenv("DRAVO_JWT_SECRET", "too-short")
+    with pytest.raises(ConfigurationError, match="DRAVO_JWT_SECRET: must be at least 32 bytes"):
+        load_settings()
