@@ -7,8 +7,9 @@ high-priority `refresh` queue, and waits up to `wait_seconds` for them:
   for a reconnect, is not asked again (`skipped_recent`);
 - concurrent refreshes of one account share one task: `SET dravo:refresh:<id> NX PX` decides who
   enqueues; the others just wait for the same outcome (single flight across API replicas);
-- completion is seen on the pub/sub channel the task publishes to after its commit, with a slow
-  poll of `last_attempt_at` as a fallback for a lost message;
+- completion is seen on the pub/sub channel the task publishes to after its commit (one shared
+  subscription per process, `worker.completions`), with a slow poll of `last_attempt_at` as a
+  fallback for a lost message;
 - the call never blocks much past `wait_seconds`: publishing gives up within ~1 s, and a Redis
   failure while enqueueing raises `RefreshUnavailable` (the API answers 503).
 
@@ -25,7 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import redis
 import sqlalchemy
@@ -34,11 +35,14 @@ from sqlalchemy import select
 from models.base import utcnow
 from models.tables import AccountSync
 from ops.settings import Settings
-from worker.names import REFRESH_QUEUE, SYNC_ACCOUNT, refresh_lock_key, sync_done_channel
+from worker.completions import CompletionListener
+from worker.names import REFRESH_QUEUE, SYNC_ACCOUNT, refresh_lock_key
 
 if TYPE_CHECKING:
     from celery import Celery
 
+# How long the first call waits for the completion subscription before relying on polling.
+LISTENER_START_SECONDS = 1.0
 # How often the wait re-reads the database in case a completion message was missed.
 POLL_SECONDS = 1.0
 # A clock step between this process and the worker must not hide a completion.
@@ -63,7 +67,7 @@ class _RowState:
 
 
 class RefreshService:
-    """Thread-safe; one per process. Each call uses its own pub/sub connection."""
+    """Thread-safe; one per process (it owns one pub/sub connection, see worker.completions)."""
 
     def __init__(self, settings: Settings, engine: sqlalchemy.Engine, redis_client: redis.Redis) -> None:
         self._settings = settings
@@ -75,28 +79,23 @@ class RefreshService:
         # The marker outlives any sane wait; the task deletes it when done, and a lost task
         # only delays the next refresh of that account by this much.
         self._lock_ms = max(settings.lease_seconds, 30) * 1000
+        self._listener = CompletionListener(redis_client)
 
     def refresh(self, account_ids: Sequence[str], wait_seconds: float) -> RefreshResult:
         deadline = time.monotonic() + max(wait_seconds, 0.0)
         ids = list(dict.fromkeys(account_ids))
         if not ids:
             return RefreshResult(frozenset(), frozenset(), frozenset())
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-        try:
-            # Subscribe before reading the rows: a completion between the two is not lost.
-            try:
-                pubsub.subscribe(*(sync_done_channel(i) for i in ids))
-            except redis.RedisError as exc:
-                raise RefreshUnavailable(f"Redis unavailable: {type(exc).__name__}") from exc
-            started = utcnow() - CLOCK_SLACK
-            states = self._states(ids)
-            skipped = {i for i, s in states.items() if self._skip(s, started + CLOCK_SLACK)}
-            waiting = {i for i in states if i not in skipped}
-            for account_id in sorted(waiting):
-                self._enqueue_once(account_id)
-            finished = self._wait(pubsub, waiting, started, deadline) if waiting else set()
-        finally:
-            _close_quietly(pubsub)
+        # Listen before reading the rows: a completion between the two is not lost.
+        self._listener.ensure_started(timeout=min(LISTENER_START_SECONDS, max(wait_seconds, 0.0)))
+        baseline = self._listener.snapshot(set(ids))
+        started = utcnow() - CLOCK_SLACK
+        states = self._states(ids)
+        skipped = {i for i, s in states.items() if self._skip(s, started + CLOCK_SLACK)}
+        waiting = {i for i in states if i not in skipped}
+        for account_id in sorted(waiting):
+            self._enqueue_once(account_id)
+        finished = self._wait(waiting, baseline, started, deadline) if waiting else set()
         return RefreshResult(
             finished=frozenset(finished),
             skipped_recent=frozenset(skipped),
@@ -104,6 +103,7 @@ class RefreshService:
         )
 
     def close(self) -> None:
+        self._listener.close()
         with self._publisher_lock:
             if self._publisher is not None:
                 self._publisher.close()
@@ -166,43 +166,29 @@ class RefreshService:
                 self._publisher = make_celery(self._settings)
             return self._publisher
 
-    def _wait(self, pubsub: Any, waiting: set[str], started: datetime, deadline: float) -> set[str]:
+    def _wait(
+        self, waiting: set[str], baseline: dict[str, int], started: datetime, deadline: float
+    ) -> set[str]:
         finished: set[str] = set()
-        channels = {sync_done_channel(i): i for i in waiting}
         next_poll = time.monotonic() + POLL_SECONDS
-        pubsub_ok = True
-        while finished != waiting:
+        while True:
+            pending = waiting - finished
             now = time.monotonic()
-            if now >= deadline:
+            if not pending or now >= deadline:
                 break
             timeout = max(0.0, min(deadline, next_poll) - now)
-            if pubsub_ok:
-                try:
-                    message = pubsub.get_message(timeout=timeout)
-                except redis.RedisError:
-                    pubsub_ok = False  # keep waiting on the database alone
-                    message = None
-                if message is not None and message.get("type") == "message":
-                    channel = message["channel"]
-                    name = channel.decode() if isinstance(channel, bytes) else str(channel)
-                    if name in channels:
-                        finished.add(channels[name])
-                    continue
-            else:
-                time.sleep(timeout)
-            if time.monotonic() >= next_poll or time.monotonic() >= deadline:
+            finished |= self._listener.wait({i: baseline[i] for i in pending}, timeout)
+            if time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + POLL_SECONDS
-                attempts = self._last_attempts(waiting - finished)
-                finished.update(i for i, at in attempts.items() if at is not None and at >= started)
-        if finished != waiting:  # a completion in the last poll interval still counts
-            attempts = self._last_attempts(waiting - finished)
-            finished.update(i for i, at in attempts.items() if at is not None and at >= started)
+                finished |= self._attempted_since(waiting - finished, started)
+        if waiting - finished:  # a completion in the last poll interval still counts
+            finished |= self._attempted_since(waiting - finished, started)
         return finished
 
-
-def _close_quietly(pubsub: Any) -> None:
-    with contextlib.suppress(redis.RedisError):
-        pubsub.close()
+    def _attempted_since(self, ids: set[str], started: datetime) -> set[str]:
+        if not ids:
+            return set()
+        return {i for i, at in self._last_attempts(ids).items() if at is not None and at >= started}
 
 
 def build_refresh_service(

@@ -30,9 +30,7 @@ def simulator(simulator_url: str) -> Iterator[SimulatorClient]:
 
 
 @pytest.fixture
-def settings(
-    test_env: dict[str, str], simulator_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
+def settings(test_env: dict[str, str], simulator_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for key, value in simulator_env(simulator_url).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("DRAVO_LEASE_SECONDS", "30")
