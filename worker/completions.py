@@ -9,6 +9,7 @@ the database (see `worker.refresh`), so a lost message only costs latency.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
 
@@ -22,6 +23,8 @@ log = structlog.get_logger()
 PATTERN = sync_done_channel("*")
 PREFIX = sync_done_channel("")
 RECONNECT_SECONDS = 1.0
+# How long the thread blocks on the socket before checking for close().
+POLL_SECONDS = 0.25
 
 
 class CompletionListener:
@@ -64,7 +67,7 @@ class CompletionListener:
         self._stop.set()
         thread = self._thread
         if thread is not None:
-            thread.join(timeout=3)
+            thread.join(timeout=1.0)  # a daemon stuck in a reconnect must not hold shutdown
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -73,17 +76,18 @@ class CompletionListener:
                 pubsub.psubscribe(PATTERN)
                 self._subscribed.set()
                 while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=1.0)
+                    message = pubsub.get_message(timeout=POLL_SECONDS)
                     if message is not None and message.get("type") == "pmessage":
                         self._record(message["channel"])
-            except redis.RedisError as exc:
+            except (redis.RedisError, OSError, ValueError) as exc:
+                # OSError/ValueError: the client was closed under us (shutdown); else a lost link.
+                if self._stop.is_set():
+                    return
                 log.warning("refresh.listener_disconnected", error=type(exc).__name__)
             finally:
                 self._subscribed.clear()
-                try:
+                with contextlib.suppress(redis.RedisError, OSError, ValueError):
                     pubsub.close()
-                except redis.RedisError:
-                    log.debug("refresh.listener_close_failed")
             self._stop.wait(RECONNECT_SECONDS)
 
     def _record(self, channel: bytes | str) -> None:

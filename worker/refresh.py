@@ -24,6 +24,8 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 
 # How long the first call waits for the completion subscription before relying on polling.
 LISTENER_START_SECONDS = 1.0
+# Enqueueing may overrun the wait by this much before the call gives up with RefreshUnavailable.
+ENQUEUE_SLACK_SECONDS = 1.0
 # How often the wait re-reads the database in case a completion message was missed.
 POLL_SECONDS = 1.0
 # A clock step between this process and the worker must not hide a completion.
@@ -80,6 +84,7 @@ class RefreshService:
         # only delays the next refresh of that account by this much.
         self._lock_ms = max(settings.lease_seconds, 30) * 1000
         self._listener = CompletionListener(redis_client)
+        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dravo-refresh")
 
     def refresh(self, account_ids: Sequence[str], wait_seconds: float) -> RefreshResult:
         deadline = time.monotonic() + max(wait_seconds, 0.0)
@@ -93,8 +98,8 @@ class RefreshService:
         states = self._states(ids)
         skipped = {i for i, s in states.items() if self._skip(s, started + CLOCK_SLACK)}
         waiting = {i for i in states if i not in skipped}
-        for account_id in sorted(waiting):
-            self._enqueue_once(account_id)
+        if waiting:
+            self._enqueue_within(sorted(waiting), deadline)
         finished = self._wait(waiting, baseline, started, deadline) if waiting else set()
         return RefreshResult(
             finished=frozenset(finished),
@@ -104,6 +109,7 @@ class RefreshService:
 
     def close(self) -> None:
         self._listener.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
         with self._publisher_lock:
             if self._publisher is not None:
                 self._publisher.close()
@@ -128,6 +134,18 @@ class RefreshService:
         )
         with self._engine.connect() as conn:
             return {row[0]: row[1] for row in conn.execute(query)}
+
+    def _enqueue_within(self, account_ids: list[str], deadline: float) -> None:
+        # Redis clients retry connects with backoff (seconds); the caller's deadline wins.
+        job = self._executor.submit(self._enqueue_all, account_ids)
+        try:
+            job.result(timeout=max(deadline - time.monotonic(), 0.0) + ENQUEUE_SLACK_SECONDS)
+        except FutureTimeout:
+            raise RefreshUnavailable("Redis unavailable: no answer in time") from None
+
+    def _enqueue_all(self, account_ids: list[str]) -> None:
+        for account_id in account_ids:
+            self._enqueue_once(account_id)
 
     def _enqueue_once(self, account_id: str) -> None:
         key = refresh_lock_key(account_id)
