@@ -51,13 +51,3 @@ def deps(
 def workspace(session_factory: sessionmaker[Session]) -> str:
     return new_workspace(session_factory)
 
-
-# adapters/http.py passes tenacity's deprecated `initial=`; until it uses `multiplier=`, that
-# warning (an error under filterwarnings=error) must not fail every in-process sync.
-TENACITY_INITIAL = "ignore:The 'initial' parameter is deprecated:DeprecationWarning"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/integration/worker" in str(item.path):
-            item.add_marker(pytest.mark.filterwarnings(TENACITY_INITIAL))
