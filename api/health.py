@@ -26,15 +26,14 @@ async def healthz() -> JSONResponse:
     response_model=Health,
     responses=error_responses(503),
 )
-def readyz(state: StateDep) -> JSONResponse:
+async def readyz(state: StateDep) -> JSONResponse:
     failed: list[str] = []
     try:
-        with state.read_sessions() as session:
-            session.execute(text("SELECT 1"))
+        await state.read_in_thread(lambda connection: connection.execute(text("SELECT 1")))
     except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError):
         failed.append("postgres")
     try:
-        state.redis.ping()
+        await state.in_thread(state.redis.ping)
     except (redis.ConnectionError, redis.TimeoutError):
         failed.append("redis")
     if failed:

@@ -4,18 +4,49 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
+import anyio.to_thread
 import redis
-from sqlalchemy import Engine
+from anyio import CapacityLimiter
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import make_engine, make_read_only_session_factory, make_session_factory
+from models.db import make_engine, make_session_factory
 from ops.settings import Settings
 from worker.refresh import RefreshService, build_refresh_service
 
+T = TypeVar("T")
+
 # Redis calls of a request must fail fast when Redis is down, not hang the request.
 REDIS_TIMEOUT_SECONDS = 2.0
+# Database reads of requests run in threads, at most this many at once, each on its own pooled
+# connection (so no thread ever waits for the pool). On 2 cores Postgres is saturated well before
+# 8 queries run at once; more threads would only queue inside Postgres and add latency.
+READ_CONCURRENCY = 8
+
+
+def make_reader(database_url: str, pool_size: int = READ_CONCURRENCY) -> Engine:
+    """The API's read engine: one round trip per read, and Postgres refuses writes.
+
+    Autocommit, so a read is one statement with no BEGIN/ROLLBACK around it;
+    `default_transaction_read_only` makes the implicit transaction of every statement read-only
+    (a read-only session, enforced by the server). No pre-ping on checkout (a round trip per
+    request): `AppState.read` retries a read once on a fresh connection instead when the pooled one
+    turns out dead, e.g. after a Postgres restart.
+    """
+    return create_engine(
+        database_url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_recycle=1800,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": 5, "options": "-c default_transaction_read_only=on"},
+    )
 
 
 class KeyUseThrottle:
@@ -41,17 +72,41 @@ class KeyUseThrottle:
 @dataclass
 class AppState:
     settings: Settings
+    # Writes (`last_used_at`) and the refresh service.
     engine: Engine
-    read_sessions: sessionmaker[Session]
+    # Every read of a request (see make_reader).
+    reader: Engine
     # Used for one thing only: the rate-limited `last_used_at` update of API keys.
     write_sessions: sessionmaker[Session]
     redis: redis.Redis
     refresh: RefreshService
     key_use: KeyUseThrottle = field(default_factory=KeyUseThrottle)
+    read_limiter: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(READ_CONCURRENCY))
+
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """`work` on a read-only connection; blocking (call it from a thread, see `in_thread`)."""
+        try:
+            with self.reader.connect() as connection:
+                return work(connection)
+        except sa_exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        # The pooled connection was dead (SQLAlchemy has dropped the pool's others too): once more.
+        with self.reader.connect() as connection:
+            return work(connection)
+
+    async def in_thread(self, work: Callable[[], T]) -> T:
+        """Blocking `work` that is not a read (a write, the refresh wait) in FastAPI's threadpool."""
+        return await anyio.to_thread.run_sync(work)
+
+    async def read_in_thread(self, work: Callable[[Connection], T]) -> T:
+        """`read(work)` in a thread, one of at most READ_CONCURRENCY: the event loop never blocks."""
+        return await anyio.to_thread.run_sync(partial(self.read, work), limiter=self.read_limiter)
 
     def close(self) -> None:
         self.refresh.close()
         self.redis.close()
+        self.reader.dispose()
         self.engine.dispose()
 
 
@@ -65,7 +120,7 @@ def build_state(settings: Settings) -> AppState:
     return AppState(
         settings=settings,
         engine=engine,
-        read_sessions=make_read_only_session_factory(engine),
+        reader=make_reader(settings.database_url),
         write_sessions=make_session_factory(engine),
         redis=redis_client,
         refresh=build_refresh_service(settings, engine, redis_client),

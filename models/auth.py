@@ -6,6 +6,7 @@ to None: callers answer one 401 for every kind of failure and so leak nothing ab
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from models.apikeys import key_matches, looks_like_key, visible_prefix
-from models.queries import find_api_key, workspace_exists
+from models.queries import Reader, find_api_key, workspace_exists
 from models.read_models import Principal
 from models.tables import ApiKey
 
@@ -24,7 +25,7 @@ JWT_ALGORITHMS = ["HS256"]
 KEY_USE_RESOLUTION = timedelta(minutes=1)
 
 
-def resolve_api_key(session: Session, token: str) -> Principal | None:
+def resolve_api_key(session: Reader, token: str) -> Principal | None:
     if not looks_like_key(token):
         return None
     record = find_api_key(session, visible_prefix(token))
@@ -51,12 +52,7 @@ def decode_jwt(token: str, secret: str) -> dict[str, Any] | None:
     return claims
 
 
-def resolve_jwt(session: Session, token: str, secret: str | None) -> Principal | None:
-    if not secret:  # dashboard JWTs are refused until DRAVO_JWT_SECRET is set
-        return None
-    claims = decode_jwt(token, secret)
-    if claims is None or not workspace_exists(session, claims["workspace_id"]):
-        return None
+def _jwt_principal(claims: dict[str, Any]) -> Principal:
     subject = claims.get("sub")
     return Principal(
         workspace_id=claims["workspace_id"],
@@ -65,10 +61,43 @@ def resolve_jwt(session: Session, token: str, secret: str | None) -> Principal |
     )
 
 
-def resolve_bearer(session: Session, token: str, jwt_secret: str | None) -> Principal | None:
+def resolve_jwt(session: Reader, token: str, secret: str | None) -> Principal | None:
+    if not secret:  # dashboard JWTs are refused until DRAVO_JWT_SECRET is set
+        return None
+    claims = decode_jwt(token, secret)
+    if claims is None or not workspace_exists(session, claims["workspace_id"]):
+        return None
+    return _jwt_principal(claims)
+
+
+@dataclass(frozen=True)
+class BearerCheck:
+    """A token that passed every check needing no database; `resolve` does the rest."""
+
+    token: str
+    jwt_claims: dict[str, Any] | None = None
+
+    def resolve(self, session: Reader) -> Principal | None:
+        if self.jwt_claims is None:
+            return resolve_api_key(session, self.token)
+        if not workspace_exists(session, self.jwt_claims["workspace_id"]):
+            return None
+        return _jwt_principal(self.jwt_claims)
+
+
+def check_bearer(token: str, jwt_secret: str | None) -> BearerCheck | None:
+    """None for a token that can't be valid whatever the database holds (shape, signature, expiry)."""
     if looks_like_key(token):
-        return resolve_api_key(session, token)
-    return resolve_jwt(session, token, jwt_secret)
+        return BearerCheck(token)
+    if not jwt_secret:  # dashboard JWTs are refused until DRAVO_JWT_SECRET is set
+        return None
+    claims = decode_jwt(token, jwt_secret)
+    return None if claims is None else BearerCheck(token, claims)
+
+
+def resolve_bearer(session: Reader, token: str, jwt_secret: str | None) -> Principal | None:
+    check = check_bearer(token, jwt_secret)
+    return None if check is None else check.resolve(session)
 
 
 def record_key_use(session: Session, api_key_id: int, at: datetime) -> bool:

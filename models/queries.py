@@ -1,43 +1,55 @@
 """The read-only query module: what the API (and `dravo-sync sync`) may ask of the database.
 
-Every function takes a session (the API gives it a read-only one, see
-`models.db.make_read_only_session_factory`) and returns typed read models from
-`models.read_models`, never ORM objects. The one write the API makes, recording when an API key
-was last used, lives in `models.auth.record_key_use`.
+Every function takes a session or connection (the API gives it a read-only one) and returns typed
+read models from `models.read_models`, never ORM objects, or, for the API's hot path, the response
+body itself. The one write the API makes, recording when an API key was last used, lives in
+`models.auth.record_key_use`.
+
+The row semantics of CONTRACT.md §2 (pending rows, integer-only metrics in the published key order,
+string-only warnings, the deferred note while stale, times in UTC to the second) live in one place:
+the SQL of `ROW_JSON` below. PostgreSQL renders each row as the JSON text the API returns, so the
+API passes the bytes through, and `AccountRow` (for `dravo-sync sync` and `refresh=true`) is parsed
+from the same text: the two cannot drift apart.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Row, Select, exists, select
+from sqlalchemy import Connection, exists, select, text
 from sqlalchemy.orm import Session
 
 from models.read_models import (
+    METRIC_ORDER,
     AccountFilter,
     AccountRow,
     ApiKeyRecord,
-    Platform,
     SnapshotRow,
-    SyncStatus,
-    integer_metrics,
 )
-from models.tables import Account, AccountSync, ApiKey, MetricSnapshot, Workspace
+from models.tables import Account, ApiKey, Workspace
 
 __all__ = [
     "MAX_SNAPSHOTS",
+    "ROW_JSON",
     "account_in_workspace",
+    "account_page_json",
+    "account_page_sql",
     "find_api_key",
     "get_account_row",
     "list_account_rows",
     "list_snapshots",
-    "to_account_row",
     "workspace_exists",
 ]
 
 # A history page is bounded so one request can't pull years of rows at once.
 MAX_SNAPSHOTS = 1000
+
+Reader = Session | Connection
+
+# The SQL below is assembled from constants of this module (column names, METRIC_ORDER); every value
+# from a caller is a bound parameter (`:name`), hence the S608 exemptions.
 
 
 def _storable(value: str) -> bool:
@@ -45,89 +57,161 @@ def _storable(value: str) -> bool:
     return "\x00" not in value
 
 
-def _row_select() -> Select[Any]:
-    # An outer join: an account whose sync row is missing still shows, as pending.
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _metric_order_sql(platform: str) -> str:
+    """The published key order of `platform`'s metrics, as a text[] (NULL: no published order)."""
+    cases = " ".join(
+        f"WHEN {_literal(name)} THEN ARRAY[{', '.join(_literal(key) for key in keys)}]::text[]"
+        for name, keys in METRIC_ORDER.items()
+        if keys
+    )
+    return f"(CASE {platform} {cases} END)"
+
+
+def metrics_json_sql(metrics: str, platform: str | None) -> str:
+    """SQL text of a JSON object holding only the integer values of the jsonb `metrics`.
+
+    jsonb prints a number (never with an exponent) with `scale` digits after the point, so a scale
+    of 0 is exactly what JSON readers take for an integer: it keeps `3` and `1e3` and drops `1.0`,
+    `1.5`, strings, booleans and nulls.
+    Keys come in METRIC_ORDER for the platform, then the others by code point (COLLATE "C").
+    """
+    order = _metric_order_sql(platform) if platform else "NULL::text[]"
+    return f"""(SELECT '{{' || coalesce(string_agg(to_json(m.key)::text || ':' || m.value::text, ','
+                    ORDER BY coalesce(array_position({order}, m.key), 2147483647), m.key COLLATE "C"), '') || '}}'
+               FROM jsonb_each(CASE WHEN jsonb_typeof({metrics}) = 'object' THEN {metrics} END) AS m
+              WHERE jsonb_typeof(m.value) = 'number' AND scale(m.value::numeric) = 0)"""  # noqa: S608
+
+
+def _json_text(expr: str) -> str:
+    return f"coalesce(to_json({expr})::text, 'null')"
+
+
+def _json_time(expr: str) -> str:
+    # Truncated to the second, as strftime does; `to_json` adds nothing to a plain string.
+    return f"""coalesce('"' || to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":"MI":"SS"Z"') || '"', 'null')"""
+
+
+# One account row as JSON text, over `a` (accounts) LEFT JOIN `s` (account_sync), with :now the
+# moment staleness is judged at. Fields in the seed's order. An outer join: an account whose sync
+# row is missing still shows, as pending. (No `--` comments inside: tools flatten it to one line.)
+ROW_JSON = f"""
+    SELECT a.created_at, a.id, a.workspace_id,
+           '{{"account_id":' || to_json(a.id::text)::text
+        || ',"platform":' || to_json(a.platform::text)::text
+        || ',"handle":' || {_json_text("a.handle")}
+        || ',"platform_account_id":' || {_json_text("a.platform_account_id")}
+        || ',"metrics":' || CASE WHEN r.pending THEN '{{}}' ELSE {metrics_json_sql("s.metrics", "a.platform")} END
+        || ',"warnings":[' || concat_ws(',', w.items,
+               CASE WHEN s.deferred_note <> '' AND NOT coalesce(w.has_note, false)
+                         AND (r.pending OR s.stale_after IS NULL OR s.stale_after <= :now)
+                    THEN to_json(s.deferred_note)::text END) || ']'
+        || ',"sync_status":' || to_json(r.status)::text
+        || ',"error_message":' || {_json_text("s.error_message")}
+        || ',"last_updated_at":' || CASE WHEN r.pending THEN 'null' ELSE {_json_time("s.last_updated_at")} END
+        || ',"stale_after":' || CASE WHEN r.pending THEN 'null' ELSE {_json_time("s.stale_after")} END
+        || '}}' AS item
+      FROM {{accounts}} AS a
+      LEFT JOIN account_sync AS s ON s.account_id = a.id
+     CROSS JOIN LATERAL (
+           SELECT coalesce(nullif(s.sync_status, ''), 'pending') AS status,
+                  coalesce(nullif(s.sync_status, ''), 'pending') = 'pending' AS pending) AS r
+      LEFT JOIN LATERAL (
+           SELECT string_agg(e.value::text, ',' ORDER BY e.n) AS items,
+                  bool_or(e.value = to_jsonb(s.deferred_note)) AS has_note
+             FROM jsonb_array_elements(CASE WHEN jsonb_typeof(s.warnings) = 'array' THEN s.warnings END)
+                  WITH ORDINALITY AS e(value, n)
+            WHERE jsonb_typeof(e.value) = 'string') AS w ON true"""  # noqa: S608
+
+
+def _workspace_accounts(where: AccountFilter) -> str:
+    clauses = ["workspace_id = :workspace_id"]
+    if where.account_id is not None:
+        clauses.append("id = :account_id")
+    if where.platform is not None:
+        clauses.append("platform = :platform")
     return (
-        select(
-            Account.id,
-            Account.workspace_id,
-            Account.platform,
-            Account.handle,
-            Account.platform_account_id,
-            AccountSync.metrics,
-            AccountSync.warnings,
-            AccountSync.sync_status,
-            AccountSync.error_message,
-            AccountSync.last_updated_at,
-            AccountSync.stale_after,
-            AccountSync.deferred_note,
-        )
-        .select_from(Account)
-        .outerjoin(AccountSync, AccountSync.account_id == Account.id)
+        f"(SELECT * FROM accounts WHERE {' AND '.join(clauses)} "  # noqa: S608
+        "ORDER BY created_at, id LIMIT :limit)"
     )
 
 
-def to_account_row(row: Row[Any], now: datetime) -> AccountRow:
-    """Apply CONTRACT.md §2 to one joined row."""
-    status = cast(SyncStatus, row.sync_status or "pending")
-    pending = status == "pending"
-    # After a reconnect the old metrics stay in the database but are not shown until a sync.
-    last_updated_at = None if pending else row.last_updated_at
-    stale_after = None if pending else row.stale_after
-    warnings = tuple(w for w in (row.warnings or []) if isinstance(w, str))
-    stale = stale_after is None or stale_after <= now
-    if stale and row.deferred_note and row.deferred_note not in warnings:
-        warnings = (*warnings, row.deferred_note)
-    return AccountRow(
-        account_id=row.id,
-        platform=cast(Platform, row.platform),
-        handle=row.handle,
-        platform_account_id=row.platform_account_id,
-        metrics={} if pending else integer_metrics(row.metrics, row.platform),
-        warnings=warnings,
-        sync_status=status,
-        error_message=row.error_message,
-        last_updated_at=last_updated_at,
-        stale_after=stale_after,
-        workspace_id=row.workspace_id,
-    )
+def account_page_sql(where: AccountFilter) -> str:
+    """The one statement behind `GET /v1/analytics/accounts`: the whole 200 body as text."""
+    rows = ROW_JSON.replace("{accounts}", _workspace_accounts(where))
+    return f"""SELECT '{{"items":[' || coalesce(string_agg(p.item, ',' ORDER BY p.created_at, p.id), '')
+                   || '],"total":' || count(*) || '}}'
+              FROM ({rows}) AS p"""  # noqa: S608
+
+
+def _page_params(workspace_id: str, where: AccountFilter, now: datetime | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"workspace_id": workspace_id, "limit": where.limit, "now": now or datetime.now(UTC)}
+    if where.account_id is not None:
+        params["account_id"] = where.account_id
+    if where.platform is not None:
+        params["platform"] = where.platform
+    return params
+
+
+EMPTY_PAGE = '{"items":[],"total":0}'
+
+
+def account_page_json(reader: Reader, workspace_id: str, where: AccountFilter, now: datetime | None = None) -> str:
+    """`{"items": [...], "total": N}` for a workspace, by account creation time then id, as JSON text
+    built by PostgreSQL in one statement."""
+    if not _storable(workspace_id) or (where.account_id is not None and not _storable(where.account_id)):
+        return EMPTY_PAGE
+    body: str = reader.execute(text(account_page_sql(where)), _page_params(workspace_id, where, now)).scalar_one()
+    return body
 
 
 def list_account_rows(
-    session: Session, workspace_id: str, where: AccountFilter, now: datetime | None = None
+    reader: Reader, workspace_id: str, where: AccountFilter, now: datetime | None = None
 ) -> list[AccountRow]:
     """A workspace's rows, by account creation time then id: one SQL query whatever the count."""
     if not _storable(workspace_id) or (where.account_id is not None and not _storable(where.account_id)):
         return []
-    query = _row_select().where(Account.workspace_id == workspace_id)
-    if where.account_id is not None:
-        query = query.where(Account.id == where.account_id)
-    if where.platform is not None:
-        query = query.where(Account.platform == where.platform)
-    query = query.order_by(Account.created_at, Account.id).limit(where.limit)
-    at = now or datetime.now(UTC)
-    return [to_account_row(row, at) for row in session.execute(query)]
+    query = ROW_JSON.replace("{accounts}", _workspace_accounts(where)) + " ORDER BY a.created_at, a.id"
+    result = reader.execute(text(query), _page_params(workspace_id, where, now))
+    return [AccountRow.from_json(json.loads(row.item), workspace_id=workspace_id) for row in result]
 
 
-def get_account_row(session: Session, account_id: str, now: datetime | None = None) -> AccountRow | None:
+def get_account_row(reader: Reader, account_id: str, now: datetime | None = None) -> AccountRow | None:
     """One account's row regardless of workspace: for operator tools, never for the API."""
     if not _storable(account_id):
         return None
-    row = session.execute(_row_select().where(Account.id == account_id)).one_or_none()
-    return None if row is None else to_account_row(row, now or datetime.now(UTC))
+    query = ROW_JSON.replace("{accounts}", "(SELECT * FROM accounts WHERE id = :account_id)")
+    row = reader.execute(
+        text(query), {"account_id": account_id, "now": now or datetime.now(UTC)}
+    ).one_or_none()
+    return None if row is None else AccountRow.from_json(json.loads(row.item), workspace_id=row.workspace_id)
 
 
-def account_in_workspace(session: Session, workspace_id: str, account_id: str) -> bool:
+def account_in_workspace(reader: Reader, workspace_id: str, account_id: str) -> bool:
     if not (_storable(workspace_id) and _storable(account_id)):
         return False
     query = select(
         exists().where(Account.id == account_id, Account.workspace_id == workspace_id)
     )
-    return bool(session.scalar(query))
+    return bool(reader.scalar(query))
+
+
+_SNAPSHOT_JSON = f"""
+    SELECT '{{"captured_at":' || {_json_time("captured_at")}
+        || ',"sync_status":' || to_json(sync_status::text)::text
+        || ',"metrics":' || {metrics_json_sql("metrics", None)}
+        || '}}' AS item
+      FROM metric_snapshots
+     WHERE account_id = :account_id {{range}}
+     ORDER BY captured_at, id
+     LIMIT :limit"""  # noqa: S608
 
 
 def list_snapshots(
-    session: Session,
+    reader: Reader,
     workspace_id: str,
     account_id: str,
     since: datetime | None = None,
@@ -137,32 +221,27 @@ def list_snapshots(
     """An account's snapshots with since <= captured_at <= until, oldest first.
 
     None when the account is unknown or belongs to another workspace (the caller can't tell which).
+    Metrics follow the same integer-only rule as rows, keys by code point.
     """
-    if not account_in_workspace(session, workspace_id, account_id):
+    if not account_in_workspace(reader, workspace_id, account_id):
         return None
-    query = select(MetricSnapshot.captured_at, MetricSnapshot.sync_status, MetricSnapshot.metrics).where(
-        MetricSnapshot.account_id == account_id
-    )
+    params: dict[str, Any] = {"account_id": account_id, "limit": limit}
+    bounds = []
     if since is not None:
-        query = query.where(MetricSnapshot.captured_at >= since)
+        bounds.append("AND captured_at >= :since")
+        params["since"] = since
     if until is not None:
-        query = query.where(MetricSnapshot.captured_at <= until)
-    query = query.order_by(MetricSnapshot.captured_at, MetricSnapshot.id).limit(limit)
-    return [
-        SnapshotRow(
-            captured_at=row.captured_at,
-            sync_status=cast(SyncStatus, row.sync_status),
-            metrics=integer_metrics(row.metrics),
-        )
-        for row in session.execute(query)
-    ]
+        bounds.append("AND captured_at <= :until")
+        params["until"] = until
+    query = _SNAPSHOT_JSON.replace("{range}", " ".join(bounds))
+    return [SnapshotRow.from_json(json.loads(row.item)) for row in reader.execute(text(query), params)]
 
 
-def find_api_key(session: Session, prefix: str) -> ApiKeyRecord | None:
+def find_api_key(reader: Reader, prefix: str) -> ApiKeyRecord | None:
     """The stored key with this visible prefix; the caller compares hashes in constant time."""
     if not _storable(prefix):
         return None
-    row = session.execute(
+    row = reader.execute(
         select(ApiKey.id, ApiKey.workspace_id, ApiKey.key_hash, ApiKey.revoked_at, ApiKey.last_used_at).where(
             ApiKey.prefix == prefix
         )
@@ -178,7 +257,7 @@ def find_api_key(session: Session, prefix: str) -> ApiKeyRecord | None:
     )
 
 
-def workspace_exists(session: Session, workspace_id: str) -> bool:
+def workspace_exists(reader: Reader, workspace_id: str) -> bool:
     if not _storable(workspace_id):
         return False
-    return bool(session.scalar(select(exists().where(Workspace.id == workspace_id))))
+    return bool(reader.scalar(select(exists().where(Workspace.id == workspace_id))))

@@ -1,7 +1,8 @@
 """Typed read models of the query module, and their JSON form as the API returns it.
 
-`AccountRow.to_json()` is the one serialiser of a metrics row: the API and `dravo-sync sync`
-both print rows through it, so they cannot drift apart.
+A row's JSON is built by PostgreSQL (`models.queries.ROW_JSON`, the one implementation of
+CONTRACT.md §2); `AccountRow` is a typed view of that JSON, and `to_json()` gives it back unchanged,
+so the API and `dravo-sync sync` print the same row the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ PrincipalKind = Literal["api_key", "jwt"]
 
 # The seed's page size bounds.
 MAX_LIMIT = 100
+# ISO 8601 UTC with a `Z`, to the second.
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def format_time(value: datetime | None) -> str | None:
@@ -25,11 +28,19 @@ def format_time(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValueError("naive datetime in a read model")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """The inverse of `format_time`."""
+    if value is None:
+        return None
+    return datetime.strptime(value, TIME_FORMAT).replace(tzinfo=UTC)
 
 
 # JSONB keeps no key order, so rows list metrics in the order the published docs use (CONTRACT.md
-# §3), then any other key alphabetically: the same row always prints the same way.
+# §3), then any other key by code point: the same row always prints the same way. The query module
+# renders this table into its SQL.
 METRIC_ORDER: dict[str, tuple[str, ...]] = {
     "instagram": (
         "follower_count", "reach", "views", "accounts_engaged", "total_interactions", "likes",
@@ -47,19 +58,6 @@ METRIC_ORDER: dict[str, tuple[str, ...]] = {
     "linkedin": (),
     "tiktok": ("follower_count", "following_count", "likes_count", "video_count"),
 }
-
-
-def integer_metrics(raw: Mapping[str, Any] | None, platform: str | None = None) -> dict[str, int]:
-    """Only integer values (bools, floats, strings and nulls are dropped, never coerced), in
-    METRIC_ORDER for the platform."""
-    if not isinstance(raw, Mapping):
-        return {}
-    values = {
-        str(key): value for key, value in raw.items() if isinstance(value, int) and not isinstance(value, bool)
-    }
-    order = METRIC_ORDER.get(platform or "", ())
-    rank = {key: index for index, key in enumerate(order)}
-    return dict(sorted(values.items(), key=lambda item: (rank.get(item[0], len(order)), item[0])))
 
 
 @dataclass(frozen=True)
@@ -108,6 +106,23 @@ class AccountRow:
             workspace_id=self.workspace_id,
         )
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], workspace_id: str = "") -> AccountRow:
+        """A row from its JSON form (as `models.queries` reads it); `to_json()` gives it back."""
+        return cls(
+            account_id=data["account_id"],
+            platform=data["platform"],
+            handle=data["handle"],
+            platform_account_id=data["platform_account_id"],
+            metrics=dict(data["metrics"]),
+            warnings=tuple(data["warnings"]),
+            sync_status=data["sync_status"],
+            error_message=data["error_message"],
+            last_updated_at=parse_time(data["last_updated_at"]),
+            stale_after=parse_time(data["stale_after"]),
+            workspace_id=workspace_id,
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The row exactly as `GET /v1/analytics/accounts` returns it: every seed field, in order."""
         return {
@@ -131,6 +146,12 @@ class SnapshotRow:
     captured_at: datetime
     sync_status: SyncStatus
     metrics: Mapping[str, int]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SnapshotRow:
+        captured_at = parse_time(data["captured_at"])
+        assert captured_at is not None
+        return cls(captured_at=captured_at, sync_status=data["sync_status"], metrics=dict(data["metrics"]))
 
     def to_json(self) -> dict[str, Any]:
         return {

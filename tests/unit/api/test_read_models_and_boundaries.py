@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from models.auth import decode_jwt
-from models.read_models import AccountFilter, AccountRow, format_time, integer_metrics
+from models.read_models import AccountFilter, AccountRow, format_time, parse_time
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRET = "unit-secret-long-enough-for-hs256-and-hs512-0123456789abcdefghijklmnop"
@@ -25,12 +25,21 @@ def test_times_are_utc_with_z_to_the_second() -> None:
         format_time(datetime(2026, 6, 29))
 
 
-def test_integer_metrics_only() -> None:
-    raw = {"a": 1, "b": True, "c": 1.0, "d": "2", "e": None, "f": [1], "g": -3}
-    assert integer_metrics(raw) == {"a": 1, "g": -3}
-    assert integer_metrics(None) == {}
-    ordered = integer_metrics({"zeta": 1, "like_count": 2, "alpha": 3, "followers_count": 4}, "x")
-    assert list(ordered) == ["followers_count", "like_count", "alpha", "zeta"]
+def test_parse_time_inverts_format_time() -> None:
+    at = datetime(2026, 6, 29, 9, 0, 5, tzinfo=UTC)
+    assert parse_time(format_time(at)) == at
+    assert parse_time(None) is None
+
+
+def test_row_json_round_trips() -> None:
+    data = {
+        "account_id": "acc_1", "platform": "x", "handle": "@h", "platform_account_id": "1",
+        "metrics": {"followers_count": 2, "alpha": 1}, "warnings": ["w"], "sync_status": "partial",
+        "error_message": None, "last_updated_at": "2026-06-29T09:00:00Z", "stale_after": "2026-06-29T15:00:00Z",
+    }
+    row = AccountRow.from_json(data, workspace_id="ws_1")
+    assert row.to_json() == data and list(row.to_json()["metrics"]) == ["followers_count", "alpha"]
+    assert row.last_updated_at == datetime(2026, 6, 29, 9, tzinfo=UTC) and row.workspace_id == "ws_1"
 
 
 def test_row_json_has_every_field_in_order_and_warning_is_added_once() -> None:
