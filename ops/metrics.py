@@ -15,11 +15,16 @@ import redis
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models.status import collect_status
-from models.tables import SYNC_STATUS_VALUES
+from models.tables import SYNC_STATUS_VALUES, AccountSync
+from worker.names import PLATFORM_QUEUES, REFRESH_QUEUE, platform_queue
+
+# The queues an operator watches: the interactive one and one per platform.
+QUEUES: tuple[str, ...] = (REFRESH_QUEUE, *(platform_queue(p) for p in PLATFORM_QUEUES))
 
 SYNCS = Counter("dravo_syncs_total", "Finished account syncs.", ["platform", "outcome"])
 SYNC_DURATION = Histogram(
@@ -43,6 +48,26 @@ DISPATCH_LAST_TICK = Gauge(
 )
 
 
+def record_sync(platform: str, event: str, calls: int, seconds: float) -> None:
+    """Count one finished sync; `event` is the dotted log event (`sync.succeeded`, ...)."""
+    SYNCS.labels(platform, event.removeprefix("sync.")).inc()
+    SYNC_DURATION.labels(platform).observe(seconds)
+    if calls:
+        PLATFORM_CALLS.labels(platform).inc(calls)
+    if event == "sync.rate_limited":
+        RATE_LIMIT_DEFERRALS.labels(platform).inc()
+
+
+def record_dispatch_lag(sessions: Callable[[], Session], now: datetime) -> None:
+    """How overdue the most overdue scheduled account is: the scheduler's own freshness."""
+    with sessions() as session:
+        oldest = session.scalar(
+            select(func.min(AccountSync.next_sync_at)).where(AccountSync.next_sync_at <= now)
+        )
+    DISPATCH_LAG.set((now - oldest).total_seconds() if oldest else 0.0)
+    DISPATCH_LAST_TICK.set(now.timestamp())
+
+
 class FreshnessCollector(Collector):
     """Accounts by status, accounts past stale_after, and queue depths, read on each scrape."""
 
@@ -50,7 +75,7 @@ class FreshnessCollector(Collector):
         self,
         session_factory: Callable[[], Session],
         redis_client: redis.Redis | None = None,
-        queue_names: tuple[str, ...] = (),
+        queue_names: tuple[str, ...] = QUEUES,
     ) -> None:
         self._session_factory = session_factory
         self._redis = redis_client

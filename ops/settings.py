@@ -122,7 +122,9 @@ class Settings(BaseSettings):
 
     worker_pool: Literal["threads", "prefork", "solo", "gevent"] = "threads"
     worker_concurrency: int = Field(32, ge=1, le=1000)
+    # Prometheus exporter of a worker process; 0 turns it off.
     worker_metrics_port: int = Field(9808, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
 
     flower_user: str | None = None
     flower_password: SecretStr | None = None

@@ -6,6 +6,7 @@ the producers (beat, API) before the consumers, and kill what does not stop in t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -63,7 +64,5 @@ class Supervisor:
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # it already exited
         os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass

@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from celery import Celery
 from celery.signals import beat_init, worker_process_init, worker_process_shutdown, worker_ready
+from prometheus_client import start_http_server
 
 from ops.settings import get_settings
 from worker.celery_app import make_celery
@@ -52,6 +53,14 @@ def _close_process(**_: Any) -> None:
 
 @worker_ready.connect  # type: ignore[untyped-decorator]
 def _ready(**_: Any) -> None:
+    port = get_settings().worker_metrics_port
+    if port:
+        # One exporter per worker host process; with the threads pool every task runs in it.
+        try:
+            start_http_server(port, addr=get_settings().worker_metrics_host)
+            log.info("worker.metrics_listening", port=port)
+        except OSError as exc:
+            log.warning("worker.metrics_unavailable", port=port, error=str(exc))
     log.info("worker.ready")  # test fixtures and supervisors wait for this line
 
 

@@ -21,6 +21,7 @@ import structlog
 from adapters.base import PLATFORMS
 from models import sync_state
 from models.sync_state import DispatchClaim
+from ops.metrics import DISPATCHED, record_dispatch_lag
 from worker.composition import WorkerDeps
 from worker.names import platform_queue
 
@@ -54,6 +55,7 @@ def batch_limit(deps: WorkerDeps, platform: str) -> int:
 def dispatch_due(deps: WorkerDeps, publish: Publish, now: datetime | None = None) -> DispatchReport:
     report = DispatchReport()
     when = now or datetime.now(UTC)
+    record_dispatch_lag(deps.sessions, when)
     for platform in PLATFORMS:
         limit = batch_limit(deps, platform)
         if limit == 0:
@@ -63,6 +65,7 @@ def dispatch_due(deps: WorkerDeps, publish: Publish, now: datetime | None = None
         if not claims:
             continue
         report.claimed[platform] = len(claims)
+        DISPATCHED.labels(platform).inc(len(claims))
         report.enqueued += publish(claims)
         log.info("dispatch.claimed", platform=platform, claimed=len(claims), limit=limit)
     return report

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from adapters.errors import PlatformError
 from models import sync_state
 from models.crypto import CredentialsUnreadable
 from models.sync_state import ClaimedAccount
+from ops.metrics import record_sync
 from worker.composition import WorkerDeps
 from worker.names import refresh_lock_key, sync_done_channel
 from worker.outcome import PreviousRow, RowUpdate, SyncFacts, after_error, after_result, expiry_warning
@@ -84,11 +86,18 @@ class SyncRunner:
             if mode == "refresh":
                 self._release_refresh(account_id)
             return SyncReport(account_id=account_id, claimed=False)
+        started = time.perf_counter()
         try:
             update, calls = self._fetch(claim, now)
             written = self._write(claim, update)
         finally:
             self._notify(account_id)
+        record_sync(
+            claim.platform,
+            update.event if written else "sync.lease_lost",
+            calls,
+            time.perf_counter() - started,
+        )
         return SyncReport(account_id, True, written, update.sync_status, calls)
 
     def _fetch(self, claim: ClaimedAccount, now: datetime) -> tuple[RowUpdate, int]:

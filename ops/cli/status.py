@@ -16,12 +16,12 @@ from models.base import utcnow
 from models.status import StatusReport, collect_status
 from models.tables import SYNC_STATUS_VALUES
 from ops.cli.app import app, settings, transaction
-from worker.names import PLATFORM_QUEUES, REFRESH_QUEUE, platform_queue
+from ops.metrics import QUEUES
 
 
 def queue_depths(redis_url: str) -> dict[str, int]:
     """Messages waiting per queue; -1 when Redis can't be asked."""
-    names = [REFRESH_QUEUE, *(platform_queue(p) for p in PLATFORM_QUEUES)]
+    names = list(QUEUES)
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
     try:
         return {name: int(client.llen(name)) for name in names}
