@@ -16,7 +16,9 @@ from sqlalchemy.engine import make_url
 
 from models import migrate
 
-ADMIN_URL = os.environ.get("DRAVO_BENCH_ADMIN_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "DRAVO_BENCH_ADMIN_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def libpq(url: str) -> str:
@@ -74,17 +76,23 @@ def seed_accounts(
             {"ws": workspace_id, "cred": credentials, "start": start, "n": count},
         )
         conn.execute(
-            """
-            INSERT INTO account_sync (account_id, metrics, warnings, sync_status, last_updated_at,
+            f"""
+            INSERT INTO account_sync (account_id, platform, metrics, warnings, sync_status, last_updated_at,
                                       stale_after, next_sync_at)
-            SELECT 'acc_' || lpad(to_hex(g), 16, '0'), %(metrics)s::jsonb, '[]'::jsonb, %(status)s,
+            SELECT 'acc_' || lpad(to_hex(g), 16, '0'), {PLATFORM_SQL}, %(metrics)s::jsonb, '[]'::jsonb, %(status)s,
                    now() - interval '1 hour', now() + interval '5 hours',
                    CASE WHEN %(spread)s > 0
                         THEN now() - make_interval(secs => random() * %(spread)s)
                         ELSE now() + interval '5 hours' END
             FROM generate_series(%(start)s, %(start)s + %(n)s - 1) AS g
             """,
-            {"metrics": metrics_json, "status": status, "spread": due_spread_seconds, "start": start, "n": count},
+            {
+                "metrics": metrics_json,
+                "status": status,
+                "spread": due_spread_seconds,
+                "start": start,
+                "n": count,
+            },
         )
         conn.execute("ANALYZE accounts")
         conn.execute("ANALYZE account_sync")

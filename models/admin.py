@@ -140,7 +140,9 @@ def connect_account(session: Session, cipher: TokenCipher, request: ConnectReque
         )
         session.add(account)
         session.flush()
-        session.execute(insert(AccountSync).values(account_id=account.id, next_sync_at=now))
+        session.execute(
+            insert(AccountSync).values(account_id=account.id, platform=account.platform, next_sync_at=now)
+        )
         return ConnectOutcome(account_id=account.id, reconnected=False)
 
     existing.credentials = encrypted

@@ -60,8 +60,8 @@ _CLAIM_DUE = text(
     """
     WITH due AS (
         SELECT s.account_id
-        FROM account_sync AS s JOIN accounts AS a ON a.id = s.account_id
-        WHERE a.platform = :platform
+        FROM account_sync AS s
+        WHERE s.platform = :platform
           AND s.next_sync_at IS NOT NULL AND s.next_sync_at <= :now
           AND (s.lease_until IS NULL OR s.lease_until <= :now)
         ORDER BY s.next_sync_at, s.account_id
