@@ -77,6 +77,7 @@ def account(
             session.add(
                 AccountSync(
                     account_id=account_id,
+                    platform=platform,
                     metrics=metrics or {},
                     warnings=warnings or [],
                     sync_status=sync_status,
@@ -93,20 +94,35 @@ def account(
 def seed_example(factory: sessionmaker[Session], workspace_id: str) -> tuple[str, str]:
     """The seed's two example rows: an X `synced` row and a Facebook `partial` row."""
     x = account(
-        factory, workspace_id, "acc_8f2c1d", "x", created_at=SEED_TIME - timedelta(days=2),
-        handle="@dravo", platform_account_id="1234567890", metrics=SEED_X_METRICS,
+        factory,
+        workspace_id,
+        "acc_8f2c1d",
+        "x",
+        created_at=SEED_TIME - timedelta(days=2),
+        handle="@dravo",
+        platform_account_id="1234567890",
+        metrics=SEED_X_METRICS,
     )
     facebook = account(
-        factory, workspace_id, "acc_4b9e07", "facebook", created_at=SEED_TIME - timedelta(days=1),
-        handle="Dravo", platform_account_id="1122334455", metrics=SEED_FACEBOOK_METRICS,
-        warnings=[FACEBOOK_WARNING], sync_status="partial",
+        factory,
+        workspace_id,
+        "acc_4b9e07",
+        "facebook",
+        created_at=SEED_TIME - timedelta(days=1),
+        handle="Dravo",
+        platform_account_id="1122334455",
+        metrics=SEED_FACEBOOK_METRICS,
+        warnings=[FACEBOOK_WARNING],
+        sync_status="partial",
     )
     return x, facebook
 
 
 def snapshot(factory: sessionmaker[Session], account_id: str, at: datetime, metrics: dict[str, Any]) -> None:
     with factory.begin() as session:
-        session.add(MetricSnapshot(account_id=account_id, captured_at=at, sync_status="synced", metrics=metrics))
+        session.add(
+            MetricSnapshot(account_id=account_id, captured_at=at, sync_status="synced", metrics=metrics)
+        )
 
 
 def make_jwt(claims: dict[str, Any], secret: str = JWT_SECRET, algorithm: str = "HS256") -> str:
