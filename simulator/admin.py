@@ -132,6 +132,45 @@ async def request_counts(request: Request) -> Response:
     return reply({"requests": rows})
 
 
+async def request_log(request: Request) -> Response:
+    """Every counted request with its arrival time (unix seconds), oldest first."""
+    platform = request.query_params.get("platform")
+    account_id = request.query_params.get("platform_account_id")
+    if platform and account_id:
+        account_id = canonical_id(platform, account_id)
+    try:
+        since = float(request.query_params.get("since", "0"))
+    except ValueError:
+        return reply({"error": "since must be unix seconds"}, 422)
+    rows = [
+        {"at": at, "platform": p, "platform_account_id": a, "endpoint": e}
+        for at, p, a, e in store_of(request).request_log
+        if at >= since and (platform is None or p == platform) and (account_id is None or a == account_id)
+    ]
+    return reply({"requests": rows})
+
+
+class OutageBody(BaseModel):
+    platform: str
+    seconds: float = Field(ge=0, le=86_400)
+
+    @field_validator("platform")
+    @classmethod
+    def _platform(cls, value: str) -> str:
+        if value not in PLATFORMS:
+            raise ValueError(f"platform must be one of {', '.join(PLATFORMS)}")
+        return value
+
+
+async def set_outage(request: Request) -> Response:
+    try:
+        body = OutageBody.model_validate_json(await request.body())
+    except ValidationError as exc:
+        return _invalid(exc)
+    until = store_of(request).start_outage(body.platform, body.seconds)
+    return reply({"platform": body.platform, "until": until if body.seconds > 0 else None})
+
+
 async def reset(request: Request) -> Response:
     store_of(request).reset()
     return reply({"reset": True})
@@ -153,6 +192,7 @@ async def health(request: Request) -> Response:
         {
             "ok": True,
             "latency_ms": store_of(request).latency_ms,
+            "outages": {p: until for p, until in store_of(request).outages.items() if until > time.time()},
             "versions": {
                 "instagram": INSTAGRAM_VERSION,
                 "facebook": FACEBOOK_VERSION,
@@ -173,6 +213,8 @@ def routes() -> list[Route]:
         Route("/accounts/{platform}/{account_id}", get_account),
         Route("/accounts/{platform}/{account_id}/scenario", set_scenario, methods=["PUT"]),
         Route("/requests", request_counts),
+        Route("/request_log", request_log),
+        Route("/outage", set_outage, methods=["PUT"]),
         Route("/reset", reset, methods=["POST"]),
         Route("/latency", set_latency, methods=["PUT"]),
     ]

@@ -109,6 +109,27 @@ class SimulatorClient:
     def total_requests(self, platform: str, platform_account_id: str) -> int:
         return sum(self.request_counts(platform, platform_account_id).values())
 
+    def request_log(
+        self,
+        platform: str | None = None,
+        platform_account_id: str | None = None,
+        since: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Counted requests with their arrival time `at` (unix seconds), oldest first."""
+        query: dict[str, Any] = {
+            k: v for k, v in (("platform", platform), ("platform_account_id", platform_account_id)) if v
+        }
+        if since is not None:
+            query["since"] = since
+        rows: list[dict[str, Any]] = self._call("GET", "/request_log", params=query)["requests"]
+        return rows
+
+    def set_outage(self, platform: str, seconds: float) -> float | None:
+        """Fail every API request of `platform` with its 5xx for `seconds` (0 ends it); returns the end."""
+        result: dict[str, Any] = self._call("PUT", "/outage", json={"platform": platform, "seconds": seconds})
+        until: float | None = result["until"]
+        return until
+
     def reset(self) -> None:
         self._call("POST", "/reset")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +103,9 @@ DEFAULT_COUNTERS: dict[str, dict[str, int]] = {
     "tiktok": {"follower_count": 10500, "following_count": 180, "likes_count": 250000, "video_count": 95},
 }
 
+# The timestamped request log keeps this many entries (oldest dropped first): about 10 MB.
+REQUEST_LOG_SIZE = 200_000
+
 TOKEN_LIFETIME_SECONDS = {
     "instagram": 5_184_000,
     "facebook": 5_184_000,
@@ -181,12 +184,18 @@ class Store:
         self.access_tokens: dict[tuple[str, str], tuple[str, str]] = {}
         self.refresh_tokens: dict[tuple[str, str], tuple[str, str]] = {}
         self.requests: Counter[tuple[str, str, str]] = Counter()
+        # (unix time, platform, platform_account_id, endpoint), in arrival order.
+        self.request_log: deque[tuple[float, str, str, str]] = deque(maxlen=REQUEST_LOG_SIZE)
+        # platform -> unix time until which every API request of that platform fails with a 5xx.
+        self.outages: dict[str, float] = {}
 
     def reset(self) -> None:
         self.accounts.clear()
         self.access_tokens.clear()
         self.refresh_tokens.clear()
         self.requests.clear()
+        self.request_log.clear()
+        self.outages.clear()
         self.latency_ms = self.default_latency_ms
 
     def upsert(self, account: SimAccount) -> SimAccount:
@@ -245,6 +254,19 @@ class Store:
 
     def count(self, platform: str, platform_account_id: str, endpoint: str) -> None:
         self.requests[(platform, platform_account_id, endpoint)] += 1
+        self.request_log.append((time.time(), platform, platform_account_id, endpoint))
+
+    def start_outage(self, platform: str, seconds: float) -> float:
+        """Every API request of `platform` fails with its 5xx for `seconds` (0 ends it); returns the end."""
+        until = time.time() + seconds
+        if seconds > 0:
+            self.outages[platform] = until
+        else:
+            self.outages.pop(platform, None)
+        return until
+
+    def in_outage(self, platform: str) -> bool:
+        return self.outages.get(platform, 0.0) > time.time()
 
     def latency_for(self, account: SimAccount | None) -> float:
         if account is not None and account.scenario == "slow":
@@ -254,7 +276,9 @@ class Store:
         return self.latency_ms
 
     def take_failure(self, account: SimAccount) -> bool:
-        """For the flaky scenario: True while the account still has failures to serve."""
+        """True while the platform is in an outage, or a flaky account still has failures to serve."""
+        if self.in_outage(account.platform):
+            return True
         if account.scenario != "flaky":
             return False
         if account.failures_served < int(account.params.get("fail_count", 1)):
