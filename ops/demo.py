@@ -38,6 +38,7 @@ class DemoAccount:
     scenario: str
     auth: str | None = None
     refresh_token: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
 
     @property
     def access_token(self) -> str:
@@ -47,12 +48,15 @@ class DemoAccount:
 DEMO_ACCOUNTS = (
     DemoAccount("instagram", "17841400000000001", "dravo.studio", "healthy"),
     DemoAccount("instagram", "17841400000000002", "dravo.small", "no_insights", auth="facebook"),
-    DemoAccount("facebook", "112233445566", "Dravo", "retired_metric"),
+    DemoAccount(
+        "facebook", "112233445566", "Dravo", "retired_metric", params=(("metric", "page_video_views"),)
+    ),
     DemoAccount("x", "1234567890", "dravo", "healthy", refresh_token="demo-x-refresh"),  # noqa: S106 (simulator token)
     DemoAccount("x", "1234567891", "dravo_busy", "rate_limited"),
     DemoAccount("linkedin", "urn:li:organization:2414183", "Dravo Inc.", "healthy"),
     DemoAccount("linkedin", "urn:li:organization:2414184", "Dravo Labs", "revoked_token"),
     DemoAccount("tiktok", "demo-open-id-1", "dravo.tt", "healthy", refresh_token="demo-tiktok-refresh"),  # noqa: S106
+    DemoAccount("tiktok", "demo-open-id-2", "dravo.broken", "malformed", params=(("kind", "html"),)),
 )
 
 
@@ -72,6 +76,7 @@ def seed_demo(factory: sessionmaker[Session], cipher: TokenCipher, simulator: Si
             refresh_token=demo.refresh_token,
             handle=demo.handle,
             scenario=demo.scenario,
+            params=dict(demo.params),
         )
     account_ids = []
     with factory.begin() as session:
