@@ -98,7 +98,10 @@ def flower(
 def simulator(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8900,
-    latency_ms: Annotated[int, typer.Option("--latency-ms", min=0, help="Added to every reply.")] = 0,
+    latency_ms: Annotated[
+        int | None,
+        typer.Option("--latency-ms", min=0, help="Added to every reply (default: a realistic 40 ms)."),
+    ] = None,
 ) -> None:
     """Serve the platform simulator (every platform under one port; admin API under /_admin/)."""
     from simulator.server import run
