@@ -2,8 +2,9 @@
 
 Handlers are `async def`s that hand their blocking work (database reads, the refresh wait of up to
 DRAVO_REFRESH_WAIT_SECONDS) to a thread in one piece, so the event loop never blocks and a request
-takes one thread hop, not one per dependency. A plain list is built by PostgreSQL as JSON text
-(`models.queries.account_page_json`) and sent as it comes.
+takes one thread hop, not one per dependency. A plain list takes no thread at all: it is built by
+PostgreSQL as JSON text (`models.queries.account_page_statement`), read on the async pool
+(`api.readpool`) and sent as it comes.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Connection
 
 from api.dependencies import PrincipalDep, StateDep
 from api.errors import InvalidParameter, NotFound
 from api.ratelimit import check_refresh_rate
+from api.readpool import to_psycopg
 from api.schemas import AccountsPage, HistoryPage, error_responses
 from api.state import AppState
-from models.queries import account_page_json, list_account_rows, list_snapshots
+from models.queries import EMPTY_PAGE, account_page_statement, list_account_rows, list_snapshots
 from models.read_models import MAX_LIMIT, AccountFilter, AccountRow, Platform, Principal
 
 log = structlog.get_logger("dravo.api")
@@ -87,10 +88,12 @@ async def list_accounts(
         items = [row.to_json() for row in rows]
         return JSONResponse({"items": items, "total": len(items)})
 
-    def page(connection: Connection) -> str:
-        return account_page_json(connection, principal.workspace_id, where)
-
-    return Response(await state.read_in_thread(page), media_type="application/json")
+    statement = account_page_statement(principal.workspace_id, where)
+    if statement is None:
+        return Response(EMPTY_PAGE, media_type="application/json")
+    row = await state.hot.fetch_one(to_psycopg(statement[0]), statement[1])
+    assert row is not None  # an aggregate: always one row
+    return Response(row[0], media_type="application/json")
 
 
 def _utc(value: datetime | None, name: str) -> datetime | None:

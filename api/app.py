@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            state.close()
+            await state.aclose()
 
     app = FastAPI(
         title="dravo-sync",

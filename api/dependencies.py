@@ -2,7 +2,7 @@
 
 Both are `async def`: FastAPI would run a plain `def` dependency in its threadpool, one thread hop
 each. Authentication needs the database only for API keys and JWT workspaces, and then takes one
-hop and one statement on a read-only connection.
+statement on the async read pool.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import Unauthorized
+from api.readpool import to_psycopg
 from api.state import AppState
 from models.auth import BearerCheck, check_bearer, record_key_use
 from models.base import utcnow
@@ -54,7 +55,9 @@ async def get_principal(
     )
     if check is None:
         raise Unauthorized()
-    principal = await state.read_in_thread(check.resolve)
+    lookup = check.lookup()
+    row = None if lookup is None else await state.hot.fetch_one(to_psycopg(lookup[0]), lookup[1])
+    principal = check.principal(row)
     if principal is None:
         raise Unauthorized()
     if principal.api_key_id is not None and state.key_use.due(principal.api_key_id):

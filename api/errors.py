@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 import redis
 import structlog
 from fastapi import FastAPI, Request
@@ -33,6 +34,9 @@ OUTAGES: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
+    # The async read pool's driver errors (api.readpool): unreachable server, broken connection.
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
     redis.ConnectionError,
     redis.TimeoutError,
     RefreshUnavailable,

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.readpool import AsyncReadPool
 from models.db import make_engine, make_session_factory
 from ops.settings import Settings
 from worker.refresh import RefreshService, build_refresh_service
@@ -74,7 +75,9 @@ class AppState:
     settings: Settings
     # Writes (`last_used_at`) and the refresh service.
     engine: Engine
-    # Every read of a request (see make_reader).
+    # The reads of `GET /v1/analytics/accounts` (key lookup, page), awaited on the event loop.
+    hot: AsyncReadPool
+    # The other reads of requests (see make_reader), in threads.
     reader: Engine
     # Used for one thing only: the rate-limited `last_used_at` update of API keys.
     write_sessions: sessionmaker[Session]
@@ -103,6 +106,10 @@ class AppState:
         """`read(work)` in a thread, one of at most READ_CONCURRENCY: the event loop never blocks."""
         return await anyio.to_thread.run_sync(partial(self.read, work), limiter=self.read_limiter)
 
+    async def aclose(self) -> None:
+        await self.hot.close()
+        self.close()
+
     def close(self) -> None:
         self.refresh.close()
         self.redis.close()
@@ -120,6 +127,7 @@ def build_state(settings: Settings) -> AppState:
     return AppState(
         settings=settings,
         engine=engine,
+        hot=AsyncReadPool(settings.database_url, READ_CONCURRENCY),
         reader=make_reader(settings.database_url),
         write_sessions=make_session_factory(engine),
         redis=redis_client,

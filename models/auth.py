@@ -6,16 +6,17 @@ to None: callers answer one 401 for every kind of failure and so leak nothing ab
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import or_, update
+from sqlalchemy import or_, text, update
 from sqlalchemy.orm import Session
 
 from models.apikeys import key_matches, looks_like_key, visible_prefix
-from models.queries import Reader, find_api_key, workspace_exists
+from models.queries import Reader
 from models.read_models import Principal
 from models.tables import ApiKey
 
@@ -25,14 +26,15 @@ JWT_ALGORITHMS = ["HS256"]
 KEY_USE_RESOLUTION = timedelta(minutes=1)
 
 
+# The one statement authentication needs, for a key or a JWT (`:name` parameters). A key is found
+# by its visible prefix and its hash compared here, in constant time; a JWT needs its workspace.
+KEY_LOOKUP_SQL = "SELECT id, workspace_id, key_hash, revoked_at FROM api_keys WHERE prefix = :prefix"
+WORKSPACE_LOOKUP_SQL = "SELECT id FROM workspaces WHERE id = :workspace_id"
+
+
 def resolve_api_key(session: Reader, token: str) -> Principal | None:
-    if not looks_like_key(token):
-        return None
-    record = find_api_key(session, visible_prefix(token))
-    # Compare even for a revoked key, so timing does not tell revoked from wrong.
-    if record is None or not key_matches(token, record.key_hash) or record.revoked_at is not None:
-        return None
-    return Principal(workspace_id=record.workspace_id, kind="api_key", api_key_id=record.id)
+    check = BearerCheck(token) if looks_like_key(token) else None
+    return None if check is None else check.resolve(session)
 
 
 def decode_jwt(token: str, secret: str) -> dict[str, Any] | None:
@@ -65,24 +67,47 @@ def resolve_jwt(session: Reader, token: str, secret: str | None) -> Principal | 
     if not secret:  # dashboard JWTs are refused until DRAVO_JWT_SECRET is set
         return None
     claims = decode_jwt(token, secret)
-    if claims is None or not workspace_exists(session, claims["workspace_id"]):
-        return None
-    return _jwt_principal(claims)
+    return None if claims is None else BearerCheck(token, claims).resolve(session)
 
 
 @dataclass(frozen=True)
 class BearerCheck:
-    """A token that passed every check needing no database; `resolve` does the rest."""
+    """A token that passed every check needing no database; the rest takes one statement.
+
+    `lookup()` gives that statement, `principal(row)` judges its first row. `resolve` runs both
+    on a session; the API runs them on its async connections.
+    """
 
     token: str
     jwt_claims: dict[str, Any] | None = None
 
-    def resolve(self, session: Reader) -> Principal | None:
+    def lookup(self) -> tuple[str, dict[str, str]] | None:
+        """The statement and its parameters; None when nothing stored can match."""
         if self.jwt_claims is None:
-            return resolve_api_key(session, self.token)
-        if not workspace_exists(session, self.jwt_claims["workspace_id"]):
+            value, sql, name = visible_prefix(self.token), KEY_LOOKUP_SQL, "prefix"
+        else:
+            value, sql, name = self.jwt_claims["workspace_id"], WORKSPACE_LOOKUP_SQL, "workspace_id"
+        # Postgres text can't hold NUL: such a value matches nothing, and must not reach the driver.
+        return None if "\x00" in value else (sql, {name: value})
+
+    def principal(self, row: Sequence[Any] | None) -> Principal | None:
+        if row is None:
             return None
-        return _jwt_principal(self.jwt_claims)
+        if self.jwt_claims is not None:
+            return _jwt_principal(self.jwt_claims)
+        key_id, workspace_id, key_hash, revoked_at = row
+        # Compare even for a revoked key, so timing does not tell revoked from wrong.
+        if not key_matches(self.token, bytes(key_hash)) or revoked_at is not None:
+            return None
+        return Principal(workspace_id=workspace_id, kind="api_key", api_key_id=key_id)
+
+    def resolve(self, session: Reader) -> Principal | None:
+        lookup = self.lookup()
+        if lookup is None:
+            return None
+        sql, params = lookup
+        row = session.execute(text(sql), params).first()
+        return self.principal(None if row is None else tuple(row))
 
 
 def check_bearer(token: str, jwt_secret: str | None) -> BearerCheck | None:

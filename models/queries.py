@@ -14,6 +14,7 @@ from the same text: the two cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -31,11 +32,13 @@ from models.read_models import (
 from models.tables import Account, ApiKey, Workspace
 
 __all__ = [
+    "EMPTY_PAGE",
     "MAX_SNAPSHOTS",
     "ROW_JSON",
     "account_in_workspace",
     "account_page_json",
     "account_page_sql",
+    "account_page_statement",
     "find_api_key",
     "get_account_row",
     "list_account_rows",
@@ -127,11 +130,11 @@ ROW_JSON = f"""
             WHERE jsonb_typeof(e.value) = 'string') AS w ON true"""  # noqa: S608
 
 
-def _workspace_accounts(where: AccountFilter) -> str:
+def _workspace_accounts(by_account: bool, by_platform: bool) -> str:
     clauses = ["workspace_id = :workspace_id"]
-    if where.account_id is not None:
+    if by_account:
         clauses.append("id = :account_id")
-    if where.platform is not None:
+    if by_platform:
         clauses.append("platform = :platform")
     return (
         f"(SELECT * FROM accounts WHERE {' AND '.join(clauses)} "  # noqa: S608
@@ -139,16 +142,25 @@ def _workspace_accounts(where: AccountFilter) -> str:
     )
 
 
-def account_page_sql(where: AccountFilter) -> str:
-    """The one statement behind `GET /v1/analytics/accounts`: the whole 200 body as text."""
-    rows = ROW_JSON.replace("{accounts}", _workspace_accounts(where))
+@functools.cache
+def _page_sql(by_account: bool, by_platform: bool) -> str:
+    rows = ROW_JSON.replace("{accounts}", _workspace_accounts(by_account, by_platform))
     return f"""SELECT '{{"items":[' || coalesce(string_agg(p.item, ',' ORDER BY p.created_at, p.id), '')
                    || '],"total":' || count(*) || '}}'
               FROM ({rows}) AS p"""  # noqa: S608
 
 
+def account_page_sql(where: AccountFilter) -> str:
+    """The one statement behind `GET /v1/analytics/accounts`: the whole 200 body as text."""
+    return _page_sql(where.account_id is not None, where.platform is not None)
+
+
 def _page_params(workspace_id: str, where: AccountFilter, now: datetime | None) -> dict[str, Any]:
-    params: dict[str, Any] = {"workspace_id": workspace_id, "limit": where.limit, "now": now or datetime.now(UTC)}
+    params: dict[str, Any] = {
+        "workspace_id": workspace_id,
+        "limit": where.limit,
+        "now": now or datetime.now(UTC),
+    }
     if where.account_id is not None:
         params["account_id"] = where.account_id
     if where.platform is not None:
@@ -159,12 +171,25 @@ def _page_params(workspace_id: str, where: AccountFilter, now: datetime | None) 
 EMPTY_PAGE = '{"items":[],"total":0}'
 
 
-def account_page_json(reader: Reader, workspace_id: str, where: AccountFilter, now: datetime | None = None) -> str:
+def account_page_statement(
+    workspace_id: str, where: AccountFilter, now: datetime | None = None
+) -> tuple[str, dict[str, Any]] | None:
+    """The statement (`:name` parameters) whose one value is the page as JSON text; None when no
+    row can match, and the page is EMPTY_PAGE."""
+    if not _storable(workspace_id) or (where.account_id is not None and not _storable(where.account_id)):
+        return None
+    return account_page_sql(where), _page_params(workspace_id, where, now)
+
+
+def account_page_json(
+    reader: Reader, workspace_id: str, where: AccountFilter, now: datetime | None = None
+) -> str:
     """`{"items": [...], "total": N}` for a workspace, by account creation time then id, as JSON text
     built by PostgreSQL in one statement."""
-    if not _storable(workspace_id) or (where.account_id is not None and not _storable(where.account_id)):
+    statement = account_page_statement(workspace_id, where, now)
+    if statement is None:
         return EMPTY_PAGE
-    body: str = reader.execute(text(account_page_sql(where)), _page_params(workspace_id, where, now)).scalar_one()
+    body: str = reader.execute(text(statement[0]), statement[1]).scalar_one()
     return body
 
 
@@ -174,7 +199,8 @@ def list_account_rows(
     """A workspace's rows, by account creation time then id: one SQL query whatever the count."""
     if not _storable(workspace_id) or (where.account_id is not None and not _storable(where.account_id)):
         return []
-    query = ROW_JSON.replace("{accounts}", _workspace_accounts(where)) + " ORDER BY a.created_at, a.id"
+    accounts = _workspace_accounts(where.account_id is not None, where.platform is not None)
+    query = ROW_JSON.replace("{accounts}", accounts) + " ORDER BY a.created_at, a.id"
     result = reader.execute(text(query), _page_params(workspace_id, where, now))
     return [AccountRow.from_json(json.loads(row.item), workspace_id=workspace_id) for row in result]
 
@@ -193,9 +219,7 @@ def get_account_row(reader: Reader, account_id: str, now: datetime | None = None
 def account_in_workspace(reader: Reader, workspace_id: str, account_id: str) -> bool:
     if not (_storable(workspace_id) and _storable(account_id)):
         return False
-    query = select(
-        exists().where(Account.id == account_id, Account.workspace_id == workspace_id)
-    )
+    query = select(exists().where(Account.id == account_id, Account.workspace_id == workspace_id))
     return bool(reader.scalar(query))
 
 

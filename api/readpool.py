@@ -1,0 +1,86 @@
+"""The API's hot-path reads: psycopg's async connections, awaited on the event loop.
+
+A read of `GET /v1/analytics/accounts` (the key lookup, then the page) is one statement each; run
+in a thread, each would pay a thread hand-off that costs more CPU than the statement's own Python
+work. Connections are autocommit (no BEGIN/ROLLBACK round trips) with
+`default_transaction_read_only`, so Postgres refuses writes on them; psycopg prepares a statement
+on a connection after a few runs, so Postgres stops planning it.
+
+The pool is deliberately small and simple: it opens a connection when none is idle (so an outage
+fails the request at once, as a 503, instead of waiting for a background reconnect), keeps at most
+`size` of them, and drops one that fails. A statement that fails on a connection which had been
+idle in the pool (Postgres restarted meanwhile) is retried once on a new connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+from sqlalchemy.engine import make_url
+
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+@functools.lru_cache(maxsize=64)
+def to_psycopg(sql: str) -> bytes:
+    """A `:name` statement (as `models.queries` writes them) in psycopg's `%(name)s` style."""
+    dialect = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
+    return str(text(sql).compile(dialect=dialect)).encode()
+
+
+class AsyncReadPool:
+    def __init__(self, database_url: str, size: int) -> None:
+        url = make_url(database_url).set(drivername="postgresql")
+        self._conninfo = url.render_as_string(hide_password=False)
+        self._size = size
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._slots: asyncio.Semaphore | None = None
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(
+            self._conninfo,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            options="-c default_transaction_read_only=on",
+        )
+
+    async def fetch_one(self, sql: bytes, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of `sql` (psycopg style) or None."""
+        if self._slots is None:  # created on the event loop that uses it
+            self._slots = asyncio.Semaphore(self._size)
+        async with self._slots:
+            pooled = bool(self._idle)
+            connection = self._idle.pop() if pooled else await self._connect()
+            try:
+                row = await self._run(connection, sql, params)
+            except psycopg.OperationalError:
+                await connection.close()
+                if not pooled:
+                    raise
+                connection = await self._connect()
+                try:
+                    row = await self._run(connection, sql, params)
+                except BaseException:
+                    await connection.close()
+                    raise
+            except BaseException:
+                # Cancelled or failed mid-statement: the connection's state is unknown.
+                await connection.close()
+                raise
+            self._idle.append(connection)
+            return row
+
+    @staticmethod
+    async def _run(connection: psycopg.AsyncConnection[Any], sql: bytes, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        cursor = await connection.execute(sql, params)
+        return await cursor.fetchone()
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.close()
