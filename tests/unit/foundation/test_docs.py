@@ -1,0 +1,48 @@
+"""The README must stay true: every setting and every CLI verb is documented there."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+
+import typer.main
+
+import ops.cli
+from ops.cli.app import app
+from ops.settings import PLATFORMS, Settings
+
+README = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+
+
+def _documented(env_name: str) -> bool:
+    if f"`{env_name}`" in README or f"{env_name}`" in README:
+        return True
+    for platform in PLATFORMS:
+        generic = env_name.replace(f"DRAVO_{platform.upper()}_", "DRAVO_<PLATFORM>_")
+        if generic != env_name and generic in README:
+            return True
+    return False
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    missing = []
+    for field in Settings.model_fields:
+        env_name = field.upper() if field in ("database_url", "redis_url") else f"DRAVO_{field.upper()}"
+        if not _documented(env_name):
+            missing.append(env_name)
+    assert missing == []
+
+
+def test_every_cli_verb_is_in_the_readme() -> None:
+    for module in pkgutil.iter_modules(ops.cli.__path__):
+        if module.name not in ("app", "__main__"):
+            importlib.import_module(f"ops.cli.{module.name}")
+    group = typer.main.get_command(app)
+    verbs = []
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        subcommands = getattr(command, "commands", None)
+        verbs += [f"{name} {sub}" for sub in subcommands] if subcommands else [name]
+    missing = [verb for verb in verbs if not re.search(rf"`dravo-sync {re.escape(verb)}\b", README)]
+    assert missing == []
