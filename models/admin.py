@@ -204,3 +204,15 @@ def revoke_workspace_keys(session: Session, workspace_id: str, at: datetime | No
         .values(revoked_at=at or utcnow())
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def list_account_ids(
+    session: Session, *, platform: str | None = None, workspace_id: str | None = None
+) -> list[str]:
+    """Accounts an operator wants to act on in bulk, oldest first."""
+    query = select(Account.id).order_by(Account.created_at, Account.id)
+    if platform is not None:
+        query = query.where(Account.platform == platform)
+    if workspace_id is not None:
+        query = query.where(Account.workspace_id == workspace_id)
+    return list(session.scalars(query))

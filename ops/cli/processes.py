@@ -6,13 +6,18 @@ import ipaddress
 import json
 import os
 import sys
-from typing import Annotated
+from collections import Counter
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
 
 from ops.cli.app import app, fail, settings
 from ops.logging import configure_logging
 from worker.names import PLATFORM_QUEUES, REFRESH_QUEUE, platform_queue
+
+if TYPE_CHECKING:  # the worker's dependencies load only when a sync runs
+    from worker.composition import WorkerDeps
 
 ALL_QUEUES = ",".join([REFRESH_QUEUE, "sync.dispatch", *(platform_queue(p) for p in PLATFORM_QUEUES)])
 
@@ -110,33 +115,84 @@ def simulator(
 
 
 @app.command("sync")
-def sync(account_id: Annotated[str, typer.Argument(help="Account id (acc_...).")]) -> None:
-    """Sync one account in this process (no broker); print the row as the API returns it."""
+def sync(
+    account_id: Annotated[str | None, typer.Argument(help="Account id (acc_...).")] = None,
+    all_accounts: Annotated[
+        bool, typer.Option("--all", help="Sync every account (or those filtered).")
+    ] = False,
+    platform: Annotated[
+        str | None, typer.Option("--platform", help="With --all: only this platform.")
+    ] = None,
+    workspace: Annotated[
+        str | None, typer.Option("--workspace", help="With --all: only this workspace.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256, help="With --all.")] = 8,
+) -> None:
+    """Sync one account in this process (no broker) and print the row as the API returns it;
+    with --all, sync many with a progress bar and print a summary by status."""
+    if (account_id is None) == (not all_accounts):
+        raise fail("give one ACCOUNT_ID, or --all")
+    if not all_accounts and (platform or workspace):
+        raise fail("--platform and --workspace go with --all")
+    if platform is not None and platform not in PLATFORM_QUEUES:
+        raise fail(f"unknown platform {platform!r} (one of {', '.join(PLATFORM_QUEUES)})")
     config = settings()
     configure_logging(config.log_level, config.log_json)
     from sqlalchemy.exc import OperationalError
 
-    from models.queries import get_account_row
     from worker.composition import build_deps
-    from worker.sync import SyncRunner
 
-    deps = build_deps(config, pool_size=2)
+    deps = build_deps(config, pool_size=min(concurrency, 20) if all_accounts else 2)
     try:
-        with deps.sessions() as session:
-            if get_account_row(session, account_id) is None:
-                raise fail(f"unknown account {account_id!r}")
-        report = SyncRunner(deps).run(account_id, None, "inline")
-        if not report.claimed:
-            typer.echo(
-                "note: not synced: another sync holds this account, or it waits for a reconnect",
-                err=True,
-            )
-        with deps.sessions() as session:
-            row = get_account_row(session, account_id)
+        if account_id is not None:
+            _sync_one(deps, account_id)
+        else:
+            _sync_many(deps, platform, workspace, concurrency)
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
         raise fail(f"database error: {reason}", code=1) from None
     finally:
         deps.close()
+
+
+def _sync_one(deps: WorkerDeps, account_id: str) -> None:
+    from models.queries import get_account_row
+    from worker.sync import SyncRunner
+
+    with deps.sessions() as session:
+        if get_account_row(session, account_id) is None:
+            raise fail(f"unknown account {account_id!r}")
+    report = SyncRunner(deps).run(account_id, None, "inline")
+    if not report.claimed:
+        typer.echo("note: not synced: another sync holds this account, or it waits for a reconnect", err=True)
+    with deps.sessions() as session:
+        row = get_account_row(session, account_id)
     assert row is not None
     typer.echo(json.dumps(row.to_json(), indent=2))
+
+
+def _sync_many(deps: WorkerDeps, platform: str | None, workspace: str | None, concurrency: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from models.admin import list_account_ids
+    from worker.sync import SyncRunner
+
+    with deps.sessions() as session:
+        ids = list_account_ids(session, platform=platform, workspace_id=workspace)
+    runner = SyncRunner(deps)
+    outcomes: Counter[str] = Counter()
+    columns = (TextColumn("syncing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    # Progress goes to stderr, so stdout stays the summary alone.
+    with (
+        Progress(*columns, console=Console(stderr=True)) as progress,
+        ThreadPoolExecutor(concurrency) as pool,
+    ):
+        task = progress.add_task("sync", total=len(ids))
+        futures = [pool.submit(runner.run, account, None, "inline") for account in ids]
+        for future in as_completed(futures):
+            report = future.result()
+            outcomes[report.sync_status or "skipped"] += 1
+            progress.advance(task)
+    typer.echo(json.dumps({"accounts": len(ids), "by_status": dict(sorted(outcomes.items()))}))

@@ -45,3 +45,30 @@ def test_an_unknown_account_is_a_one_line_error(e2e_env: dict[str, str]) -> None
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip().splitlines() == ["error: unknown account 'acc_nope'"]
+
+
+def test_sync_all_shows_progress_and_a_summary(
+    e2e_env: dict[str, str],
+    simulator: SimulatorClient,
+    session_factory: sessionmaker[Session],
+    workspace: str,
+) -> None:
+    for n in range(3):
+        sim = simulator.upsert_account(
+            "tiktok", f"bulk-{n}", scenario="revoked_token" if n == 2 else "healthy"
+        )
+        connect(session_factory, workspace, "tiktok", f"bulk-{n}", sim["access_token"])
+    sim = simulator.upsert_account("x", "bulk-x")
+    connect(session_factory, workspace, "x", "bulk-x", sim["access_token"])
+
+    done = run(e2e_env, "sync", "--all", "--platform", "tiktok")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"accounts": 3, "by_status": {"requires_reconnect": 1, "synced": 2}}
+    assert "3/3" in done.stderr  # the progress bar, on stderr
+    assert simulator.total_requests("x", "bulk-x") == 0
+
+
+def test_sync_needs_an_account_or_all(e2e_env: dict[str, str]) -> None:
+    done = run(e2e_env, "sync")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: give one ACCOUNT_ID, or --all"
