@@ -95,6 +95,11 @@ class SimulatorClient:
         result: dict[str, Any] = self._call("GET", self._path(platform, platform_account_id))
         return result
 
+    def accounts(self) -> list[dict[str, Any]]:
+        """Every account's state, including the tokens it accepts now."""
+        rows: list[dict[str, Any]] = self._call("GET", "/accounts")["accounts"]
+        return rows
+
     def requests(
         self, platform: str | None = None, platform_account_id: str | None = None
     ) -> list[dict[str, Any]]:

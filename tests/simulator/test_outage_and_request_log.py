@@ -37,7 +37,9 @@ def _x_me(raw: httpx.Client, token: str) -> httpx.Response:
 
 def _tiktok_info(raw: httpx.Client, token: str) -> httpx.Response:
     return raw.get(
-        "/tiktok/v2/user/info/", params={"fields": "follower_count"}, headers={"Authorization": f"Bearer {token}"}
+        "/tiktok/v2/user/info/",
+        params={"fields": "follower_count"},
+        headers={"Authorization": f"Bearer {token}"},
     )
 
 
