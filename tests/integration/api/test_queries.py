@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import InternalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.auth import record_key_use, resolve_bearer
 from models.db import make_read_only_session_factory
-from models.queries import get_account_row, list_account_rows, list_snapshots
+from models.queries import account_page_json, get_account_row, list_account_rows, list_snapshots
 from models.read_models import AccountFilter
 from models.tables import ApiKey
 from tests.integration.api import seeding
@@ -195,3 +196,28 @@ def test_key_use_recorded_at_most_once_a_minute(session_factory: sessionmaker[Se
         with session_factory.begin() as session:
             results.append(record_key_use(session, key_id, NOW + timedelta(seconds=offset)))
     assert results == [True, False, False, True]
+
+
+def test_metric_values_and_key_order_as_json_readers_see_them(
+    session_factory: sessionmaker[Session], read_only: sessionmaker[Session]
+) -> None:
+    """Integers only, by the value JSON readers get (`1e3` is 1000, `1.0` is a float), published
+    keys first, then the others by code point; strings escaped exactly as json.dumps does."""
+    ws = seeding.workspace(session_factory)
+    tricky = 'q"b\\s/\n\t\x01\x7f é😀\u2028'
+    seeding.account(
+        session_factory, ws.id, "acc_order", "x", created_at=NOW, handle=tricky,
+        metrics={"zeta": 1, "like_count": 2, "Alpha": 3, "followers_count": 4, "é": 5, "a": 1.0, "b": 2.5, "c": 10**30},
+        warnings=[tricky], error_message=tricky,
+    )
+    with session_factory.begin() as session:
+        session.execute(text("UPDATE account_sync SET metrics = metrics || '{\"e3\": 1e3}'::jsonb"))
+    with read_only() as session:
+        row = list_account_rows(session, ws.id, AccountFilter(), now=NOW)[0]
+        page = account_page_json(session, ws.id, AccountFilter(), now=NOW)
+    assert list(row.metrics.items()) == [
+        ("followers_count", 4), ("like_count", 2), ("Alpha", 3), ("c", 10**30), ("e3", 1000), ("zeta", 1), ("é", 5),
+    ]
+    assert row.handle == tricky and row.warnings == (tricky,) and row.error_message == tricky
+    expected = {"items": [row.to_json()], "total": 1}
+    assert page == json.dumps(expected, ensure_ascii=False, separators=(",", ":"))
