@@ -1,14 +1,18 @@
 """Shared fixtures: a throw-away PostgreSQL database per test run, a Redis database, settings.
 
 Tests talk to the real PostgreSQL and Redis named by DRAVO_TEST_ADMIN_DATABASE_URL (a database
-we may create other databases from) and DRAVO_TEST_REDIS_URL.
+we may create other databases from) and a private redis-server started for the run (or the Redis
+named by DRAVO_TEST_REDIS_URL).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -20,11 +24,40 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import migrate
 from models.db import make_engine, make_session_factory
 from models.tables import Base
+from tests.support.processes import RedisServer, free_port
 
 ADMIN_URL = os.environ.get(
     "DRAVO_TEST_ADMIN_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("DRAVO_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+_private_redis: RedisServer | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run the suite on a private redis-server, so concurrent runs (and the machine's own Redis
+    users) can't flush or consume each other's queues. DRAVO_TEST_REDIS_URL opts out."""
+    global _private_redis
+    if "DRAVO_TEST_REDIS_URL" in os.environ or shutil.which("redis-server") is None:
+        return
+    _private_redis = RedisServer(
+        port=free_port(), directory=Path(tempfile.mkdtemp(prefix="dravo-test-redis-"))
+    )
+    _private_redis.start()
+    base = f"redis://127.0.0.1:{_private_redis.port}"
+    os.environ["DRAVO_TEST_REDIS_URL"] = f"{base}/9"
+    os.environ.setdefault("DRAVO_TEST_E2E_REDIS_URL", f"{base}/12")
+    os.environ.setdefault("DRAVO_TEST_UP_REDIS_URL", f"{base}/11")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _private_redis is not None:
+        _private_redis.stop()
+        shutil.rmtree(_private_redis.directory, ignore_errors=True)
+
+
+def redis_url() -> str:
+    return os.environ.get("DRAVO_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
 TEST_ENCRYPTION_KEY = "kQ3Ua1vDmR8bq9Jm0Vwq8tqXb1n3Wv6m7gAq5yQ2f3E="
 
 
@@ -69,7 +102,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(redis_url())
     client.flushdb()
     yield client
     client.flushdb()
@@ -81,7 +114,7 @@ def test_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     """Environment for settings and subprocesses pointing at the test database and Redis."""
     env = {
         "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL,
+        "REDIS_URL": redis_url(),
         "DRAVO_ENV": "test",
         "DRAVO_ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
     }

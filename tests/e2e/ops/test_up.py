@@ -20,7 +20,7 @@ from models.tables import Account, Workspace
 from ops.demo import DEMO_ACCOUNTS
 from tests.support.processes import free_port
 
-UP_REDIS_URL = "redis://127.0.0.1:6379/11"
+UP_REDIS_URL = os.environ.get("DRAVO_TEST_UP_REDIS_URL", "redis://127.0.0.1:6379/11")
 
 
 def _children_of(ports: list[int]) -> list[str]:
