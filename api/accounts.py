@@ -50,7 +50,9 @@ def _refreshed(state: AppState, principal: Principal, where: AccountFilter) -> l
         )
     # Re-read: finished rows are fresh now, the others are what the cache holds.
     rows = _rows(state, principal, where)
-    return [row.with_warning(REFRESH_PENDING_WARNING) if row.account_id in result.pending else row for row in rows]
+    return [
+        row.with_warning(REFRESH_PENDING_WARNING) if row.account_id in result.pending else row for row in rows
+    ]
 
 
 @router.get(
@@ -125,7 +127,9 @@ async def account_history(
     """Every successful read of the account's metrics in the range (at most 1000 snapshots)."""
     start, end = _utc(since, "since"), _utc(until, "until")
     snapshots = await state.read_in_thread(
-        lambda connection: list_snapshots(connection, principal.workspace_id, account_id, since=start, until=end)
+        lambda connection: list_snapshots(
+            connection, principal.workspace_id, account_id, since=start, until=end
+        )
     )
     if snapshots is None:
         raise NotFound("No such account in this workspace.")

@@ -109,7 +109,9 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
     first = errors[0] if errors else {"loc": ("request",), "msg": "invalid request"}
     param = _parameter_name(tuple(first.get("loc", ())))
     reason = str(first.get("msg", "invalid value"))
-    return error_response(422, InvalidParameter.code, f"Invalid value for parameter '{param}': {reason}.", param)
+    return error_response(
+        422, InvalidParameter.code, f"Invalid value for parameter '{param}': {reason}.", param
+    )
 
 
 _STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}

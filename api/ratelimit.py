@@ -19,7 +19,9 @@ def window_key(workspace_id: str, window: int) -> str:
     return f"dravo:api:refresh-rate:{workspace_id}:{window}"
 
 
-def check_refresh_rate(client: redis.Redis, workspace_id: str, per_minute: int, now: float | None = None) -> None:
+def check_refresh_rate(
+    client: redis.Redis, workspace_id: str, per_minute: int, now: float | None = None
+) -> None:
     """Count one refresh request; raise RateLimited past `per_minute` in the current window."""
     at = time.time() if now is None else now
     window = int(at // WINDOW_SECONDS)

@@ -76,7 +76,9 @@ class AsyncReadPool:
             return row
 
     @staticmethod
-    async def _run(connection: psycopg.AsyncConnection[Any], sql: bytes, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    async def _run(
+        connection: psycopg.AsyncConnection[Any], sql: bytes, params: dict[str, Any]
+    ) -> tuple[Any, ...] | None:
         cursor = await connection.execute(sql, params)
         return await cursor.fetchone()
 

@@ -57,9 +57,18 @@ def _plain_rows_sql(workspace_id: str, where: AccountFilter) -> str:
     """The joined rows alone, as the API read them before PostgreSQL built its JSON."""
     query = (
         select(
-            Account.id, Account.workspace_id, Account.platform, Account.handle, Account.platform_account_id,
-            AccountSync.metrics, AccountSync.warnings, AccountSync.sync_status, AccountSync.error_message,
-            AccountSync.last_updated_at, AccountSync.stale_after, AccountSync.deferred_note,
+            Account.id,
+            Account.workspace_id,
+            Account.platform,
+            Account.handle,
+            Account.platform_account_id,
+            AccountSync.metrics,
+            AccountSync.warnings,
+            AccountSync.sync_status,
+            AccountSync.error_message,
+            AccountSync.last_updated_at,
+            AccountSync.stale_after,
+            AccountSync.deferred_note,
         )
         .select_from(Account)
         .outerjoin(AccountSync, AccountSync.account_id == Account.id)
@@ -98,8 +107,21 @@ def _pgbench(database_url: str, sql: str, mode: str = "prepared") -> float:
         script.write(sql.replace("\n", " ") + ";\n")
     try:
         out = subprocess.run(
-            ["pgbench", "-n", "-M", mode, "-c", str(CONCURRENCY), "-j", "2", "-T", str(int(DURATION)), "-f", script.name,
-             libpq(database_url)],
+            [
+                "pgbench",
+                "-n",
+                "-M",
+                mode,
+                "-c",
+                str(CONCURRENCY),
+                "-j",
+                "2",
+                "-T",
+                str(int(DURATION)),
+                "-f",
+                script.name,
+                libpq(database_url),
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -135,7 +157,14 @@ def run() -> dict[str, Any]:
             _loadgen(target, key, "--concurrency", "4", "--duration", "2")  # warm-up
             page_sql = _list_sql(url, WORKSPACE, AccountFilter(limit=100))
             plain_sql = _plain_rows_sql(WORKSPACE, AccountFilter(limit=100))
-            open_loop, closed_loop, wrk_rates, sql_rates, sql_simple_rates, plain_rates = [], [], [], [], [], []
+            open_loop, closed_loop, wrk_rates, sql_rates, sql_simple_rates, plain_rates = (
+                [],
+                [],
+                [],
+                [],
+                [],
+                [],
+            )
             for _ in range(RUNS):
                 open_loop.append(_loadgen(target, key, "--rate", str(RATE), "--duration", str(DURATION)))
                 closed_loop.append(

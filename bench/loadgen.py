@@ -60,7 +60,9 @@ async def _open_loop(url: str, headers: dict[str, str], rate: float, duration: f
     }
 
 
-async def _closed_loop(url: str, headers: dict[str, str], concurrency: int, duration: float) -> dict[str, float]:
+async def _closed_loop(
+    url: str, headers: dict[str, str], concurrency: int, duration: float
+) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + duration

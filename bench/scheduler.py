@@ -116,4 +116,7 @@ Growth from {SIZES[0]:,} to {SIZES[-1]:,} accounts: x{large / small:.2f} (target
 The whole tick at {SIZES[-1]:,} accounts (`worker.dispatch.dispatch_due`: budget checks, claims,
 publishing {BATCH:,} messages to Redis): median {median(real):.1f} ms."""
     save("scheduler", "python -m bench scheduler", markdown, results)
-    return {"median_by_size": {k: v["median_ms"] for k, v in results["sizes"].items()}, "real_tick_ms": median(real)}
+    return {
+        "median_by_size": {k: v["median_ms"] for k, v in results["sizes"].items()},
+        "real_tick_ms": median(real),
+    }

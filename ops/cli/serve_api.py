@@ -15,7 +15,9 @@ from ops.cli.app import app, settings
 @app.command("api")
 def serve_api(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0: any free port).")] = 8000,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="TCP port (0: any free port).")
+    ] = 8000,
     workers: Annotated[
         int,
         typer.Option(

@@ -71,7 +71,9 @@ def _render(report: StatusReport) -> None:
     for column in ("account", "platform", "handle", "expires at"):
         expiring.add_column(column)
     for token in report.expiring:
-        expiring.add_row(token.account_id, token.platform, token.handle or "", token.token_expires_at.isoformat())
+        expiring.add_row(
+            token.account_id, token.platform, token.handle or "", token.token_expires_at.isoformat()
+        )
     console.print(expiring)
 
     queues = Table(title="Queue depths")

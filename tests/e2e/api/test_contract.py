@@ -53,7 +53,9 @@ def test_seed_example_field_by_field(
 
     refused = httpx.get(f"{base}/v1/analytics/accounts")
     assert refused.status_code == 401
-    assert refused.json() == {"error": {"code": "unauthorized", "message": "Missing or invalid API key / JWT."}}
+    assert refused.json() == {
+        "error": {"code": "unauthorized", "message": "Missing or invalid API key / JWT."}
+    }
 
 
 def test_openapi_and_probes_over_the_socket(
@@ -67,7 +69,10 @@ def test_openapi_and_probes_over_the_socket(
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stops_cleanly_on_signal(
-    test_env: dict[str, str], session_factory: sessionmaker[Session], api_server: ApiStarter, sig: signal.Signals
+    test_env: dict[str, str],
+    session_factory: sessionmaker[Session],
+    api_server: ApiStarter,
+    sig: signal.Signals,
 ) -> None:
     proc, _ = api_server(_env(test_env))
     os.kill(proc.pid, sig)

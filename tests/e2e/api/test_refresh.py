@@ -24,7 +24,9 @@ X_ID = "2244994945"
 X_TOKEN = "x-access-token-for-refresh-tests"
 
 
-def _connect_x(session_factory: sessionmaker[Session], simulator: SimulatorClient, **sim: object) -> tuple[str, str]:
+def _connect_x(
+    session_factory: sessionmaker[Session], simulator: SimulatorClient, **sim: object
+) -> tuple[str, str]:
     ws = seeding.workspace(session_factory)
     simulator.upsert_account("x", X_ID, access_token=X_TOKEN, handle="dravo", **sim)  # type: ignore[arg-type]
     account_id = connect(session_factory, ws.id, "x", X_ID, X_TOKEN, handle="@dravo")

@@ -23,7 +23,12 @@ def free_port() -> int:
 def serve(app: FastAPI) -> Iterator[str]:
     """Yield the base URL once the server accepts requests (lifespan done); stop it afterwards."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=free_port(), lifespan="on", log_level="warning", ws="none",
+        app,
+        host="127.0.0.1",
+        port=free_port(),
+        lifespan="on",
+        log_level="warning",
+        ws="none",
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)

@@ -30,8 +30,16 @@ def test_seed_example(client: httpx.Client, ws: seeding.SeededWorkspace) -> None
     assert body["total"] == 2
     assert [item["account_id"] for item in body["items"]] == ["acc_8f2c1d", "acc_4b9e07"]
     assert list(body["items"][0]) == [
-        "account_id", "platform", "handle", "platform_account_id", "metrics", "warnings",
-        "sync_status", "error_message", "last_updated_at", "stale_after",
+        "account_id",
+        "platform",
+        "handle",
+        "platform_account_id",
+        "metrics",
+        "warnings",
+        "sync_status",
+        "error_message",
+        "last_updated_at",
+        "stale_after",
     ]
 
 
@@ -88,20 +96,44 @@ def test_unauthenticated_bad_parameters_are_401(client: httpx.Client) -> None:
     assert client.get(f"{URL}?limit=0").status_code == 401
 
 
-def test_pending_failed_and_reconnect_rows(client: httpx.Client, session_factory: sessionmaker[Session]) -> None:
+def test_pending_failed_and_reconnect_rows(
+    client: httpx.Client, session_factory: sessionmaker[Session]
+) -> None:
     ws = seeding.workspace(session_factory)
     t = seeding.SEED_TIME
-    seeding.account(session_factory, ws.id, "acc_1", "linkedin", created_at=t, sync_status="pending",
-                    metrics={"follower_statistics_member_followers_count": 3})
-    seeding.account(session_factory, ws.id, "acc_2", "tiktok", created_at=t + timedelta(seconds=1),
-                    sync_status="failed", error_message="TikTok did not answer in time.",
-                    metrics={"follower_count": 7})
-    seeding.account(session_factory, ws.id, "acc_3", "instagram", created_at=t + timedelta(seconds=2),
-                    sync_status="requires_reconnect",
-                    error_message="Instagram access was revoked; reconnect the account.",
-                    metrics={"follower_count": 9})
+    seeding.account(
+        session_factory,
+        ws.id,
+        "acc_1",
+        "linkedin",
+        created_at=t,
+        sync_status="pending",
+        metrics={"follower_statistics_member_followers_count": 3},
+    )
+    seeding.account(
+        session_factory,
+        ws.id,
+        "acc_2",
+        "tiktok",
+        created_at=t + timedelta(seconds=1),
+        sync_status="failed",
+        error_message="TikTok did not answer in time.",
+        metrics={"follower_count": 7},
+    )
+    seeding.account(
+        session_factory,
+        ws.id,
+        "acc_3",
+        "instagram",
+        created_at=t + timedelta(seconds=2),
+        sync_status="requires_reconnect",
+        error_message="Instagram access was revoked; reconnect the account.",
+        metrics={"follower_count": 9},
+    )
     items = client.get(URL, headers=bearer(ws.api_key)).json()["items"]
-    assert items[0]["metrics"] == {} and items[0]["last_updated_at"] is None and items[0]["stale_after"] is None
+    assert (
+        items[0]["metrics"] == {} and items[0]["last_updated_at"] is None and items[0]["stale_after"] is None
+    )
     assert items[1]["metrics"] == {"follower_count": 7}
     assert items[1]["error_message"] == "TikTok did not answer in time."
     assert items[2]["sync_status"] == "requires_reconnect" and items[2]["metrics"] == {"follower_count": 9}
@@ -144,10 +176,13 @@ def test_history(client: httpx.Client, session_factory: sessionmaker[Session]) -
     body = client.get(url, headers=bearer(ours.api_key)).json()
     assert body["total"] == 3
     assert body["items"][0] == {
-        "captured_at": "2026-06-29T09:00:00Z", "sync_status": "synced", "metrics": {"followers_count": 10},
+        "captured_at": "2026-06-29T09:00:00Z",
+        "sync_status": "synced",
+        "metrics": {"followers_count": 10},
     }
     ranged = client.get(
-        url, params={"since": "2026-06-30T00:00:00Z", "until": "2026-07-01T09:00:00+00:00"},
+        url,
+        params={"since": "2026-06-30T00:00:00Z", "until": "2026-07-01T09:00:00+00:00"},
         headers=bearer(ours.api_key),
     ).json()
     assert [i["metrics"]["followers_count"] for i in ranged["items"]] == [11, 12]
@@ -156,7 +191,9 @@ def test_history(client: httpx.Client, session_factory: sessionmaker[Session]) -
     for other in (theirs.api_key,):
         response = client.get(url, headers=bearer(other))
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
-    assert client.get("/v1/analytics/accounts/acc_zzz/history", headers=bearer(ours.api_key)).status_code == 404
+    assert (
+        client.get("/v1/analytics/accounts/acc_zzz/history", headers=bearer(ours.api_key)).status_code == 404
+    )
     assert client.get(url).status_code == 401
     bad = client.get(url, params={"since": "yesterday"}, headers=bearer(ours.api_key))
     assert bad.status_code == 422 and bad.json()["error"]["param"] == "since"

@@ -56,7 +56,9 @@ def ws(session_factory: sessionmaker[Session]) -> seeding.SeededWorkspace:
         {"Authorization": "Bearer a.b.c"},
     ],
 )
-def test_missing_or_malformed(client: httpx.Client, ws: seeding.SeededWorkspace, headers: dict[str, str]) -> None:
+def test_missing_or_malformed(
+    client: httpx.Client, ws: seeding.SeededWorkspace, headers: dict[str, str]
+) -> None:
     _assert_401(client.get(URL, headers=headers))
 
 
@@ -83,20 +85,51 @@ def test_valid_jwt(client: httpx.Client, ws: seeding.SeededWorkspace) -> None:
     "make_token",
     [
         pytest.param(lambda ws: seeding.dashboard_jwt(ws, expires_in=-30), id="expired"),
-        pytest.param(lambda ws: seeding.make_jwt({"workspace_id": ws, "exp": int(time.time()) + 60},
-                                                 secret="another-secret-of-sufficient-length-for-any-hmac-0123456789abcdef"), id="wrong-secret"),
+        pytest.param(
+            lambda ws: seeding.make_jwt(
+                {"workspace_id": ws, "exp": int(time.time()) + 60},
+                secret="another-secret-of-sufficient-length-for-any-hmac-0123456789abcdef",
+            ),
+            id="wrong-secret",
+        ),
         pytest.param(lambda ws: seeding.make_jwt({"workspace_id": ws}), id="missing-exp"),
-        pytest.param(lambda ws: seeding.make_jwt({"sub": "u", "exp": int(time.time()) + 60}), id="missing-workspace"),
-        pytest.param(lambda ws: seeding.make_jwt({"workspace_id": "", "exp": int(time.time()) + 60}), id="empty-workspace"),
-        pytest.param(lambda ws: seeding.make_jwt({"workspace_id": [ws], "exp": int(time.time()) + 60}), id="list-workspace"),
+        pytest.param(
+            lambda ws: seeding.make_jwt({"sub": "u", "exp": int(time.time()) + 60}), id="missing-workspace"
+        ),
+        pytest.param(
+            lambda ws: seeding.make_jwt({"workspace_id": "", "exp": int(time.time()) + 60}),
+            id="empty-workspace",
+        ),
+        pytest.param(
+            lambda ws: seeding.make_jwt({"workspace_id": [ws], "exp": int(time.time()) + 60}),
+            id="list-workspace",
+        ),
         pytest.param(lambda ws: seeding.make_jwt({"workspace_id": ws, "exp": "soon"}), id="bad-exp"),
         pytest.param(lambda ws: seeding.dashboard_jwt("ws_unknown"), id="unknown-workspace"),
-        pytest.param(lambda ws: seeding.make_jwt({"workspace_id": ws, "exp": int(time.time()) + 60},
-                                                 algorithm="HS512"), id="hs512"),
-        pytest.param(lambda ws: _b64({"alg": "none", "typ": "JWT"}) + "."
-                     + _b64({"workspace_id": ws, "exp": int(time.time()) + 60}) + ".", id="alg-none"),
-        pytest.param(lambda ws: _b64({"alg": "none", "typ": "JWT"}) + "."
-                     + _b64({"workspace_id": ws, "exp": int(time.time()) + 60}) + ".c2ln", id="alg-none-sig"),
+        pytest.param(
+            lambda ws: seeding.make_jwt(
+                {"workspace_id": ws, "exp": int(time.time()) + 60}, algorithm="HS512"
+            ),
+            id="hs512",
+        ),
+        pytest.param(
+            lambda ws: (
+                _b64({"alg": "none", "typ": "JWT"})
+                + "."
+                + _b64({"workspace_id": ws, "exp": int(time.time()) + 60})
+                + "."
+            ),
+            id="alg-none",
+        ),
+        pytest.param(
+            lambda ws: (
+                _b64({"alg": "none", "typ": "JWT"})
+                + "."
+                + _b64({"workspace_id": ws, "exp": int(time.time()) + 60})
+                + ".c2ln"
+            ),
+            id="alg-none-sig",
+        ),
     ],
 )
 def test_bad_jwts(client: httpx.Client, ws: seeding.SeededWorkspace, make_token: Any) -> None:
@@ -104,7 +137,10 @@ def test_bad_jwts(client: httpx.Client, ws: seeding.SeededWorkspace, make_token:
 
 
 def test_jwt_refused_without_a_secret(
-    make_settings: Any, session_factory: sessionmaker[Session], redis_client: Any, monkeypatch: pytest.MonkeyPatch
+    make_settings: Any,
+    session_factory: sessionmaker[Session],
+    redis_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from api.app import create_app
     from tests.integration.api.server import serve
@@ -130,8 +166,15 @@ def test_no_leak_across_workspaces(client: httpx.Client, session_factory: sessio
     for n, (owner, platform) in enumerate(itertools.product((a, b), ("x", "facebook", "tiktok"))):
         account_id = f"acc_{owner.id[-4:]}_{platform}"
         # Same platform account ids in both workspaces: a filter can't pick the other's by native id.
-        seeding.account(session_factory, owner.id, account_id, platform, created_at=t + timedelta(seconds=n),
-                        platform_account_id=f"native-{platform}", metrics={"followers_count": n})
+        seeding.account(
+            session_factory,
+            owner.id,
+            account_id,
+            platform,
+            created_at=t + timedelta(seconds=n),
+            platform_account_id=f"native-{platform}",
+            metrics={"followers_count": n},
+        )
         owned[owner.id].add(account_id)
     all_ids = sorted(owned[a.id] | owned[b.id])
     for owner, token in itertools.product((a, b), ("key", "jwt")):
@@ -139,8 +182,11 @@ def test_no_leak_across_workspaces(client: httpx.Client, session_factory: sessio
         for account_id, platform, limit in itertools.product(
             [None, *all_ids], [None, "x", "facebook", "tiktok", "linkedin"], [None, 1, 100]
         ):
-            params = {k: v for k, v in {"accountId": account_id, "platform": platform, "limit": limit}.items()
-                      if v is not None}
+            params = {
+                k: v
+                for k, v in {"accountId": account_id, "platform": platform, "limit": limit}.items()
+                if v is not None
+            }
             body = client.get(URL, params=params, headers=bearer(secret)).json()
             seen = {item["account_id"] for item in body["items"]}
             assert seen <= owned[owner.id], (owner.id, params)
@@ -157,6 +203,8 @@ def test_refresh_never_touches_another_workspace(
     a = seeding.workspace(session_factory, "a")
     b = seeding.workspace(session_factory, "b")
     seeding.account(session_factory, b.id, "acc_of_b", "x", created_at=seeding.SEED_TIME)
-    body = client.get(URL, params={"accountId": "acc_of_b", "refresh": "true"}, headers=bearer(a.api_key)).json()
+    body = client.get(
+        URL, params={"accountId": "acc_of_b", "refresh": "true"}, headers=bearer(a.api_key)
+    ).json()
     assert body == {"items": [], "total": 0}
     assert redis_client.exists(refresh_lock_key("acc_of_b")) == 0

@@ -49,7 +49,9 @@ def _operations(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 @st.composite
-def requests(draw: st.DrawFn, document: dict[str, Any], tokens: list[str]) -> tuple[str, dict[str, str], dict[str, str], dict[str, Any]]:
+def requests(
+    draw: st.DrawFn, document: dict[str, Any], tokens: list[str]
+) -> tuple[str, dict[str, str], dict[str, str], dict[str, Any]]:
     path, operation = draw(st.sampled_from(_operations(document)))
     query: dict[str, str] = {}
     for parameter in operation.get("parameters", []):
@@ -57,7 +59,9 @@ def requests(draw: st.DrawFn, document: dict[str, Any], tokens: list[str]) -> tu
         value = draw(_value(parameter["schema"]) | ANY_TEXT) if where == "query" else None
         if where == "path":
             # "", "." and ".." would change the path itself rather than fill the parameter.
-            value = draw(_value(parameter["schema"]).map(lambda v: v if v not in ("", ".", "..") else "acc_x"))
+            value = draw(
+                _value(parameter["schema"]).map(lambda v: v if v not in ("", ".", "..") else "acc_x")
+            )
             path = path.replace("{" + name + "}", quote(str(value), safe=""))
         elif draw(st.booleans()):
             query[name] = str(value)
@@ -67,9 +71,16 @@ def requests(draw: st.DrawFn, document: dict[str, Any], tokens: list[str]) -> tu
     if "security" in operation:
         # Mostly valid credentials, so the parameters reach the handlers.
         garbage = draw(st.text(string.ascii_letters + string.digits + "._-", min_size=1, max_size=60))
-        headers = draw(st.sampled_from([
-            *(bearer(token) for token in tokens for _ in range(4)), bearer(garbage), {"Authorization": garbage}, {},
-        ]))
+        headers = draw(
+            st.sampled_from(
+                [
+                    *(bearer(token) for token in tokens for _ in range(4)),
+                    bearer(garbage),
+                    {"Authorization": garbage},
+                    {},
+                ]
+            )
+        )
     return path, query, headers, operation
 
 
@@ -96,7 +107,10 @@ def test_openapi_document(document: dict[str, Any]) -> None:
             "$ref": "#/components/schemas/ErrorResponse"
         }
     assert set(document["paths"]) == {
-        "/v1/analytics/accounts", "/v1/analytics/accounts/{account_id}/history", "/healthz", "/readyz",
+        "/v1/analytics/accounts",
+        "/v1/analytics/accounts/{account_id}/history",
+        "/healthz",
+        "/readyz",
     }
 
 

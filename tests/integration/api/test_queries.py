@@ -34,16 +34,28 @@ def test_seed_rows_in_creation_order(
         rows = list_account_rows(session, ws.id, AccountFilter(), now=NOW)
     assert [row.to_json() for row in rows] == [
         {
-            "account_id": "acc_8f2c1d", "platform": "x", "handle": "@dravo",
-            "platform_account_id": "1234567890", "metrics": seeding.SEED_X_METRICS, "warnings": [],
-            "sync_status": "synced", "error_message": None,
-            "last_updated_at": "2026-06-29T09:00:00Z", "stale_after": "2026-06-29T15:00:00Z",
+            "account_id": "acc_8f2c1d",
+            "platform": "x",
+            "handle": "@dravo",
+            "platform_account_id": "1234567890",
+            "metrics": seeding.SEED_X_METRICS,
+            "warnings": [],
+            "sync_status": "synced",
+            "error_message": None,
+            "last_updated_at": "2026-06-29T09:00:00Z",
+            "stale_after": "2026-06-29T15:00:00Z",
         },
         {
-            "account_id": "acc_4b9e07", "platform": "facebook", "handle": "Dravo",
-            "platform_account_id": "1122334455", "metrics": seeding.SEED_FACEBOOK_METRICS,
-            "warnings": [seeding.FACEBOOK_WARNING], "sync_status": "partial", "error_message": None,
-            "last_updated_at": "2026-06-29T09:00:00Z", "stale_after": "2026-06-29T15:00:00Z",
+            "account_id": "acc_4b9e07",
+            "platform": "facebook",
+            "handle": "Dravo",
+            "platform_account_id": "1122334455",
+            "metrics": seeding.SEED_FACEBOOK_METRICS,
+            "warnings": [seeding.FACEBOOK_WARNING],
+            "sync_status": "partial",
+            "error_message": None,
+            "last_updated_at": "2026-06-29T09:00:00Z",
+            "stale_after": "2026-06-29T15:00:00Z",
         },
     ]
 
@@ -54,7 +66,9 @@ def test_one_query_whatever_the_row_count(
     ws = seeding.workspace(session_factory)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(30):
-        seeding.account(session_factory, ws.id, f"acc_{i:04d}", "tiktok", created_at=start + timedelta(minutes=i))
+        seeding.account(
+            session_factory, ws.id, f"acc_{i:04d}", "tiktok", created_at=start + timedelta(minutes=i)
+        )
     statements: list[str] = []
 
     def count(*args: object) -> None:
@@ -76,8 +90,13 @@ def test_pending_hides_old_metrics_and_times(
 ) -> None:
     ws = seeding.workspace(session_factory)
     seeding.account(
-        session_factory, ws.id, "acc_pending", "instagram", created_at=NOW,
-        metrics={"follower_count": 5}, sync_status="pending",
+        session_factory,
+        ws.id,
+        "acc_pending",
+        "instagram",
+        created_at=NOW,
+        metrics={"follower_count": 5},
+        sync_status="pending",
     )
     seeding.account(session_factory, ws.id, "acc_nosync", "instagram", created_at=NOW, with_sync_row=False)
     with read_only() as session:
@@ -94,7 +113,11 @@ def test_only_integer_metrics_and_string_warnings(
 ) -> None:
     ws = seeding.workspace(session_factory)
     seeding.account(
-        session_factory, ws.id, "acc_mixed", "x", created_at=NOW,
+        session_factory,
+        ws.id,
+        "acc_mixed",
+        "x",
+        created_at=NOW,
         metrics={"followers_count": 3, "ratio": 1.5, "name": "x", "flag": True, "gone": None, "big": 2**40},
         warnings=["ok", 3, None],
     )
@@ -117,8 +140,15 @@ def test_deferred_note_only_while_stale(
     ws = seeding.workspace(session_factory)
     note = "X rate limit reached; next attempt after 2026-06-29T10:15:00Z."
     seeding.account(
-        session_factory, ws.id, "acc_limited", "x", created_at=NOW, metrics={"followers_count": 1},
-        warnings=["w"], stale_after=stale_after, deferred_note=note,
+        session_factory,
+        ws.id,
+        "acc_limited",
+        "x",
+        created_at=NOW,
+        metrics={"followers_count": 1},
+        warnings=["w"],
+        stale_after=stale_after,
+        deferred_note=note,
     )
     with read_only() as session:
         warnings = list_account_rows(session, ws.id, AccountFilter(), now=NOW)[0].to_json()["warnings"]
@@ -133,6 +163,7 @@ def test_filters_limit_and_scoping(
     seeding.seed_example(session_factory, ours.id)
     seeding.account(session_factory, theirs.id, "acc_theirs", "x", created_at=NOW)
     with read_only() as session:
+
         def ids(**kw: object) -> list[str]:
             return [r.account_id for r in list_account_rows(session, ours.id, AccountFilter(**kw), now=NOW)]  # type: ignore[arg-type]
 
@@ -153,21 +184,29 @@ def test_snapshots_in_range_and_scoped(
     theirs = seeding.workspace(session_factory, "theirs")
     seeding.account(session_factory, ours.id, "acc_a", "x", created_at=NOW)
     for day in range(5):
-        seeding.snapshot(session_factory, "acc_a", NOW + timedelta(days=day), {"followers_count": day, "f": 0.5})
+        seeding.snapshot(
+            session_factory, "acc_a", NOW + timedelta(days=day), {"followers_count": day, "f": 0.5}
+        )
     with read_only() as session:
-        rows = list_snapshots(session, ours.id, "acc_a", since=NOW + timedelta(days=1), until=NOW + timedelta(days=3))
+        rows = list_snapshots(
+            session, ours.id, "acc_a", since=NOW + timedelta(days=1), until=NOW + timedelta(days=3)
+        )
         assert rows is not None
         assert [r.metrics for r in rows] == [{"followers_count": d} for d in (1, 2, 3)]
         assert list_snapshots(session, theirs.id, "acc_a") is None
         assert list_snapshots(session, ours.id, "acc_unknown") is None
 
 
-def test_resolve_key_and_jwt(session_factory: sessionmaker[Session], read_only: sessionmaker[Session]) -> None:
+def test_resolve_key_and_jwt(
+    session_factory: sessionmaker[Session], read_only: sessionmaker[Session]
+) -> None:
     ws = seeding.workspace(session_factory)
     with read_only() as session:
         principal = resolve_bearer(session, ws.api_key, None)
         assert principal is not None and principal.workspace_id == ws.id and principal.kind == "api_key"
-        assert resolve_bearer(session, ws.api_key[:-1] + ("A" if ws.api_key[-1] != "A" else "B"), None) is None
+        assert (
+            resolve_bearer(session, ws.api_key[:-1] + ("A" if ws.api_key[-1] != "A" else "B"), None) is None
+        )
         token = seeding.dashboard_jwt(ws.id)
         assert resolve_bearer(session, token, None) is None  # no secret configured: JWTs refused
         jwt_principal = resolve_bearer(session, token, seeding.JWT_SECRET)
@@ -206,9 +245,24 @@ def test_metric_values_and_key_order_as_json_readers_see_them(
     ws = seeding.workspace(session_factory)
     tricky = 'q"b\\s/\n\t\x01\x7f é😀\u2028'
     seeding.account(
-        session_factory, ws.id, "acc_order", "x", created_at=NOW, handle=tricky,
-        metrics={"zeta": 1, "like_count": 2, "Alpha": 3, "followers_count": 4, "é": 5, "a": 1.0, "b": 2.5, "c": 10**30},
-        warnings=[tricky], error_message=tricky,
+        session_factory,
+        ws.id,
+        "acc_order",
+        "x",
+        created_at=NOW,
+        handle=tricky,
+        metrics={
+            "zeta": 1,
+            "like_count": 2,
+            "Alpha": 3,
+            "followers_count": 4,
+            "é": 5,
+            "a": 1.0,
+            "b": 2.5,
+            "c": 10**30,
+        },
+        warnings=[tricky],
+        error_message=tricky,
     )
     with session_factory.begin() as session:
         session.execute(text("UPDATE account_sync SET metrics = metrics || '{\"e3\": 1e3}'::jsonb"))
@@ -216,7 +270,13 @@ def test_metric_values_and_key_order_as_json_readers_see_them(
         row = list_account_rows(session, ws.id, AccountFilter(), now=NOW)[0]
         page = account_page_json(session, ws.id, AccountFilter(), now=NOW)
     assert list(row.metrics.items()) == [
-        ("followers_count", 4), ("like_count", 2), ("Alpha", 3), ("c", 10**30), ("e3", 1000), ("zeta", 1), ("é", 5),
+        ("followers_count", 4),
+        ("like_count", 2),
+        ("Alpha", 3),
+        ("c", 10**30),
+        ("e3", 1000),
+        ("zeta", 1),
+        ("é", 5),
     ]
     assert row.handle == tricky and row.warnings == (tricky,) and row.error_message == tricky
     expected = {"items": [row.to_json()], "total": 1}
