@@ -1,0 +1,89 @@
+"""schemathesis against the API's own OpenAPI document, over a real socket: every documented
+check (no 500, responses and status codes as documented, auth enforced, ...) for every operation,
+with generated valid and invalid inputs."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.e2e.api.conftest import start_api
+from tests.integration.api import seeding
+
+pytestmark = [pytest.mark.faults, pytest.mark.e2e]
+
+MAX_EXAMPLES = os.environ.get("DRAVO_SCHEMATHESIS_EXAMPLES", "300")
+HISTORY = "/v1/analytics/accounts/{account_id}/history"
+# Known bug (reported, see test_history_rejects_unix_timestamps): `since`/`until` accept numbers
+# as Unix times, so schemathesis' ST201 ("schema-violating request accepted") fires on history.
+# Until it is fixed, history runs every check but that one; every other operation runs them all.
+RUNS = {
+    "all operations but history, all checks": ["--exclude-path", HISTORY],
+    "history, all checks but negative_data_rejection": [
+        "--include-path", HISTORY, "--exclude-checks", "negative_data_rejection",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.timeout(900)
+def test_schemathesis_finds_no_undocumented_answer(
+    faults_env: dict[str, str], session_factory: sessionmaker[Session], log_dir: Path, tmp_path: Path
+) -> None:
+    ws = seeding.workspace(session_factory)
+    seeding.seed_example(session_factory, ws.id)
+    seeding.snapshot(session_factory, "acc_8f2c1d", seeding.SEED_TIME, {"followers_count": 1})
+    # No worker runs: a refresh answers from the cache at once instead of waiting for one.
+    env = {**faults_env, "DRAVO_JWT_SECRET": seeding.JWT_SECRET, "DRAVO_REFRESH_WAIT_SECONDS": "0"}
+    api, base = start_api(env, log_dir / "api.log")
+    try:
+        assert httpx.get(f"{base}/openapi.json", timeout=10).status_code == 200
+        for (what, selection), token in itertools.product(
+            RUNS.items(), (ws.api_key, seeding.dashboard_jwt(ws.id))
+        ):
+            print(f"schemathesis: {what}, {token[:4]}... credentials")
+            run = subprocess.run(
+                [
+                    str(Path(sys.executable).with_name("schemathesis")), "run", f"{base}/openapi.json",
+                    "--checks", "all",
+                    "--max-examples", MAX_EXAMPLES,
+                    "--header", f"Authorization: Bearer {token}",
+                    "--seed", "7",
+                    "--report", "junit", "--report-dir", str(tmp_path / "schemathesis"),
+                    "--no-color",
+                    *selection,
+                ],
+                capture_output=True, text=True, timeout=800, check=False, cwd=tmp_path,
+            )  # fmt: skip
+            print(run.stdout[-4000:])
+            assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
+    finally:
+        api.stop(15)
+
+
+@pytest.mark.xfail(strict=True, reason="bug: api/accounts.py history `since`/`until` accept Unix times")
+def test_history_rejects_unix_timestamps(
+    faults_env: dict[str, str], session_factory: sessionmaker[Session], log_dir: Path
+) -> None:
+    """The document says `format: date-time` (docs/api.md: ISO 8601); `until=0.5` is not one."""
+    ws = seeding.workspace(session_factory)
+    seeding.seed_example(session_factory, ws.id)
+    api, base = start_api({**faults_env, "DRAVO_JWT_SECRET": seeding.JWT_SECRET}, log_dir / "api.log")
+    try:
+        for value in ("0.5", "1700000000"):
+            response = httpx.get(
+                f"{base}/v1/analytics/accounts/acc_8f2c1d/history",
+                params={"until": value},
+                headers={"Authorization": f"Bearer {ws.api_key}"},
+                timeout=10,
+            )
+            assert response.status_code == 422, (value, response.status_code, response.text)
+            assert response.json()["error"]["param"] == "until"
+    finally:
+        api.stop(15)
