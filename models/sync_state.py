@@ -20,12 +20,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, text, update
+from sqlalchemy import DateTime, TextClause, TextualSelect, bindparam, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
-from models.tables import Account, AccountSync, MetricSnapshot
+from models.tables import Account, AccountSync
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,62 @@ def claim_due(
     return [DispatchClaim(account_id=r[0], platform=platform, lease_token=r[1]) for r in rows]
 
 
+# One round trip per claim: the lease UPDATE returns the row and, through the join, the account
+# (no row lock on accounts). Prebuilt textual statements: building and caching an ORM UPDATE
+# per sync cost more CPU than the rest of the claim.
+_CLAIM_CONDITIONS = {
+    "dispatched": "s.lease_token = :dispatch_token AND s.lease_until > :now",
+    "refresh": "(s.lease_token IS NULL OR s.lease_until <= :now) AND s.next_sync_at IS NOT NULL",
+    "refresh_interval": (
+        "(s.lease_token IS NULL OR s.lease_until <= :now) AND s.next_sync_at IS NOT NULL"
+        " AND (s.last_attempt_at IS NULL OR s.last_attempt_at <= :attempted_before)"
+    ),
+}
+
+
+def _claim_statement(condition: str) -> TextualSelect:
+    sync, account = AccountSync.__table__.c, Account.__table__.c
+    return (
+        text(
+            # Only the fixed conditions above are interpolated.
+            f"""
+            UPDATE account_sync AS s SET lease_token = :token, lease_until = :until
+            FROM accounts AS a
+            WHERE s.account_id = :account_id AND a.id = s.account_id AND {condition}
+            RETURNING s.sync_status, s.metrics, s.warnings, s.error_message, s.consecutive_failures,
+                      s.last_updated_at, s.stale_after, a.platform, a.platform_account_id, a.handle,
+                      a.auth, a.credentials, a.token_expires_at
+            """  # noqa: S608
+        )
+        .bindparams(
+            bindparam("token", type_=sync.lease_token.type),
+            *(
+                [bindparam("dispatch_token", type_=sync.lease_token.type)]
+                if ":dispatch_token" in condition
+                else []
+            ),
+        )
+        .columns(
+            sync.sync_status,
+            sync.metrics,
+            sync.warnings,
+            sync.error_message,
+            sync.consecutive_failures,
+            sync.last_updated_at,
+            sync.stale_after,
+            account.platform,
+            account.platform_account_id,
+            account.handle,
+            account.auth,
+            account.credentials,
+            account.token_expires_at,
+        )
+    )
+
+
+_CLAIM = {name: _claim_statement(condition) for name, condition in _CLAIM_CONDITIONS.items()}
+
+
 def claim_for_sync(
     session: Session,
     account_id: str,
@@ -104,55 +161,28 @@ def claim_for_sync(
     Without: only a free or expired lease on a scheduled row (not requires_reconnect), and, with
     `min_interval`, only if the last attempt is older than that.
     """
-    row = AccountSync.__table__.c
-    if dispatch_token is not None:
-        condition = and_(row.lease_token == dispatch_token, row.lease_until > now)
-    else:
-        condition = and_(
-            or_(row.lease_token.is_(None), row.lease_until <= now),
-            row.next_sync_at.is_not(None),
-        )
-        if min_interval is not None:
-            condition = and_(
-                condition,
-                or_(row.last_attempt_at.is_(None), row.last_attempt_at <= now - min_interval),
-            )
     token = uuid.uuid4()
-    claimed = session.execute(
-        update(AccountSync)
-        .where(row.account_id == account_id, condition)
-        .values(lease_token=token, lease_until=now + lease)
-        .returning(
-            row.sync_status,
-            row.metrics,
-            row.warnings,
-            row.error_message,
-            row.consecutive_failures,
-            row.last_updated_at,
-            row.stale_after,
-        )
-    ).one_or_none()
+    params: dict[str, Any] = {"account_id": account_id, "token": token, "until": now + lease, "now": now}
+    if dispatch_token is not None:
+        statement = _CLAIM["dispatched"]
+        params["dispatch_token"] = dispatch_token
+    elif min_interval is not None:
+        statement = _CLAIM["refresh_interval"]
+        params["attempted_before"] = now - min_interval
+    else:
+        statement = _CLAIM["refresh"]
+    claimed = session.execute(statement, params).one_or_none()
     if claimed is None:
         return None
-    account = session.execute(
-        select(
-            Account.platform,
-            Account.platform_account_id,
-            Account.handle,
-            Account.auth,
-            Account.credentials,
-            Account.token_expires_at,
-        ).where(Account.id == account_id)
-    ).one()
     return ClaimedAccount(
         account_id=account_id,
         lease_token=token,
-        platform=account.platform,
-        platform_account_id=account.platform_account_id,
-        handle=account.handle,
-        auth=account.auth,
-        credentials=bytes(account.credentials),
-        token_expires_at=account.token_expires_at,
+        platform=claimed.platform,
+        platform_account_id=claimed.platform_account_id,
+        handle=claimed.handle,
+        auth=claimed.auth,
+        credentials=bytes(claimed.credentials),
+        token_expires_at=claimed.token_expires_at,
         sync_status=claimed.sync_status,
         metrics=dict(claimed.metrics or {}),
         warnings=list(claimed.warnings or []),
@@ -183,6 +213,35 @@ def store_credentials(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+@lru_cache(maxsize=64)
+def _write_statement(columns: tuple[str, ...]) -> TextClause:
+    """The outcome UPDATE of these columns and the snapshot INSERT, as one statement."""
+    table = AccountSync.__table__.c
+    unknown = [c for c in columns if c not in table or c in ("account_id", "lease_token", "lease_until")]
+    if unknown:
+        raise ValueError(f"not outcome columns of account_sync: {unknown}")
+    assignments = "".join(f"{c} = :{c}, " for c in columns)
+    return text(
+        # Only column names of account_sync (checked above) are interpolated.
+        f"""
+        WITH written AS (
+            UPDATE account_sync SET {assignments}lease_token = NULL, lease_until = NULL
+            WHERE account_id = :account_id AND lease_token = :lease_token
+            RETURNING account_id, sync_status, metrics
+        ), snapshot AS (
+            INSERT INTO metric_snapshots (account_id, captured_at, sync_status, metrics)
+            SELECT account_id, CAST(:snapshot_at AS timestamptz), sync_status, metrics FROM written
+            WHERE CAST(:snapshot_at AS timestamptz) IS NOT NULL
+        )
+        SELECT count(*) FROM written
+        """  # noqa: S608
+    ).bindparams(
+        *(bindparam(c, type_=table[c].type) for c in columns),
+        bindparam("lease_token", type_=table.lease_token.type),
+        bindparam("snapshot_at", type_=DateTime(timezone=True)),
+    )
+
+
 def write_outcome(
     session: Session,
     account_id: str,
@@ -193,26 +252,12 @@ def write_outcome(
 ) -> bool:
     """Write the row and release the lease; with `snapshot_at`, append the read to the history.
 
-    False (and nothing written) when this sync no longer holds the lease.
+    False (and nothing written) when this sync no longer holds the lease. One round trip: the
+    snapshot is inserted from the UPDATE's RETURNING in the same statement.
     """
-    written = session.execute(
-        update(AccountSync)
-        .where(AccountSync.account_id == account_id, AccountSync.lease_token == lease_token)
-        .values(**values, lease_token=None, lease_until=None)
-        .returning(AccountSync.sync_status, AccountSync.metrics)
-    ).one_or_none()
-    if written is None:
-        return False
-    if snapshot_at is not None:
-        session.execute(
-            insert(MetricSnapshot).values(
-                account_id=account_id,
-                captured_at=snapshot_at,
-                sync_status=written.sync_status,
-                metrics=written.metrics,
-            )
-        )
-    return True
+    statement = _write_statement(tuple(values))
+    params = {**values, "account_id": account_id, "lease_token": lease_token, "snapshot_at": snapshot_at}
+    return bool(session.execute(statement, params).scalar_one())
 
 
 def release_lease(session: Session, account_id: str, lease_token: uuid.UUID) -> bool:
