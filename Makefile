@@ -32,7 +32,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# The fault-injection and bad-input suite (docs/faults.md), ~17 minutes: 10,000 fuzz cases per
+# The fault-injection and bad-input suite (docs/faults.md), ~16 minutes: 10,000 fuzz cases per
 # normaliser/classifier, then tests/faults (crashes, outages, 5-minute soak, schemathesis).
 faults: setup services
 	DRAVO_FUZZ_EXAMPLES=10000 $(BIN)/pytest tests/unit/adapters/test_properties.py
