@@ -15,6 +15,7 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
+from pydantic import BeforeValidator
 
 from api.dependencies import PrincipalDep, StateDep
 from api.errors import InvalidParameter, NotFound
@@ -98,6 +99,19 @@ async def list_accounts(
     return Response(row[0], media_type="application/json")
 
 
+def _iso_8601_only(value: object) -> object:
+    """Pydantic would read "1700000000" as a Unix time; the documented format is ISO 8601 only."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("Input should be an ISO 8601 date-time, e.g. 2026-11-01T00:00:00Z") from None
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]
+
+
 def _utc(value: datetime | None, name: str) -> datetime | None:
     if value is None:
         return None
@@ -118,10 +132,10 @@ async def account_history(
     principal: PrincipalDep,
     account_id: Annotated[str, Path(description="Connected account id.")],
     since: Annotated[
-        datetime | None, Query(description="Only snapshots captured at or after this time (ISO 8601).")
+        IsoDateTime | None, Query(description="Only snapshots captured at or after this time (ISO 8601).")
     ] = None,
     until: Annotated[
-        datetime | None, Query(description="Only snapshots captured at or before this time (ISO 8601).")
+        IsoDateTime | None, Query(description="Only snapshots captured at or before this time (ISO 8601).")
     ] = None,
 ) -> JSONResponse:
     """Every successful read of the account's metrics in the range (at most 1000 snapshots)."""

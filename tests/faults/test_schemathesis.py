@@ -20,16 +20,7 @@ from tests.integration.api import seeding
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
 MAX_EXAMPLES = os.environ.get("DRAVO_SCHEMATHESIS_EXAMPLES", "300")
-HISTORY = "/v1/analytics/accounts/{account_id}/history"
-# Known bug (reported, see test_history_rejects_unix_timestamps): `since`/`until` accept numbers
-# as Unix times, so schemathesis' ST201 ("schema-violating request accepted") fires on history.
-# Until it is fixed, history runs every check but that one; every other operation runs them all.
-RUNS = {
-    "all operations but history, all checks": ["--exclude-path", HISTORY],
-    "history, all checks but negative_data_rejection": [
-        "--include-path", HISTORY, "--exclude-checks", "negative_data_rejection",
-    ],
-}  # fmt: skip
+RUNS = {"all operations, all checks": []}
 
 
 @pytest.mark.timeout(900)
@@ -67,7 +58,6 @@ def test_schemathesis_finds_no_undocumented_answer(
         api.stop(15)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: api/accounts.py history `since`/`until` accept Unix times")
 def test_history_rejects_unix_timestamps(
     faults_env: dict[str, str], session_factory: sessionmaker[Session], log_dir: Path
 ) -> None:

@@ -199,3 +199,16 @@ def test_history(client: httpx.Client, session_factory: sessionmaker[Session]) -
     assert bad.status_code == 422 and bad.json()["error"]["param"] == "since"
     edge = client.get(url, params={"since": "0001-01-01T00:00:00+14:00"}, headers=bearer(ours.api_key))
     assert edge.status_code == 422 and edge.json()["error"]["param"] == "since"
+
+
+@pytest.mark.parametrize("value", ["0.5", "1700000000", "yesterday"])
+def test_history_times_are_iso_8601_only(
+    client: httpx.Client, session_factory: sessionmaker[Session], value: str
+) -> None:
+    ws = seeding.workspace(session_factory)
+    x, _ = seeding.seed_example(session_factory, ws.id)
+    response = client.get(
+        f"/v1/analytics/accounts/{x}/history", params={"until": value}, headers=bearer(ws.api_key)
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["param"] == "until"
