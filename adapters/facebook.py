@@ -24,6 +24,7 @@ from adapters import meta
 from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
 from adapters.flow import AdapterBase
 from adapters.http import DEFAULT_RETRY, Caller, RetryPolicy
+from adapters.metric_keys import CONTRACT_METRIC_KEYS
 from adapters.values import Normalised, as_count, as_dict, as_list, as_str, optional_str, require
 
 API_VERSION = meta.GRAPH_API_VERSION
@@ -37,7 +38,7 @@ INSIGHT_METRICS: tuple[str, ...] = (
     "page_total_actions",
 )
 RETIRED_METRICS: tuple[str, ...] = ("page_consumptions",)
-METRIC_KEYS: tuple[str, ...] = (*NODE_COUNTERS, *INSIGHT_METRICS, *RETIRED_METRICS)
+METRIC_KEYS: tuple[str, ...] = CONTRACT_METRIC_KEYS["facebook"]
 
 
 def normalise(node: object, insights: Sequence[object], requested: Sequence[str]) -> Normalised:

@@ -24,25 +24,14 @@ from adapters.base import AccountRef, Credentials, FetchResult, Platform, Platfo
 from adapters.errors import IntegrationBug, ReconnectRequired
 from adapters.flow import AdapterBase, credentials_after_refresh
 from adapters.http import DEFAULT_RETRY, Caller, RetryPolicy
+from adapters.metric_keys import CONTRACT_METRIC_KEYS
 from adapters.values import Normalised, as_count, as_dict, as_list, as_str, optional_str, require
 
 API_VERSION = meta.GRAPH_API_VERSION
 NODE_FIELDS = "id,username,followers_count"
-PERIOD_METRICS: tuple[str, ...] = (
-    "reach",
-    "views",
-    "accounts_engaged",
-    "total_interactions",
-    "likes",
-    "comments",
-    "shares",
-    "saves",
-    "replies",
-    "profile_views",
-    "website_clicks",
-    "profile_links_taps",
-)
-METRIC_KEYS: tuple[str, ...] = ("follower_count", *PERIOD_METRICS)
+METRIC_KEYS: tuple[str, ...] = CONTRACT_METRIC_KEYS["instagram"]
+# follower_count comes from the account node; every other key is a period metric of /insights.
+PERIOD_METRICS: tuple[str, ...] = METRIC_KEYS[1:]
 
 
 def normalise(node: object, insights: Sequence[object], requested: Sequence[str]) -> Normalised:

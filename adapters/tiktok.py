@@ -37,6 +37,7 @@ from adapters.errors import (
 from adapters.flow import AdapterBase, credentials_after_refresh
 from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
 from adapters.limits import clamp, retry_after
+from adapters.metric_keys import CONTRACT_METRIC_KEYS
 from adapters.values import (
     Normalised,
     as_count,
@@ -48,7 +49,7 @@ from adapters.values import (
 )
 
 API_VERSION = "v2"
-STAT_FIELDS: tuple[str, ...] = ("follower_count", "following_count", "likes_count", "video_count")
+STAT_FIELDS: tuple[str, ...] = CONTRACT_METRIC_KEYS["tiktok"]
 BASIC_FIELDS: tuple[str, ...] = ("open_id", "display_name")
 PROFILE_SCOPE = "user.info.profile"
 # 600 requests per sliding minute and no reset header: a minute is the honest wait.

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from adapters.metric_keys import CONTRACT_METRIC_KEYS
+
 Platform = Literal["instagram", "facebook", "x", "linkedin", "tiktok"]
 SyncStatus = Literal["pending", "synced", "partial", "failed", "requires_reconnect"]
 PrincipalKind = Literal["api_key", "jwt"]
@@ -41,46 +43,7 @@ def parse_time(value: str | None) -> datetime | None:
 # JSONB keeps no key order, so rows list metrics in the order the published docs use (CONTRACT.md
 # §3), then any other key by code point: the same row always prints the same way. The query module
 # renders this table into its SQL.
-METRIC_ORDER: dict[str, tuple[str, ...]] = {
-    "instagram": (
-        "follower_count",
-        "reach",
-        "views",
-        "accounts_engaged",
-        "total_interactions",
-        "likes",
-        "comments",
-        "shares",
-        "saves",
-        "replies",
-        "profile_views",
-        "website_clicks",
-        "profile_links_taps",
-    ),
-    "facebook": (
-        "followers_count",
-        "talking_about_count",
-        "were_here_count",
-        "checkins",
-        "page_post_engagements",
-        "page_consumptions",
-        "page_actions_post_reactions_total",
-        "page_video_views",
-        "page_views_total",
-        "page_total_actions",
-    ),
-    "x": (
-        "followers_count",
-        "following_count",
-        "tweet_count",
-        "listed_count",
-        "like_count",
-        "media_count",
-        "verified_followers_count",
-    ),
-    "linkedin": (),
-    "tiktok": ("follower_count", "following_count", "likes_count", "video_count"),
-}
+METRIC_ORDER: dict[str, tuple[str, ...]] = CONTRACT_METRIC_KEYS
 
 
 @dataclass(frozen=True)
