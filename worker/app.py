@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from celery import Celery
 from celery.signals import beat_init, worker_process_init, worker_process_shutdown, worker_ready
+from kombu.exceptions import OperationalError
 from prometheus_client import start_http_server
 
 from ops.settings import get_settings
@@ -66,4 +67,11 @@ def _ready(**_: Any) -> None:
 
 @beat_init.connect  # type: ignore[untyped-decorator]
 def _beat_ready(**_: Any) -> None:
+    # Celery's first interval tick comes one interval after start; dispatch at once instead, so
+    # a (re)started beat doesn't leave due accounts waiting. A tick is idempotent (leases).
+    interval = get_settings().dispatch_interval_seconds
+    try:
+        app.send_task(DISPATCH_DUE, expires=max(interval, 1.0))
+    except (OperationalError, OSError) as exc:  # the regular ticks follow anyway
+        log.warning("beat.first_tick_failed", error=type(exc).__name__)
     log.info("beat.ready")

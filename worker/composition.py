@@ -32,6 +32,9 @@ class WorkerDeps:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    # For single-statement writes (the lease claim, the outcome): each statement is its own
+    # transaction, which saves the BEGIN and COMMIT round trips of an explicit one.
+    autocommit: sessionmaker[Session]
     redis: redis.Redis
     http: httpx.Client
     cipher: TokenCipher
@@ -79,6 +82,7 @@ def build_deps(settings: Settings, *, pool_size: int | None = None) -> WorkerDep
         settings=settings,
         engine=engine,
         sessions=sessions,
+        autocommit=make_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT")),
         redis=client,
         http=http,
         cipher=TokenCipher(settings.encryption_keys),

@@ -1,7 +1,8 @@
 """One account's sync: claim the lease, call the adapter, write the outcome, tell waiters.
 
 Three short transactions at most (claim; rotated credentials, if any; outcome) and none open
-while the platform is being called. The outcome write is conditional on the lease, so a
+while the platform is being called. The claim and the outcome are one statement each (run in
+autocommit: a statement is its own transaction). The outcome write is conditional on the lease, so a
 duplicate or late task can never overwrite newer data.
 """
 
@@ -77,7 +78,7 @@ class SyncRunner:
         min_interval = (
             timedelta(seconds=deps.settings.refresh_min_interval_seconds) if mode == "refresh" else None
         )
-        with deps.sessions.begin() as session:
+        with deps.autocommit() as session:  # one statement: atomic by itself
             claim = sync_state.claim_for_sync(
                 session, account_id, token, now, deps.lease, min_interval=min_interval
             )
@@ -174,7 +175,7 @@ class SyncRunner:
     def _write(self, claim: ClaimedAccount, update: RowUpdate) -> bool:
         deps = self._deps
         now = datetime.now(UTC)
-        with deps.sessions.begin() as session:
+        with deps.autocommit() as session:  # one statement: atomic by itself
             written = sync_state.write_outcome(
                 session,
                 claim.account_id,
