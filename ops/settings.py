@@ -122,6 +122,8 @@ class Settings(BaseSettings):
 
     worker_pool: Literal["threads", "prefork", "solo", "gevent"] = "threads"
     worker_concurrency: int = Field(32, ge=1, le=1000)
+    # Worker processes per `dravo-sync worker`; 0: one per CPU core (a threads pool uses one core).
+    worker_processes: int = Field(0, ge=0, le=64)
     # Prometheus exporter of a worker process; 0 turns it off.
     worker_metrics_port: int = Field(9808, ge=0, le=65535)
     worker_metrics_host: str = "127.0.0.1"

@@ -22,6 +22,11 @@ if TYPE_CHECKING:  # the worker's dependencies load only when a sync runs
 ALL_QUEUES = ",".join([REFRESH_QUEUE, "sync.dispatch", *(platform_queue(p) for p in PLATFORM_QUEUES)])
 
 
+def _usable_cores() -> int:
+    # The cores this process may run on (a container's cpuset), not all of the host's.
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 @app.command("worker")
 def worker(
     queues: Annotated[
@@ -29,23 +34,51 @@ def worker(
     ] = ALL_QUEUES,
     concurrency: Annotated[
         int | None,
-        typer.Option("--concurrency", "-c", min=1, help="Slots (default DRAVO_WORKER_CONCURRENCY)."),
+        typer.Option(
+            "--concurrency", "-c", min=1, help="Slots per process (default DRAVO_WORKER_CONCURRENCY)."
+        ),
     ] = None,
     pool: Annotated[
         str | None,
         typer.Option("--pool", "-P", help="threads | prefork | solo | gevent (default DRAVO_WORKER_POOL)."),
     ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            "-n",
+            min=0,
+            help="Worker processes (default DRAVO_WORKER_PROCESSES; 0: one per core).",
+        ),
+    ] = None,
 ) -> None:
-    """Run a Celery worker for the sync tasks; SIGTERM/SIGINT finish running tasks and stop."""
+    """Run Celery workers for the sync tasks; SIGTERM/SIGINT finish running tasks and stop."""
     config = settings()
     configure_logging(config.log_level, config.log_json)
+    wanted = config.worker_processes if processes is None else processes
+    count = wanted or _usable_cores()
+    chosen_pool = pool or config.worker_pool
+    slots = concurrency or config.worker_concurrency
+    if count > 1:
+        from ops.worker_group import run_worker_group
+
+        command = [sys.executable, "-m", "ops.cli", "worker", "--processes", "1",
+                   f"--queues={queues}", f"--concurrency={slots}", f"--pool={chosen_pool}"]  # fmt: skip
+        base_port = config.worker_metrics_port
+        # One exporter per process: ports base, base+1, ... (0 keeps them all off).
+        envs = [
+            {**os.environ, "DRAVO_WORKER_METRICS_PORT": str(base_port + i if base_port else 0)}
+            for i in range(count)
+        ]
+        raise typer.Exit(run_worker_group([command] * count, envs))
+
     from worker.app import app as celery_app
 
     celery_app.worker_main(
         [
             "worker",
-            f"--pool={pool or config.worker_pool}",
-            f"--concurrency={concurrency or config.worker_concurrency}",
+            f"--pool={chosen_pool}",
+            f"--concurrency={slots}",
             f"--queues={queues}",
             f"--loglevel={config.log_level}",
             # A unique node name per process: several workers may share a host.

@@ -50,6 +50,8 @@ FAST_SETTINGS = {
     "DRAVO_BACKOFF_BASE_SECONDS": "600",
     "DRAVO_REFRESH_MIN_INTERVAL_SECONDS": "60",
     "DRAVO_LOG_LEVEL": "INFO",
+    # One Celery process per started worker, so a test knows what it kills and counts.
+    "DRAVO_WORKER_PROCESSES": "1",
 }
 
 

@@ -3,6 +3,7 @@ state, Flower and /metrics answer, SIGINT stops every child, and a second run ad
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -106,7 +107,11 @@ def test_up_runs_the_stack_and_stops_on_ctrl_c(
         metrics = httpx.get(f"{api}/metrics").text
         assert 'dravo_accounts_stale{platform="x"}' in metrics
         assert 'dravo_accounts{platform="linkedin",sync_status="requires_reconnect"} 1.0' in metrics
-        worker_metrics = httpx.get(f"http://127.0.0.1:{ports['worker_metrics']}/metrics").text
+        # One exporter per worker process (one per core): ports base, base+1, ...
+        worker_metrics = ""
+        for port in range(ports["worker_metrics"], ports["worker_metrics"] + (os.cpu_count() or 1)):
+            with contextlib.suppress(httpx.HTTPError):
+                worker_metrics += httpx.get(f"http://127.0.0.1:{port}/metrics").text
         assert re.search(r'dravo_syncs_total\{outcome="succeeded",platform="\w+"\} [1-9]', worker_metrics)
     finally:
         if up.poll() is None:
