@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.base import FetchResult
-from adapters.errors import PlatformError, RateLimited, ReconnectRequired, TokenExpired
+from adapters.errors import IntegrationBug, PlatformError, RateLimited, ReconnectRequired, TokenExpired
 from worker import schedule
 from worker.schedule import SchedulePolicy
 
@@ -140,6 +140,12 @@ def after_result(prev: PreviousRow, result: FetchResult, facts: SyncFacts, rng: 
     )
 
 
+def _failure_event(error: BaseException) -> str:
+    # Our request is wrong (retired metric, wrong token type, sunset API version, billing): it
+    # fails the row like any failure, but an operator must hear of it, not find it in a warning.
+    return "sync.integration_bug" if isinstance(error, IntegrationBug) else "sync.failed"
+
+
 def after_error(prev: PreviousRow, error: BaseException, facts: SyncFacts, rng: random.Random) -> RowUpdate:
     kept = dict(prev.metrics)
     if isinstance(error, RateLimited):
@@ -173,6 +179,6 @@ def after_error(prev: PreviousRow, error: BaseException, facts: SyncFacts, rng: 
         next_sync_at=None if reconnect else schedule.after_failure(facts.policy, facts.now, failures, rng),
         consecutive_failures=failures,
         deferred_note=None,
-        event="sync.reconnect_required" if reconnect else "sync.failed",
+        event="sync.reconnect_required" if reconnect else _failure_event(error),
         log_fields={"error": type(error).__name__},
     )

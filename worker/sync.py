@@ -189,6 +189,8 @@ class SyncRunner:
             return False
         if update.event in ("sync.succeeded", "sync.partial"):
             log.info(update.event, **fields, metrics=len(update.metrics), warnings=len(update.warnings))
+        elif update.event == "sync.integration_bug":
+            log.error(update.event, **fields, error_message=update.error_message)
         elif update.event == "sync.failed":
             log.warning(
                 update.event,

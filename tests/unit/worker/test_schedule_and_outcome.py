@@ -178,3 +178,10 @@ def test_the_expiry_warning_is_replaced_not_repeated() -> None:
     assert update.warnings == [warning]
     failed = after_error(prev, PlatformBroken("down"), SyncFacts(now=NOW, policy=POLICY), random.Random(1))
     assert failed.warnings == []
+
+
+def test_an_integration_bug_fails_the_row_under_its_own_event() -> None:
+    update = after_error(GOOD, IntegrationBug("retired metric requested"), FACTS, random.Random(1))
+    assert update.sync_status == "failed"
+    assert update.event == "sync.integration_bug"
+    assert after_error(GOOD, PlatformBroken("timeout"), FACTS, random.Random(1)).event == "sync.failed"
