@@ -17,6 +17,7 @@ from adapters.base import AccountRef, Credentials, FetchResult, Platform, SyncCo
 from adapters.errors import PlatformBroken, PlatformError, ReconnectRequired, RetryLater, TokenExpired
 from adapters.http import DEFAULT_RETRY, Caller, RetryPolicy
 from adapters.limits import utc
+from adapters.values import as_count, as_dict, as_str, optional_str, require
 
 log = structlog.get_logger()
 
@@ -38,6 +39,39 @@ def credentials_after_refresh(
         refresh_expires_at=(
             now + timedelta(seconds=refresh_expires_in) if refresh_expires_in else old.refresh_expires_at
         ),
+    )
+
+
+def credentials_from_token_reply(
+    old: Credentials,
+    now: datetime,
+    body: object,
+    label: str,
+    *,
+    refresh_expires_key: str | None = None,
+    scope_separators: str = " ",
+) -> Credentials:
+    """An OAuth token endpoint's JSON reply (X, LinkedIn, TikTok) -> the new credentials.
+
+    Fields are checked like any platform value: a malformed reply is PlatformBroken, never a crash.
+    """
+    reply = as_dict(body, f"{label} token reply")
+    expires_in = reply.get("expires_in")
+    refresh_in = reply.get(refresh_expires_key) if refresh_expires_key else None
+    scope = reply.get("scope")
+    if isinstance(scope, str):
+        for separator in scope_separators[1:]:
+            scope = scope.replace(separator, scope_separators[0])
+    return credentials_after_refresh(
+        old,
+        now,
+        as_str(require(reply, "access_token", f"{label} token reply"), f"{label} access_token"),
+        as_count(expires_in, f"{label} expires_in") if expires_in is not None else None,
+        refresh_token=optional_str(reply.get("refresh_token"), f"{label} refresh_token"),
+        refresh_expires_in=as_count(refresh_in, f"{label} {refresh_expires_key}")
+        if refresh_in is not None
+        else None,
+        scopes=tuple(s for s in scope.split(scope_separators[0]) if s) if isinstance(scope, str) else None,
     )
 
 

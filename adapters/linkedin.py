@@ -35,7 +35,7 @@ from adapters.errors import (
     ReconnectRequired,
     TokenExpired,
 )
-from adapters.flow import AdapterBase, credentials_after_refresh
+from adapters.flow import AdapterBase, credentials_from_token_reply
 from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
 from adapters.limits import next_midnight_utc, retry_after
 from adapters.values import (
@@ -43,8 +43,6 @@ from adapters.values import (
     as_count,
     as_dict,
     as_list,
-    as_str,
-    optional_str,
     quote_platform_message,
     require,
     snake_case,
@@ -245,22 +243,14 @@ class LinkedInAdapter(AdapterBase):
         error = classify_token_reply(reply)
         if error is not None:
             raise error
-        body = as_dict(reply.data, "LinkedIn token reply")
-        expires_in, refresh_in, scope = (
-            body.get("expires_in"),
-            body.get("refresh_token_expires_in"),
-            body.get("scope"),
-        )
-        return credentials_after_refresh(
+        # LinkedIn scopes come space- or comma-separated depending on the grant.
+        return credentials_from_token_reply(
             credentials,
             now,
-            as_str(require(body, "access_token", "LinkedIn token reply"), "LinkedIn access_token"),
-            as_count(expires_in, "LinkedIn expires_in") if expires_in is not None else None,
-            refresh_token=optional_str(body.get("refresh_token"), "LinkedIn refresh_token"),
-            refresh_expires_in=as_count(refresh_in, "LinkedIn refresh_token_expires_in")
-            if refresh_in is not None
-            else None,
-            scopes=tuple(scope.replace(",", " ").split()) if isinstance(scope, str) else None,
+            reply.data,
+            "LinkedIn",
+            refresh_expires_key="refresh_token_expires_in",
+            scope_separators=" ,",
         )
 
     def _read(

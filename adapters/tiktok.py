@@ -34,7 +34,7 @@ from adapters.errors import (
     ReconnectRequired,
     TokenExpired,
 )
-from adapters.flow import AdapterBase, credentials_after_refresh
+from adapters.flow import AdapterBase, credentials_from_token_reply
 from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
 from adapters.limits import clamp, retry_after
 from adapters.metric_keys import CONTRACT_METRIC_KEYS
@@ -174,22 +174,14 @@ class TikTokAdapter(AdapterBase):
         error = classify_token_reply(reply, now)
         if error is not None:
             raise error
-        body = as_dict(reply.data, "TikTok token reply")
-        expires_in, refresh_in, scope = (
-            body.get("expires_in"),
-            body.get("refresh_expires_in"),
-            body.get("scope"),
-        )
-        return credentials_after_refresh(
+        # TikTok's refresh token rotates and says how long it lives; scopes are comma-separated.
+        return credentials_from_token_reply(
             credentials,
             now,
-            as_str(require(body, "access_token", "TikTok token reply"), "TikTok access_token"),
-            as_count(expires_in, "TikTok expires_in") if expires_in is not None else None,
-            refresh_token=optional_str(body.get("refresh_token"), "TikTok refresh_token"),
-            refresh_expires_in=as_count(refresh_in, "TikTok refresh_expires_in")
-            if refresh_in is not None
-            else None,
-            scopes=tuple(s for s in scope.split(",") if s) if isinstance(scope, str) else None,
+            reply.data,
+            "TikTok",
+            refresh_expires_key="refresh_expires_in",
+            scope_separators=",",
         )
 
     def _read(

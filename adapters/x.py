@@ -32,7 +32,7 @@ from adapters.errors import (
     ReconnectRequired,
     TokenExpired,
 )
-from adapters.flow import AdapterBase, credentials_after_refresh
+from adapters.flow import AdapterBase, credentials_from_token_reply
 from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
 from adapters.limits import clamp, epoch_header, retry_after, x_rate_limit
 from adapters.values import (
@@ -184,17 +184,7 @@ class XAdapter(AdapterBase):
         error = classify_token_reply(reply, now)
         if error is not None:
             raise error
-        body = as_dict(reply.data, "X token reply")
-        expires_in = body.get("expires_in")
-        scope = body.get("scope")
-        return credentials_after_refresh(
-            credentials,
-            now,
-            as_str(require(body, "access_token", "X token reply"), "X access_token"),
-            as_count(expires_in, "X expires_in") if expires_in is not None else None,
-            refresh_token=optional_str(body.get("refresh_token"), "X refresh_token"),
-            scopes=tuple(scope.split()) if isinstance(scope, str) else None,
-        )
+        return credentials_from_token_reply(credentials, now, reply.data, "X")
 
     def _read(
         self,
