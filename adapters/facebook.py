@@ -56,21 +56,15 @@ def normalise(node: object, insights: Sequence[object], requested: Sequence[str]
     missing_counters = [c for c in NODE_COUNTERS if c not in out.metrics]
     if missing_counters:
         out.warnings.append("Facebook did not report " + ", ".join(missing_counters))
-    for raw in insights:
-        item = as_dict(raw, "Facebook insights item")
-        name = item.get("name")
-        if not isinstance(name, str) or name not in requested or name in out.metrics:
-            continue
-        value = _daily_sum(item, name)
-        if value is not None:
-            out.metrics[name] = value
-    missing = [m for m in requested if m not in out.metrics]
-    if missing:
-        out.warnings.append(
-            "Facebook has no insights data for "
-            + ", ".join(missing)
-            + " (Pages need 100+ likes; data lags a day)"
-        )
+    meta.collect_insights(
+        out,
+        insights,
+        requested,
+        _daily_sum,
+        "Facebook",
+        "insights data",
+        "Pages need 100+ likes; data lags a day",
+    )
     return out
 
 

@@ -44,21 +44,15 @@ def normalise(node: object, insights: Sequence[object], requested: Sequence[str]
     out.metrics["follower_count"] = as_count(
         require(body, "followers_count", "Instagram account"), "Instagram followers_count"
     )
-    for raw in insights:
-        item = as_dict(raw, "Instagram insights item")
-        name = item.get("name")
-        if not isinstance(name, str) or name not in requested or name in out.metrics:
-            continue
-        value = _insight_value(item, name)
-        if value is not None:
-            out.metrics[name] = value
-    missing = [m for m in requested if m not in out.metrics]
-    if missing:
-        out.warnings.append(
-            "Instagram has no data yet for "
-            + ", ".join(missing)
-            + " (new or small account, or data still being processed)"
-        )
+    meta.collect_insights(
+        out,
+        insights,
+        requested,
+        _insight_value,
+        "Instagram",
+        "data yet",
+        "new or small account, or data still being processed",
+    )
     return out
 
 

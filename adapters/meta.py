@@ -28,7 +28,7 @@ from adapters.errors import (
 )
 from adapters.http import Reply
 from adapters.limits import clamp, meta_buc_wait, meta_usage, retry_after
-from adapters.values import Normalised, quote_platform_message
+from adapters.values import Normalised, as_dict, quote_platform_message
 
 log = structlog.get_logger()
 
@@ -51,6 +51,33 @@ AUTH_SUBCODES = {
 }
 _METRIC_INDEX = re.compile(r"metric\[(\d+)\]")
 _RETIRED_TEXT = ("must be one of the following values", "valid insights metric", "no longer supported")
+
+
+def collect_insights(
+    out: Normalised,
+    insights: Sequence[object],
+    requested: Sequence[str],
+    value_of: Callable[[Mapping[str, Any], str], int | None],
+    label: str,
+    what: str,
+    why: str,
+) -> None:
+    """Put the value of each requested insights `data` item into `out`; warn about the rest.
+
+    A requested metric with no data is left out, never zero (Meta sends `data: []` or an empty
+    value for "nothing yet").
+    """
+    for raw in insights:
+        item = as_dict(raw, f"{label} insights item")
+        name = item.get("name")
+        if not isinstance(name, str) or name not in requested or name in out.metrics:
+            continue
+        value = value_of(item, name)
+        if value is not None:
+            out.metrics[name] = value
+    missing = [m for m in requested if m not in out.metrics]
+    if missing:
+        out.warnings.append(f"{label} has no {what} for {', '.join(missing)} ({why})")
 
 
 def graph_error(reply: Reply) -> Mapping[str, Any] | None:
