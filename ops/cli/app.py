@@ -59,14 +59,19 @@ def transaction() -> Iterator[Session]:
         db.dispose()
 
 
-def main() -> None:
-    # Every module of this package registers its verbs on `app` when imported.
+def load_commands() -> typer.Typer:
+    """Import every verb module of this package (each registers its verbs on `app`)."""
     import ops.cli
 
     for module in pkgutil.iter_modules(ops.cli.__path__):
-        if module.name != "app":
+        # `__main__` runs the CLI when imported; `app` is this module.
+        if module.name not in ("app", "__main__"):
             importlib.import_module(f"ops.cli.{module.name}")
+    return app
 
+
+def main() -> None:
+    load_commands()
     try:
         app()
     except CliError as exc:

@@ -10,7 +10,7 @@ import pytest
 import typer.main
 import yaml
 
-from ops.cli.app import app
+from ops.cli.app import load_commands
 from ops.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -20,16 +20,8 @@ OURS = {name: spec for name, spec in SERVICES.items() if spec.get("image", "").s
 
 
 def _cli() -> Any:
-    import importlib
-    import pkgutil
-
-    import ops.cli
-
-    for module in pkgutil.iter_modules(ops.cli.__path__):
-        if module.name not in ("app", "__main__"):
-            importlib.import_module(f"ops.cli.{module.name}")
     # typer vendors its own click: groups are recognised by their `commands`.
-    return typer.main.get_command(app)
+    return typer.main.get_command(load_commands())
 
 
 def _setting_names() -> set[str]:
