@@ -100,13 +100,8 @@ class FacebookAdapter(AdapterBase):
         now: datetime,
     ) -> FetchResult:
         base = f"{self._config.api_base.rstrip('/')}/{self._config.api_version or API_VERSION}"
-        headers = meta.bearer(credentials.access_token)
+        get = meta.graph_getter(caller, base, credentials.access_token, account, context, now, self.label)
         page_id = account.platform_account_id
-
-        def get(path: str, params: dict[str, str], endpoint: str, requested: Sequence[str] = ()) -> Any:
-            reply = caller.request("GET", f"{base}/{path}", endpoint=endpoint, params=params, headers=headers)
-            meta.observe_usage(context.budget, account, reply, now)
-            return meta.check(reply, now, label=self.label, requested_metrics=requested)
 
         node = get(page_id, {"fields": NODE_FIELDS}, "page")
         skipped = context.catalog.rejected(self.platform)

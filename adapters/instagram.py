@@ -132,13 +132,10 @@ class InstagramAdapter(AdapterBase):
         credentials: Credentials,
         now: datetime,
     ) -> FetchResult:
-        base, headers = self._base(account), meta.bearer(credentials.access_token)
+        get = meta.graph_getter(
+            caller, self._base(account), credentials.access_token, account, context, now, self.label
+        )
         node_id = account.platform_account_id
-
-        def get(path: str, params: dict[str, str], endpoint: str, requested: Sequence[str] = ()) -> Any:
-            reply = caller.request("GET", f"{base}/{path}", endpoint=endpoint, params=params, headers=headers)
-            meta.observe_usage(context.budget, account, reply, now)
-            return meta.check(reply, now, label=self.label, requested_metrics=requested)
 
         node = get(node_id, {"fields": NODE_FIELDS}, "account")
         skipped = context.catalog.rejected(self.platform)

@@ -26,7 +26,7 @@ from adapters.errors import (
     ReconnectRequired,
     RetryLater,
 )
-from adapters.http import Reply
+from adapters.http import Caller, Reply
 from adapters.limits import clamp, meta_buc_wait, meta_usage, retry_after
 from adapters.values import Normalised, as_dict, quote_platform_message
 
@@ -243,6 +243,30 @@ def window(now: datetime, days: int) -> tuple[int, int]:
     days = max(1, min(days, 30))
     until = int(now.timestamp())
     return until - days * 86400, until
+
+
+GraphGet = Callable[..., Any]
+
+
+def graph_getter(
+    caller: Caller,
+    base: str,
+    token: str,
+    account: AccountRef,
+    context: SyncContext,
+    now: datetime,
+    label: str,
+) -> GraphGet:
+    """`get(path, params, endpoint, requested=())`: one Graph GET, its usage headers fed to the
+    budget, its reply classified (with the metrics it asked for, to isolate a rejected one)."""
+    headers = bearer(token)
+
+    def get(path: str, params: dict[str, str], endpoint: str, requested: Sequence[str] = ()) -> Any:
+        reply = caller.request("GET", f"{base}/{path}", endpoint=endpoint, params=params, headers=headers)
+        observe_usage(context.budget, account, reply, now)
+        return check(reply, now, label=label, requested_metrics=requested)
+
+    return get
 
 
 def bearer(token: str) -> dict[str, str]:
