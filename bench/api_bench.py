@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,13 +29,13 @@ from sqlalchemy.orm import Session
 
 from api.readpool import to_psycopg
 from bench.database import bench_database, libpq, seed_accounts
-from bench.processes import free_port, wait_http
 from bench.report import median, save
 from models.admin import create_api_key
 from models.db import make_engine, make_session_factory
 from models.queries import account_page_statement
 from models.read_models import AccountFilter
 from models.tables import Account, AccountSync
+from tests.support.processes import cli_args, free_port, start_listening
 
 ACCOUNTS = 100_000
 WORKSPACE = "ws_bench_api"
@@ -145,14 +146,11 @@ def run() -> dict[str, Any]:
 
         port = free_port()
         env = {**os.environ, "DATABASE_URL": url, "DRAVO_ENV": "development", "DRAVO_LOG_LEVEL": "WARNING"}
-        api = subprocess.Popen(
-            [sys.executable, "-m", "ops.cli", "api", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        target = f"http://127.0.0.1:{port}/v1/analytics/accounts?limit=100"
+        args = cli_args("api", "--host", "127.0.0.1", "--port", str(port))
+        log = Path(tempfile.mkdtemp(prefix="dravo-bench-api-")) / "api.log"
+        api, base = start_listening("api", args, env, log, port, "/healthz")
+        target = f"{base}/v1/analytics/accounts?limit=100"
         try:
-            wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30)
             assert httpx.get(target, headers={"Authorization": f"Bearer {key}"}).json()["total"] == 100
             _loadgen(target, key, "--concurrency", "4", "--duration", "2")  # warm-up
             page_sql = _list_sql(url, WORKSPACE, AccountFilter(limit=100))
@@ -178,8 +176,7 @@ def run() -> dict[str, Any]:
                 plain_rates.append(_pgbench(url, plain_sql))
                 time.sleep(1)
         finally:
-            api.terminate()
-            api.wait(timeout=30)
+            api.stop(30)
 
     p50 = median([r["p50_ms"] for r in open_loop])
     p99 = median([r["p99_ms"] for r in open_loop])

@@ -179,24 +179,37 @@ def start_simulator(
 ) -> tuple[ManagedProcess, str]:
     """`dravo-sync simulator` on a free port; returns the process and its base URL."""
     chosen = port or free_port()
-    proc = ManagedProcess.start(
-        "simulator",
-        cli_args("simulator", "--host", "127.0.0.1", "--port", str(chosen), "--latency-ms", str(latency_ms)),
-        env,
-        log_dir / "simulator.log",
+    args = cli_args(
+        "simulator", "--host", "127.0.0.1", "--port", str(chosen), "--latency-ms", str(latency_ms)
     )
-    base = f"http://127.0.0.1:{chosen}"
+    return start_listening(
+        "simulator", args, env, log_dir / "simulator.log", chosen, "/_admin/health", timeout
+    )
+
+
+def start_listening(
+    name: str,
+    args: Sequence[str],
+    env: Mapping[str, str],
+    log_path: Path,
+    port: int,
+    health_path: str,
+    timeout: float = 30.0,
+) -> tuple[ManagedProcess, str]:
+    """A process that serves HTTP on `port`, returned once `health_path` answers 200."""
+    proc = ManagedProcess.start(name, args, env, log_path)
+    base = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:
         if not proc.alive():
-            raise ProcessError(f"simulator exited with {proc.process.returncode}:\n{proc.tail()}")
+            raise ProcessError(f"{name} exited with {proc.process.returncode}:\n{proc.tail()}")
         try:
-            return httpx.get(f"{base}/_admin/health", timeout=1.0).status_code == 200
+            return httpx.get(f"{base}{health_path}", timeout=1.0).status_code == 200
         except httpx.HTTPError:
             return False
 
     try:
-        wait_until(healthy, timeout, 0.1, "the simulator's /_admin/health")
+        wait_until(healthy, timeout, 0.1, f"{name}'s {health_path}")
     except AssertionError:
         proc.stop(5)
         raise

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.integration.api import seeding
 from tests.support.fixtures import e2e_env, e2e_redis, log_dir, processes, simulator, simulator_server  # noqa: F401
-from tests.support.processes import ManagedProcess, ProcessError, cli_args, free_port, wait_until
+from tests.support.processes import ManagedProcess, cli_args, free_port, start_listening
 
 ApiStarter = Callable[..., tuple[ManagedProcess, str]]
 
@@ -18,25 +17,8 @@ ApiStarter = Callable[..., tuple[ManagedProcess, str]]
 def start_api(env: dict[str, str], log_path: Path, timeout: float = 30.0) -> tuple[ManagedProcess, str]:
     """`dravo-sync api` on a free port; returns once /healthz answers."""
     port = free_port()
-    proc = ManagedProcess.start(
-        "api", cli_args("api", "--host", "127.0.0.1", "--port", str(port)), env, log_path
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if not proc.alive():
-            raise ProcessError(f"api exited with {proc.process.returncode}:\n{proc.tail()}")
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(healthy, timeout, 0.1, "the API's /healthz")
-    except AssertionError:
-        proc.stop(5)
-        raise
-    return proc, base
+    args = cli_args("api", "--host", "127.0.0.1", "--port", str(port))
+    return start_listening("api", args, env, log_path, port, "/healthz", timeout)
 
 
 @pytest.fixture
