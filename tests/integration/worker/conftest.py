@@ -50,4 +50,3 @@ def deps(
 @pytest.fixture
 def workspace(session_factory: sessionmaker[Session]) -> str:
     return new_workspace(session_factory)
-

@@ -33,9 +33,16 @@ def test_parse_time_inverts_format_time() -> None:
 
 def test_row_json_round_trips() -> None:
     data = {
-        "account_id": "acc_1", "platform": "x", "handle": "@h", "platform_account_id": "1",
-        "metrics": {"followers_count": 2, "alpha": 1}, "warnings": ["w"], "sync_status": "partial",
-        "error_message": None, "last_updated_at": "2026-06-29T09:00:00Z", "stale_after": "2026-06-29T15:00:00Z",
+        "account_id": "acc_1",
+        "platform": "x",
+        "handle": "@h",
+        "platform_account_id": "1",
+        "metrics": {"followers_count": 2, "alpha": 1},
+        "warnings": ["w"],
+        "sync_status": "partial",
+        "error_message": None,
+        "last_updated_at": "2026-06-29T09:00:00Z",
+        "stale_after": "2026-06-29T15:00:00Z",
     }
     row = AccountRow.from_json(data, workspace_id="ws_1")
     assert row.to_json() == data and list(row.to_json()["metrics"]) == ["followers_count", "alpha"]
@@ -44,13 +51,29 @@ def test_row_json_round_trips() -> None:
 
 def test_row_json_has_every_field_in_order_and_warning_is_added_once() -> None:
     row = AccountRow(
-        account_id="acc_1", platform="tiktok", handle=None, platform_account_id=None, metrics={},
-        warnings=(), sync_status="pending", error_message=None, last_updated_at=None, stale_after=None,
+        account_id="acc_1",
+        platform="tiktok",
+        handle=None,
+        platform_account_id=None,
+        metrics={},
+        warnings=(),
+        sync_status="pending",
+        error_message=None,
+        last_updated_at=None,
+        stale_after=None,
     )
     data = row.with_warning("w").with_warning("w").to_json()
     assert list(data) == [
-        "account_id", "platform", "handle", "platform_account_id", "metrics", "warnings",
-        "sync_status", "error_message", "last_updated_at", "stale_after",
+        "account_id",
+        "platform",
+        "handle",
+        "platform_account_id",
+        "metrics",
+        "warnings",
+        "sync_status",
+        "error_message",
+        "last_updated_at",
+        "stale_after",
     ]
     assert data["warnings"] == ["w"]
 
@@ -89,8 +112,12 @@ def _imports(path: Path) -> set[str]:
 def test_api_imports_no_sync_internals() -> None:
     """`api/` reads through models; of the worker it knows only `worker.refresh`, of adapters only
     the contract's metric keys."""
-    for path in [*(ROOT / "api").glob("*.py"), ROOT / "models" / "queries.py", ROOT / "models" / "auth.py",
-                 ROOT / "models" / "read_models.py"]:
+    for path in [
+        *(ROOT / "api").glob("*.py"),
+        ROOT / "models" / "queries.py",
+        ROOT / "models" / "auth.py",
+        ROOT / "models" / "read_models.py",
+    ]:
         for name in _imports(path):
             top = name.split(".")[0]
             # The contract's metric keys are vocabulary both sides share, not sync machinery.
@@ -98,8 +125,13 @@ def test_api_imports_no_sync_internals() -> None:
             if top == "worker":
                 assert name == "worker.refresh", (path.name, name)
             if path.parent.name == "api" and top == "models":
-                assert name in {"models.queries", "models.read_models", "models.auth", "models.db",
-                                "models.base"}, (path.name, name)
+                assert name in {
+                    "models.queries",
+                    "models.read_models",
+                    "models.auth",
+                    "models.db",
+                    "models.base",
+                }, (path.name, name)
 
 
 def test_times_from_any_zone_compare_in_utc() -> None:
