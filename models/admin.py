@@ -104,8 +104,9 @@ def revoke_api_key(session: Session, prefix: str, at: datetime | None = None) ->
 def connect_account(session: Session, cipher: TokenCipher, request: ConnectRequest) -> ConnectOutcome:
     """Connect a new account, or reconnect an existing one with new credentials.
 
-    A reconnect resets the row to `pending` and schedules it at once; the last good metrics and
-    the history stay in the database.
+    A reconnect resets the row to `pending`, schedules it at once and increments the account's
+    credential version (models/sync_state.py); the last good metrics and the history stay in the
+    database.
     """
     if request.platform not in PLATFORM_VALUES:
         raise AdminError(f"unknown platform {request.platform!r} (one of {', '.join(PLATFORM_VALUES)})")
@@ -147,6 +148,9 @@ def connect_account(session: Session, cipher: TokenCipher, request: ConnectReque
 
     existing.credentials = encrypted
     existing.token_expires_at = request.credentials.expires_at
+    # A sync that claimed the old version may no longer write credentials or an outcome. The row
+    # is locked FOR UPDATE above, so this read-modify-write can't lose a concurrent increment.
+    existing.credential_version += 1
     existing.auth = auth
     existing.reconnected_at = now
     if request.handle:

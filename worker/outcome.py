@@ -72,6 +72,9 @@ class RowUpdate:
     deferred_note: str | None
     event: str  # the log event: sync.succeeded, sync.partial, sync.rate_limited...
     snapshot: bool = False  # a successful read: also append to metric_snapshots
+    # What this sync read (the snapshot's metrics): `metrics` of a partial read also carries the
+    # older values it was merged over, which the history must not repeat as if read again.
+    read_metrics: dict[str, int] = field(default_factory=dict)
     log_fields: dict[str, str] = field(default_factory=dict)
 
     def values(self, now: datetime) -> dict[str, Any]:
@@ -137,6 +140,7 @@ def after_result(prev: PreviousRow, result: FetchResult, facts: SyncFacts, rng: 
         deferred_note=None,
         event="sync.succeeded" if complete else "sync.partial",
         snapshot=True,
+        read_metrics=fresh,
     )
 
 

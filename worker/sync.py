@@ -46,10 +46,13 @@ class SyncReport:
 class LeaseGuardedSink:
     """`CredentialSink` that persists rotated credentials at once, only while we hold the lease."""
 
-    def __init__(self, deps: WorkerDeps, account_id: str, lease_token: uuid.UUID) -> None:
+    def __init__(
+        self, deps: WorkerDeps, account_id: str, lease_token: uuid.UUID, credential_version: int
+    ) -> None:
         self._deps = deps
         self._account_id = account_id
         self._token = lease_token
+        self._version = credential_version
         self._lock = threading.Lock()
         self.latest: Credentials | None = None
 
@@ -57,7 +60,12 @@ class LeaseGuardedSink:
         blob = self._deps.cipher.encrypt(credentials)
         with self._deps.sessions.begin() as session:
             stored = sync_state.store_credentials(
-                session, self._account_id, self._token, blob, credentials.expires_at
+                session,
+                self._account_id,
+                self._token,
+                blob,
+                credentials.expires_at,
+                credential_version=self._version,
             )
         with self._lock:
             self.latest = credentials
@@ -127,7 +135,7 @@ class SyncRunner:
             log.error("sync.credentials_unreadable", account_id=claim.account_id, platform=claim.platform)
             facts = SyncFacts(now=now, policy=policy)
             return after_error(previous, PlatformError(str(exc)), facts, self._rng), 0
-        sink = LeaseGuardedSink(deps, claim.account_id, claim.lease_token)
+        sink = LeaseGuardedSink(deps, claim.account_id, claim.lease_token, claim.credential_version)
         context = SyncContext(
             credentials=credentials,
             credential_sink=sink,
@@ -182,6 +190,8 @@ class SyncRunner:
                 claim.lease_token,
                 update.values(now),
                 snapshot_at=update.last_updated_at if update.snapshot else None,
+                snapshot_metrics=update.read_metrics if update.snapshot else None,
+                credential_version=claim.credential_version,
             )
         fields = {"account_id": claim.account_id, "platform": claim.platform, **update.log_fields}
         if not written:
