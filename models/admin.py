@@ -15,6 +15,7 @@ from models.apikeys import NewApiKey, generate_key
 from models.base import utcnow
 from models.crypto import TokenCipher
 from models.ids import new_account_id, new_workspace_id
+from models.key_check import rotate_check_value
 from models.tables import PLATFORM_VALUES, Account, AccountSync, ApiKey, Workspace
 
 
@@ -174,7 +175,8 @@ def connect_account(session: Session, cipher: TokenCipher, request: ConnectReque
 
 
 def rotate_credentials(session: Session, cipher: TokenCipher, batch_size: int = 500) -> int:
-    """Re-encrypt every account's credentials with the first configured key."""
+    """Re-encrypt every account's credentials, and the key check value, with the first key."""
+    rotate_check_value(session, cipher)
     rotated = 0
     last_id = ""
     while True:

@@ -58,6 +58,16 @@ class TokenCipher:
             scopes=tuple(payload.get("scopes") or ()),
         )
 
+    def encrypt_text(self, value: str) -> str:
+        """A Fernet token (ASCII) of `value`, with the first key: for the key check value."""
+        return self._fernet.encrypt(value.encode()).decode("ascii")
+
+    def decrypt_text(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode()
+        except (InvalidToken, UnicodeError):
+            raise CredentialsUnreadable("value can't be decrypted with any configured key") from None
+
     def rotate(self, blob: bytes) -> bytes:
         """Re-encrypt with the first key."""
         try:

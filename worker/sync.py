@@ -27,7 +27,15 @@ from models.sync_state import ClaimedAccount
 from ops.metrics import record_sync
 from worker.composition import WorkerDeps
 from worker.names import refresh_lock_key, sync_done_channel
-from worker.outcome import PreviousRow, RowUpdate, SyncFacts, after_error, after_result, expiry_warning
+from worker.outcome import (
+    PreviousRow,
+    RowUpdate,
+    SyncFacts,
+    after_error,
+    after_result,
+    after_unreadable_credentials,
+    expiry_warning,
+)
 
 log = structlog.get_logger()
 
@@ -131,10 +139,9 @@ class SyncRunner:
         adapter = deps.adapters[claim.platform]
         try:
             credentials = deps.cipher.decrypt(claim.credentials)
-        except CredentialsUnreadable as exc:
-            log.error("sync.credentials_unreadable", account_id=claim.account_id, platform=claim.platform)
-            facts = SyncFacts(now=now, policy=policy)
-            return after_error(previous, PlatformError(str(exc)), facts, self._rng), 0
+        except CredentialsUnreadable:
+            # Logged at error level by _write (the operator must act); the tenant sees a generic line.
+            return after_unreadable_credentials(previous, SyncFacts(now=now, policy=policy)), 0
         sink = LeaseGuardedSink(deps, claim.account_id, claim.lease_token, claim.credential_version)
         context = SyncContext(
             credentials=credentials,
@@ -201,6 +208,8 @@ class SyncRunner:
             log.info(update.event, **fields, metrics=len(update.metrics), warnings=len(update.warnings))
         elif update.event == "sync.integration_bug":
             log.error(update.event, **fields, error_message=update.error_message)
+        elif update.event == "sync.credentials_unreadable":
+            log.error(update.event, **fields, next_sync_at=_iso(update.next_sync_at))
         elif update.event == "sync.failed":
             log.warning(
                 update.event,
