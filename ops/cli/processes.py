@@ -134,9 +134,12 @@ def flower(
         env["FLOWER_BASIC_AUTH"] = f"{config.flower_user}:{config.flower_password.get_secret_value()}"
     elif not _is_loopback(host):
         raise fail("set DRAVO_FLOWER_USER and DRAVO_FLOWER_PASSWORD to serve Flower beyond loopback")
-    # --broker instead of -A: Flower needs no task code, and skipping it saves memory.
+    # The broker URL (which may carry the Redis password) goes through the environment too:
+    # `celery --broker` reads BROKER_URL, and the app CELERY_BROKER_URL. No -A: Flower needs no
+    # task code, and skipping it saves memory.
+    env["BROKER_URL"] = env["CELERY_BROKER_URL"] = config.redis_url
     argv = [
-        sys.executable, "-m", "celery", f"--broker={config.redis_url}", "flower",
+        sys.executable, "-m", "celery", "flower",
         f"--address={host}", f"--port={port}", f"--max_tasks={config.flower_max_tasks}",
         "--purge_offline_workers=300",
     ]  # fmt: skip
