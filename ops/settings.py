@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -157,6 +166,24 @@ class Settings(BaseSettings):
         if not url.database:
             raise ValueError("names no database")
         return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+    @field_validator(
+        "instagram_api_base",
+        "facebook_api_base",
+        "x_api_base",
+        "linkedin_api_base",
+        "linkedin_oauth_base",
+        "tiktok_api_base",
+    )
+    @classmethod
+    def _https_base_url(cls, value: str, info: ValidationInfo) -> str:
+        # Tokens travel to these hosts: plain http only for a local simulator, in development.
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be an absolute https:// URL")
+        if parts.scheme == "http" and info.data.get("env") != "development":
+            raise ValueError("must be https:// (plain http only with DRAVO_ENV=development)")
+        return value
 
     @field_validator("redis_url")
     @classmethod
