@@ -6,7 +6,9 @@ a known text encrypted with the key in use (`service_state`, name `encryption_ke
 
 The first process to start writes it. Before that, it tries the newest accounts' credentials, so a
 database that has credentials but no check value yet (one upgraded from before the check) is not
-sealed with a wrong key. `keys rotate` re-encrypts it with the other rows
+sealed with a wrong key: a Fernet token none of our keys authenticates was written with another
+key. (Bytes that are no Fernet token at all are damaged data, not evidence about the key; a sync
+of that account reports its credentials unreadable.) `keys rotate` re-encrypts it with the other rows
 (`models.admin.rotate_credentials`).
 """
 
@@ -62,11 +64,8 @@ def check_encryption_key(session: Session, cipher: TokenCipher) -> KeyCheck:
     newest = session.scalars(
         select(Account.credentials).order_by(Account.connected_at.desc()).limit(SAMPLE_SIZE)
     ).all()
-    for blob in newest:
-        try:
-            cipher.decrypt(blob)
-        except CredentialsUnreadable:
-            raise EncryptionKeyMismatch(WRONG_KEY.format(what="account credentials")) from None
+    if any(cipher.is_foreign(blob) for blob in newest):
+        raise EncryptionKeyMismatch(WRONG_KEY.format(what="account credentials"))
     session.execute(
         insert(ServiceState)
         .values(name=CHECK_NAME, value=cipher.encrypt_text(CHECK_TEXT), updated_at=utcnow())

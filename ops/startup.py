@@ -20,8 +20,9 @@ class StartupRefused(Exception):
 def require_readable_credentials(settings: Settings, process: str) -> None:
     """Decrypt the stored key check value (writing it on a first start), or refuse to start.
 
-    Fails closed: a database that can't be reached can't vouch for the key either (a supervisor's
-    restart retries).
+    A database that can't be reached skips the check, with a warning: the API must come up and
+    answer 503 while the database is down, and the worker waits for it; neither decrypts anything
+    until the database is back.
     """
     engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
     try:
@@ -32,9 +33,8 @@ def require_readable_credentials(settings: Settings, process: str) -> None:
         raise StartupRefused(f"{process} not started: {exc}") from None
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
-        raise StartupRefused(
-            f"{process} not started: can't check DRAVO_ENCRYPTION_KEY, database error: {reason}"
-        ) from None
+        log.warning("startup.encryption_key_unchecked", process=process, reason=reason)
+        return
     finally:
         engine.dispose()
     log.info("startup.encryption_key_checked", process=process, outcome=check.outcome)

@@ -9,13 +9,13 @@ import time
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.admin import rotate_credentials
 from models.crypto import TokenCipher
 from models.key_check import CHECK_NAME, EncryptionKeyMismatch, check_encryption_key
-from models.tables import ServiceState
+from models.tables import Account, ServiceState
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.support.accounts import CIPHER, connect, new_workspace
 
@@ -48,6 +48,21 @@ def test_a_first_start_with_the_wrong_key_for_existing_credentials_writes_nothin
     with session_factory() as session:
         assert session.scalar(select(ServiceState).where(ServiceState.name == CHECK_NAME)) is None
     assert check(session_factory, CIPHER) == "created"
+
+
+def test_damaged_credentials_are_no_evidence_about_the_key(session_factory: sessionmaker[Session]) -> None:
+    account_id = connect(session_factory, new_workspace(session_factory), "x", "42", "token-42")
+    with session_factory.begin() as session:
+        session.execute(update(Account).where(Account.id == account_id).values(credentials=b"not-a-token"))
+    # No key could read those bytes, so they say nothing about which key is configured.
+    assert check(session_factory, TokenCipher([OTHER_KEY])) == "created"
+
+
+def test_only_well_formed_tokens_of_another_key_are_foreign() -> None:
+    assert CIPHER.is_foreign(TokenCipher([OTHER_KEY]).encrypt_text("x").encode())
+    assert not CIPHER.is_foreign(CIPHER.encrypt_text("x").encode())
+    for damaged in (b"", b"x", b"not-a-real-token", b"gAAAAAB" + b"A" * 20, b"\xff\xfe"):
+        assert not CIPHER.is_foreign(damaged)
 
 
 def test_keys_rotate_re_encrypts_the_check_value(session_factory: sessionmaker[Session]) -> None:
