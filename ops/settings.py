@@ -129,9 +129,10 @@ class Settings(BaseSettings):
     budget_usage_pause_percent: float = Field(90.0, gt=0, le=100)
     budget_pause_seconds: int = Field(300, ge=1)
 
-    # History retention (docs/worker.md): snapshots of the last history_recent_days (rounded down
-    # to whole UTC days) are kept whole, older ones downsampled to the last one of each UTC day by
-    # a beat task, in batches of history_retention_batch_size rows (one short transaction each).
+    # History retention (docs/worker.md): snapshots of the last history_recent_days are kept whole
+    # (the cutoff is the start of that UTC day, so 7 to 8 days), older ones downsampled to the last
+    # one of each UTC day by a beat task, in batches of history_retention_batch_size rows (one
+    # short transaction each), at most history_retention_max_batches per run.
     history_recent_days: int = Field(7, ge=1, le=3650)
     history_retention_interval_seconds: float = Field(3600.0, ge=1)
     history_retention_batch_size: int = Field(5000, ge=1, le=100_000)
