@@ -13,6 +13,7 @@ from datetime import datetime
 
 from api.errors import InvalidParameter
 
+_MAX_ID = 2**63 - 1
 _BAD_CURSOR = "Invalid value for parameter 'cursor': not a cursor from a previous page."
 
 
@@ -31,6 +32,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         number = int(snapshot_id)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidParameter(_BAD_CURSOR, param="cursor") from None
-    if captured_at.tzinfo is None or number < 1 or not snapshot_id.isdigit():
+    # Snapshot ids are bigint: a larger number would fail in the database, not here.
+    if captured_at.tzinfo is None or not snapshot_id.isdigit() or not 1 <= number <= _MAX_ID:
         raise InvalidParameter(_BAD_CURSOR, param="cursor")
     return captured_at, number

@@ -82,6 +82,8 @@ def _b64(raw: str) -> str:
         _b64("2026-06-29T09:00:00+00:00|-1"),
         _b64("2026-06-29T09:00:00+00:00|1e3"),
         _b64("yesterday|3"),
+        _b64("2026-06-29T09:00:00+00:00|99999999999999999999"),  # past bigint
+        _b64("2026-06-29T09:00:00+00:00|0"),
         "x" * 300,
     ],
 )
@@ -100,3 +102,11 @@ def test_another_workspace_learns_nothing_from_a_cursor(
     theirs = seeding.workspace(session_factory, "theirs")
     response = client.get(URL, params={"cursor": cursor}, headers=bearer(theirs.api_key))
     assert response.status_code == 404
+
+
+def test_a_cursor_at_the_edges_of_time_is_no_server_error(
+    client: httpx.Client, deep: seeding.SeededWorkspace
+) -> None:
+    for at in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        response = client.get(URL, params={"cursor": _b64(f"{at}|1")}, headers=bearer(deep.api_key))
+        assert response.status_code in (200, 422), response.text
