@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck bench faults services clean
+.PHONY: setup run test lint typecheck bench faults services clean lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ typecheck: setup
 faults: setup services
 	DRAVO_FUZZ_EXAMPLES=10000 $(BIN)/pytest tests/unit/adapters/test_properties.py
 	$(BIN)/pytest -m faults tests/faults
+
+# The image's hashed lock (ops/Dockerfile installs it with --require-hashes): the runtime
+# dependencies and the build backend, resolved for CPython 3.11 on Linux. Re-run after changing
+# pyproject.toml's dependencies, and commit the result.
+lock: setup
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --all-build-deps --strip-extras \
+		--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 bench: setup services
 	$(BIN)/python -m bench

@@ -13,17 +13,24 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BeforeValidator
 
 from api.dependencies import PrincipalDep, StateDep
 from api.errors import InvalidParameter, NotFound
+from api.history_cursor import decode_cursor, encode_cursor
 from api.ratelimit import check_refresh_rate
 from api.readpool import to_psycopg
 from api.schemas import AccountsPage, HistoryPage, error_responses
 from api.state import AppState
-from models.queries import EMPTY_PAGE, account_page_statement, list_account_rows, list_snapshots
+from models.queries import (
+    EMPTY_PAGE,
+    MAX_SNAPSHOTS,
+    account_page_statement,
+    list_account_rows,
+    snapshot_page,
+)
 from models.read_models import MAX_LIMIT, AccountFilter, AccountRow, Platform, Principal
 
 log = structlog.get_logger("dravo.api")
@@ -128,6 +135,7 @@ def _utc(value: datetime | None, name: str) -> datetime | None:
     responses=error_responses(401, 404, 422, 503),
 )
 async def account_history(
+    request: Request,
     state: StateDep,
     principal: PrincipalDep,
     account_id: Annotated[str, Path(description="Connected account id.")],
@@ -137,15 +145,39 @@ async def account_history(
     until: Annotated[
         IsoDateTime | None, Query(description="Only snapshots captured at or before this time (ISO 8601).")
     ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="`next_cursor` of the previous page: the page after it."),
+    ] = None,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_SNAPSHOTS,
+            description=f"Page size, 1 to {MAX_SNAPSHOTS} (default {MAX_SNAPSHOTS}).",
+        ),
+    ] = MAX_SNAPSHOTS,
 ) -> JSONResponse:
-    """Every successful read of the account's metrics in the range (at most 1000 snapshots)."""
+    """The account's successful reads in the range, a page at a time.
+
+    `next_cursor` (null on the last page, also sent as a `Link: <...>; rel="next"` header) fetches
+    the next page with the same `since`, `until` and `limit`.
+    """
     start, end = _utc(since, "since"), _utc(until, "until")
-    snapshots = await state.read_in_thread(
-        lambda connection: list_snapshots(
-            connection, principal.workspace_id, account_id, since=start, until=end
+    after = decode_cursor(cursor) if cursor is not None else None
+    page = await state.read_in_thread(
+        lambda connection: snapshot_page(
+            connection, principal.workspace_id, account_id, since=start, until=end, after=after, limit=limit
         )
     )
-    if snapshots is None:
+    if page is None:
         raise NotFound("No such account in this workspace.")
-    items = [snapshot.to_json() for snapshot in snapshots]
-    return JSONResponse({"account_id": account_id, "items": items, "total": len(items)})
+    items = [snapshot.to_json() for snapshot in page.items]
+    next_cursor = encode_cursor(page.next_after) if page.next_after else None
+    headers = {}
+    if next_cursor is not None:
+        headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
+    return JSONResponse(
+        {"account_id": account_id, "items": items, "total": len(items), "next_cursor": next_cursor},
+        headers=headers,
+    )

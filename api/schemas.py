@@ -55,6 +55,9 @@ class HistoryPage(_Strict):
     account_id: str
     items: list[SnapshotItem] = Field(description="Snapshots, oldest first.")
     total: int = Field(ge=0, description="Number of snapshots returned.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page.",
+    )
 
 
 class ErrorDetail(_Strict):

@@ -15,6 +15,7 @@ from models.apikeys import NewApiKey, generate_key
 from models.base import utcnow
 from models.crypto import TokenCipher
 from models.ids import new_account_id, new_workspace_id
+from models.key_check import rotate_check_value
 from models.tables import PLATFORM_VALUES, Account, AccountSync, ApiKey, Workspace
 
 
@@ -104,8 +105,9 @@ def revoke_api_key(session: Session, prefix: str, at: datetime | None = None) ->
 def connect_account(session: Session, cipher: TokenCipher, request: ConnectRequest) -> ConnectOutcome:
     """Connect a new account, or reconnect an existing one with new credentials.
 
-    A reconnect resets the row to `pending` and schedules it at once; the last good metrics and
-    the history stay in the database.
+    A reconnect resets the row to `pending`, schedules it at once and increments the account's
+    credential version (models/sync_state.py); the last good metrics and the history stay in the
+    database.
     """
     if request.platform not in PLATFORM_VALUES:
         raise AdminError(f"unknown platform {request.platform!r} (one of {', '.join(PLATFORM_VALUES)})")
@@ -147,6 +149,9 @@ def connect_account(session: Session, cipher: TokenCipher, request: ConnectReque
 
     existing.credentials = encrypted
     existing.token_expires_at = request.credentials.expires_at
+    # A sync that claimed the old version may no longer write credentials or an outcome. The row
+    # is locked FOR UPDATE above, so this read-modify-write can't lose a concurrent increment.
+    existing.credential_version += 1
     existing.auth = auth
     existing.reconnected_at = now
     if request.handle:
@@ -170,7 +175,8 @@ def connect_account(session: Session, cipher: TokenCipher, request: ConnectReque
 
 
 def rotate_credentials(session: Session, cipher: TokenCipher, batch_size: int = 500) -> int:
-    """Re-encrypt every account's credentials with the first configured key."""
+    """Re-encrypt every account's credentials, and the key check value, with the first key."""
+    rotate_check_value(session, cipher)
     rotated = 0
     last_id = ""
     while True:

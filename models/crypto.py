@@ -6,6 +6,8 @@ decrypts, so keys rotate without downtime (`dravo-sync keys rotate` re-encrypts 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from datetime import datetime
 
@@ -57,6 +59,34 @@ class TokenCipher:
             refresh_expires_at=_parse(payload.get("refresh_expires_at")),
             scopes=tuple(payload.get("scopes") or ()),
         )
+
+    def encrypt_text(self, value: str) -> str:
+        """A Fernet token (ASCII) of `value`, with the first key: for the key check value."""
+        return self._fernet.encrypt(value.encode()).decode("ascii")
+
+    def decrypt_text(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode()
+        except (InvalidToken, UnicodeError):
+            raise CredentialsUnreadable("value can't be decrypted with any configured key") from None
+
+    def is_foreign(self, blob: bytes) -> bool:
+        """A well-formed Fernet token that none of our keys authenticates: proof of another key.
+
+        (Bytes that are no Fernet token at all are damaged data, which no key would read.)
+        """
+        try:
+            raw = base64.urlsafe_b64decode(bytes(blob))
+        except (binascii.Error, ValueError):
+            return False
+        # version byte, 8-byte time, 16-byte IV, at least one 16-byte block, 32-byte HMAC.
+        if len(raw) < 73 or raw[0] != 0x80:
+            return False
+        try:
+            self._fernet.decrypt(bytes(blob))
+        except InvalidToken:
+            return True
+        return False
 
     def rotate(self, blob: bytes) -> bytes:
         """Re-encrypt with the first key."""

@@ -27,6 +27,7 @@ from models.read_models import (
     AccountFilter,
     AccountRow,
     ApiKeyRecord,
+    SnapshotPage,
     SnapshotRow,
 )
 from models.tables import Account, ApiKey, Workspace
@@ -43,6 +44,7 @@ __all__ = [
     "get_account_row",
     "list_account_rows",
     "list_snapshots",
+    "snapshot_page",
     "workspace_exists",
 ]
 
@@ -224,7 +226,7 @@ def account_in_workspace(reader: Reader, workspace_id: str, account_id: str) -> 
 
 
 _SNAPSHOT_JSON = f"""
-    SELECT '{{"captured_at":' || {_json_time("captured_at")}
+    SELECT captured_at, id, '{{"captured_at":' || {_json_time("captured_at")}
         || ',"sync_status":' || to_json(sync_status::text)::text
         || ',"metrics":' || {metrics_json_sql("metrics", None)}
         || '}}' AS item
@@ -247,9 +249,25 @@ def list_snapshots(
     None when the account is unknown or belongs to another workspace (the caller can't tell which).
     Metrics follow the same integer-only rule as rows, keys by code point.
     """
+    page = snapshot_page(reader, workspace_id, account_id, since=since, until=until, limit=limit)
+    return None if page is None else page.items
+
+
+def snapshot_page(
+    reader: Reader,
+    workspace_id: str,
+    account_id: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int = MAX_SNAPSHOTS,
+) -> SnapshotPage | None:
+    """Up to `limit` snapshots as `list_snapshots`, starting after the (captured_at, id) `after`
+    (keyset paging on the account's (account_id, captured_at) index: no OFFSET scan)."""
     if not account_in_workspace(reader, workspace_id, account_id):
         return None
-    params: dict[str, Any] = {"account_id": account_id, "limit": limit}
+    params: dict[str, Any] = {"account_id": account_id, "limit": limit + 1}
     bounds = []
     if since is not None:
         bounds.append("AND captured_at >= :since")
@@ -257,8 +275,16 @@ def list_snapshots(
     if until is not None:
         bounds.append("AND captured_at <= :until")
         params["until"] = until
+    if after is not None:
+        bounds.append("AND (captured_at, id) > (:after_at, :after_id)")
+        params["after_at"], params["after_id"] = after
     query = _SNAPSHOT_JSON.replace("{range}", " ".join(bounds))
-    return [SnapshotRow.from_json(json.loads(row.item)) for row in reader.execute(text(query), params)]
+    rows = reader.execute(text(query), params).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [SnapshotRow.from_json(json.loads(row.item)) for row in rows]
+    last = rows[-1] if more else None
+    return SnapshotPage(items=items, next_after=(last.captured_at, int(last.id)) if last else None)
 
 
 def find_api_key(reader: Reader, prefix: str) -> ApiKeyRecord | None:

@@ -148,6 +148,15 @@ class SnapshotRow:
 
 
 @dataclass(frozen=True)
+class SnapshotPage:
+    """One page of an account's history; `next_after` is the (captured_at, id) the next page
+    starts after, None on the last page."""
+
+    items: list[SnapshotRow]
+    next_after: tuple[datetime, int] | None
+
+
+@dataclass(frozen=True)
 class ApiKeyRecord:
     """What authentication needs to know about a stored key (never the key itself)."""
 

@@ -11,6 +11,13 @@ The lease protocol (docs/worker.md):
 3. The outcome is written `WHERE lease_token = mine` (`write_outcome`), clearing the lease: a
    task that lost its lease (expired, reconnected, stolen) changes nothing.
 
+Credential versions: `accounts.credential_version` counts (re)connects. The claim locks the
+account row FOR SHARE before it takes the lease, so it waits for a reconnect in flight and then
+reads the new credentials with the new `pending` row (never the new row with the old credentials),
+and it returns the version it read. Rotated credentials (`store_credentials`) and the outcome
+(`write_outcome`) are written only while that version is still current: a reconnect that committed
+meanwhile always wins.
+
 Every function runs inside the caller's transaction and holds no lock beyond it; no transaction
 stays open across a platform call.
 """
@@ -23,7 +30,19 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import DateTime, TextClause, TextualSelect, bindparam, exists, func, select, text, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    TextClause,
+    TextualSelect,
+    bindparam,
+    exists,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from models.tables import Account, AccountSync
@@ -55,6 +74,7 @@ class ClaimedAccount:
     consecutive_failures: int
     last_updated_at: datetime | None
     stale_after: datetime | None
+    credential_version: int = 1
 
 
 _CLAIM_DUE = text(
@@ -90,9 +110,12 @@ def claim_due(
     return [DispatchClaim(account_id=r[0], platform=platform, lease_token=r[1]) for r in rows]
 
 
-# One round trip per claim: the lease UPDATE returns the row and, through the join, the account
-# (no row lock on accounts). Prebuilt textual statements: building and caching an ORM UPDATE
-# per sync cost more CPU than the rest of the claim.
+# One round trip per claim: the lease UPDATE returns the row and, through the join, the account.
+# The account row is read FOR SHARE first (a CTE): a plain join would, under READ COMMITTED, pair
+# the row a concurrent reconnect rewrote with the account as it was before that reconnect. The lock
+# order (accounts, then account_sync) is the reconnect's too, so the two can't deadlock.
+# Prebuilt textual statements: building and caching an ORM UPDATE per sync cost more CPU than the
+# rest of the claim.
 _CLAIM_CONDITIONS = {
     "dispatched": "s.lease_token = :dispatch_token AND s.lease_until > :now",
     "refresh": "(s.lease_token IS NULL OR s.lease_until <= :now) AND s.next_sync_at IS NOT NULL",
@@ -109,12 +132,17 @@ def _claim_statement(condition: str) -> TextualSelect:
         text(
             # Only the fixed conditions above are interpolated.
             f"""
+            WITH a AS (
+                SELECT id, platform, platform_account_id, handle, auth, credentials, token_expires_at,
+                       credential_version
+                FROM accounts WHERE id = :account_id FOR SHARE
+            )
             UPDATE account_sync AS s SET lease_token = :token, lease_until = :until
-            FROM accounts AS a
+            FROM a
             WHERE s.account_id = :account_id AND a.id = s.account_id AND {condition}
             RETURNING s.sync_status, s.metrics, s.warnings, s.error_message, s.consecutive_failures,
                       s.last_updated_at, s.stale_after, a.platform, a.platform_account_id, a.handle,
-                      a.auth, a.credentials, a.token_expires_at
+                      a.auth, a.credentials, a.token_expires_at, a.credential_version
             """  # noqa: S608
         )
         .bindparams(
@@ -139,6 +167,7 @@ def _claim_statement(condition: str) -> TextualSelect:
             account.auth,
             account.credentials,
             account.token_expires_at,
+            account.credential_version,
         )
     )
 
@@ -190,6 +219,7 @@ def claim_for_sync(
         consecutive_failures=claimed.consecutive_failures,
         last_updated_at=claimed.last_updated_at,
         stale_after=claimed.stale_after,
+        credential_version=claimed.credential_version,
     )
 
 
@@ -203,12 +233,21 @@ def store_credentials(
     lease_token: uuid.UUID,
     encrypted: bytes,
     expires_at: datetime | None,
+    *,
+    credential_version: int | None = None,
 ) -> bool:
-    """Persist rotated credentials, only while this sync holds the lease (a reconnect wins)."""
+    """Persist rotated credentials, only while this sync holds the lease and the credentials are
+    still the version it claimed (a reconnect wins).
+
+    The version is compared on the updated row itself: when a reconnect commits while this UPDATE
+    waits for its row lock, PostgreSQL re-checks that condition on the reconnect's row and writes
+    nothing. The lease subquery alone would be judged on the snapshot from before the reconnect.
+    """
+    conditions = [Account.id == account_id, _holds_lease(account_id, lease_token)]
+    if credential_version is not None:
+        conditions.append(Account.credential_version == credential_version)
     result = session.execute(
-        update(Account)
-        .where(Account.id == account_id, _holds_lease(account_id, lease_token))
-        .values(credentials=encrypted, token_expires_at=expires_at)
+        update(Account).where(*conditions).values(credentials=encrypted, token_expires_at=expires_at)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -222,15 +261,27 @@ def _write_statement(columns: tuple[str, ...]) -> TextClause:
         raise ValueError(f"not outcome columns of account_sync: {unknown}")
     assignments = "".join(f"{c} = :{c}, " for c in columns)
     return text(
-        # Only column names of account_sync (checked above) are interpolated.
+        # Only column names of account_sync (checked above) are interpolated. `live_version` locks the
+        # account row FOR SHARE and yields nothing once a reconnect has changed its version (a
+        # locking read re-checks its condition on the newest row). The snapshot holds what this
+        # sync read (:snapshot_metrics), not the row's merged metrics, when it is given.
         f"""
-        WITH written AS (
+        WITH live_version AS (
+            SELECT id FROM accounts
+            WHERE id = :account_id
+              AND (CAST(:credential_version AS integer) IS NULL
+                   OR credential_version = CAST(:credential_version AS integer))
+            FOR SHARE
+        ), written AS (
             UPDATE account_sync SET {assignments}lease_token = NULL, lease_until = NULL
             WHERE account_id = :account_id AND lease_token = :lease_token
+              AND EXISTS (SELECT 1 FROM live_version)
             RETURNING account_id, sync_status, metrics
         ), snapshot AS (
             INSERT INTO metric_snapshots (account_id, captured_at, sync_status, metrics)
-            SELECT account_id, CAST(:snapshot_at AS timestamptz), sync_status, metrics FROM written
+            SELECT account_id, CAST(:snapshot_at AS timestamptz), sync_status,
+                   coalesce(CAST(:snapshot_metrics AS jsonb), metrics)
+            FROM written
             WHERE CAST(:snapshot_at AS timestamptz) IS NOT NULL
         )
         SELECT count(*) FROM written
@@ -239,6 +290,8 @@ def _write_statement(columns: tuple[str, ...]) -> TextClause:
         *(bindparam(c, type_=table[c].type) for c in columns),
         bindparam("lease_token", type_=table.lease_token.type),
         bindparam("snapshot_at", type_=DateTime(timezone=True)),
+        bindparam("snapshot_metrics", type_=JSONB(none_as_null=True)),
+        bindparam("credential_version", type_=Integer()),
     )
 
 
@@ -249,14 +302,25 @@ def write_outcome(
     values: dict[str, Any],
     *,
     snapshot_at: datetime | None = None,
+    snapshot_metrics: dict[str, int] | None = None,
+    credential_version: int | None = None,
 ) -> bool:
-    """Write the row and release the lease; with `snapshot_at`, append the read to the history.
+    """Write the row and release the lease; with `snapshot_at`, append the read to the history
+    (`snapshot_metrics`: the metrics this sync read; default the row's metrics).
 
-    False (and nothing written) when this sync no longer holds the lease. One round trip: the
+    False (and nothing written) when this sync no longer holds the lease, or, with
+    `credential_version`, when the account was reconnected since the claim. One round trip: the
     snapshot is inserted from the UPDATE's RETURNING in the same statement.
     """
     statement = _write_statement(tuple(values))
-    params = {**values, "account_id": account_id, "lease_token": lease_token, "snapshot_at": snapshot_at}
+    params = {
+        **values,
+        "account_id": account_id,
+        "lease_token": lease_token,
+        "snapshot_at": snapshot_at,
+        "snapshot_metrics": snapshot_metrics,
+        "credential_version": credential_version,
+    }
     return bool(session.execute(statement, params).scalar_one())
 
 

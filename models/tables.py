@@ -79,6 +79,9 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)
     reconnected_at: Mapped[datetime | None]
+    # Incremented by every (re)connect. A sync records the version it claimed and writes only while
+    # it is still current, so a reconnect always wins against a sync that is running (docs/worker.md).
+    credential_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
 
     sync: Mapped[AccountSync] = relationship(back_populates="account", uselist=False)
 
@@ -129,7 +132,11 @@ class MetricSnapshot(Base):
     """One row per successful read, for history charts."""
 
     __tablename__ = "metric_snapshots"
-    __table_args__ = (Index("ix_metric_snapshots_account_captured", "account_id", "captured_at"),)
+    __table_args__ = (
+        Index("ix_metric_snapshots_account_captured", "account_id", "captured_at"),
+        # The retention task scans old snapshots by time across accounts (worker/retention.py).
+        Index("ix_metric_snapshots_captured", "captured_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -148,3 +155,14 @@ class MetricRejection(Base):
     reason: Mapped[str] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServiceState(Base):
+    """Small named values the service keeps about itself: the encryption key check value
+    (models/key_check.py) and the history retention watermark (models/retention.py)."""
+
+    __tablename__ = "service_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,7 +1,9 @@
 """Demo data for `dravo-sync up`: one workspace with accounts on all five platforms, in a mix of
 simulator scenarios, so every row state shows up through the API within a minute.
 
-Idempotent: accounts are connected once (found again by platform id on the next run), the
+Idempotent: the workspace is found by its fixed id (never by its name: any workspace may be called
+"demo", and its keys must not be revoked or handed out), accounts are connected once (found again
+by platform id on the next run), the
 simulator (which keeps nothing across restarts) is told about them on every run, and the demo
 workspace's older API keys are revoked so exactly one works.
 """
@@ -18,16 +20,16 @@ from models.admin import (
     ConnectRequest,
     connect_account,
     create_api_key,
-    create_workspace,
-    find_workspace,
     normalise_platform_account_id,
     revoke_workspace_keys,
 )
 from models.crypto import TokenCipher
-from models.tables import Account
+from models.tables import Account, Workspace
 from simulator.client import SimulatorClient
 
 DEMO_WORKSPACE = "demo"
+# A well-formed workspace id (models.ids), fixed so that every run of `up` finds the same one.
+DEMO_WORKSPACE_ID = "ws_00000000000000de"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,14 @@ class DemoSeed:
     account_ids: list[str]
 
 
+def demo_workspace(session: Session) -> str:
+    """The demo workspace's id, created on first use."""
+    if session.get(Workspace, DEMO_WORKSPACE_ID) is None:
+        session.add(Workspace(id=DEMO_WORKSPACE_ID, name=DEMO_WORKSPACE))
+        session.flush()
+    return DEMO_WORKSPACE_ID
+
+
 def seed_demo(factory: sessionmaker[Session], cipher: TokenCipher, simulator: SimulatorClient) -> DemoSeed:
     for demo in DEMO_ACCOUNTS:
         simulator.upsert_account(
@@ -80,7 +90,7 @@ def seed_demo(factory: sessionmaker[Session], cipher: TokenCipher, simulator: Si
         )
     account_ids = []
     with factory.begin() as session:
-        workspace_id = find_workspace(session, DEMO_WORKSPACE) or create_workspace(session, DEMO_WORKSPACE)
+        workspace_id = demo_workspace(session)
         for demo in DEMO_ACCOUNTS:
             existing = session.scalar(
                 select(Account.id).where(

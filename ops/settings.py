@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -120,6 +129,15 @@ class Settings(BaseSettings):
     budget_usage_pause_percent: float = Field(90.0, gt=0, le=100)
     budget_pause_seconds: int = Field(300, ge=1)
 
+    # History retention (docs/worker.md): snapshots of the last history_recent_days are kept whole
+    # (the cutoff is the start of that UTC day, so 7 to 8 days), older ones downsampled to the last
+    # one of each UTC day by a beat task, in batches of history_retention_batch_size rows (one
+    # short transaction each), at most history_retention_max_batches per run.
+    history_recent_days: int = Field(7, ge=1, le=3650)
+    history_retention_interval_seconds: float = Field(3600.0, ge=1)
+    history_retention_batch_size: int = Field(5000, ge=1, le=100_000)
+    history_retention_max_batches: int = Field(200, ge=1)
+
     worker_pool: Literal["threads", "prefork", "solo", "gevent"] = "threads"
     worker_concurrency: int = Field(32, ge=1, le=1000)
     # Worker processes per `dravo-sync worker`; 0: one per CPU core (a threads pool uses one core).
@@ -149,6 +167,24 @@ class Settings(BaseSettings):
         if not url.database:
             raise ValueError("names no database")
         return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+    @field_validator(
+        "instagram_api_base",
+        "facebook_api_base",
+        "x_api_base",
+        "linkedin_api_base",
+        "linkedin_oauth_base",
+        "tiktok_api_base",
+    )
+    @classmethod
+    def _https_base_url(cls, value: str, info: ValidationInfo) -> str:
+        # Tokens travel to these hosts: plain http only for a local simulator, in development.
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be an absolute https:// URL")
+        if parts.scheme == "http" and info.data.get("env") != "development":
+            raise ValueError("must be https:// (plain http only with DRAVO_ENV=development)")
+        return value
 
     @field_validator("redis_url")
     @classmethod

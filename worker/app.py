@@ -17,7 +17,7 @@ from prometheus_client import start_http_server
 from ops.settings import get_settings
 from worker.celery_app import make_celery
 from worker.composition import close_process_deps, reset_process_deps
-from worker.names import DISPATCH_DUE
+from worker.names import DISPATCH_DUE, DOWNSAMPLE_HISTORY
 
 
 def create_app() -> Celery:
@@ -30,7 +30,12 @@ def create_app() -> Celery:
             "schedule": interval,
             # A tick that waited longer than its period is superseded by the next one.
             "options": {"expires": max(interval, 1.0)},
-        }
+        },
+        "downsample-history": {
+            "task": DOWNSAMPLE_HISTORY,
+            "schedule": settings.history_retention_interval_seconds,
+            "options": {"expires": settings.history_retention_interval_seconds},
+        },
     }
     # In-memory schedule: nothing to persist for one fixed entry, and no file in the cwd.
     app.conf.beat_scheduler = "celery.beat:Scheduler"

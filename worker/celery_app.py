@@ -17,7 +17,14 @@ from celery import Celery
 from kombu.entity import Exchange, Queue
 
 from ops.settings import Settings
-from worker.names import DISPATCH_DUE, PLATFORM_QUEUES, REFRESH_QUEUE, SYNC_ACCOUNT, platform_queue
+from worker.names import (
+    DISPATCH_DUE,
+    DOWNSAMPLE_HISTORY,
+    PLATFORM_QUEUES,
+    REFRESH_QUEUE,
+    SYNC_ACCOUNT,
+    platform_queue,
+)
 
 
 def queues() -> list[Queue]:
@@ -40,7 +47,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_queues": queues(),
         "task_default_queue": REFRESH_QUEUE,
         "task_default_exchange": "dravo",
-        "task_routes": {DISPATCH_DUE: {"queue": "sync.dispatch", "routing_key": "sync.dispatch"}},
+        "task_routes": {
+            DISPATCH_DUE: {"queue": "sync.dispatch", "routing_key": "sync.dispatch"},
+            # Maintenance rides the dispatcher's queue, which every default worker consumes.
+            DOWNSAMPLE_HISTORY: {"queue": "sync.dispatch", "routing_key": "sync.dispatch"},
+        },
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,

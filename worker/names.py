@@ -10,6 +10,7 @@ from typing import Final
 
 SYNC_ACCOUNT: Final = "sync.account"
 DISPATCH_DUE: Final = "sync.dispatch_due"
+DOWNSAMPLE_HISTORY: Final = "history.downsample"
 
 REFRESH_QUEUE: Final = "refresh"
 PLATFORM_QUEUES: Final = ("instagram", "facebook", "x", "linkedin", "tiktok")

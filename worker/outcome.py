@@ -5,6 +5,7 @@
     FetchResult, incomplete         partial              merged over old     after_read
     RateLimited                     unchanged            unchanged           reset time (+ jitter)
     ReconnectRequired/TokenExpired  requires_reconnect   unchanged           NULL (until reconnect)
+    stored credentials unreadable   failed               unchanged           base interval, no backoff
     any other failure               failed               unchanged           backoff
     (a first sync that fails)       failed               {} (nothing yet)    backoff
 
@@ -35,6 +36,9 @@ PLATFORM_LABELS = {
 EXPIRY_WARNING_WINDOW = timedelta(days=7)
 EXPIRY_WARNING_SUFFIX = "; reconnect before then"
 INTERNAL_ERROR_MESSAGE = "internal error while syncing this account; the operators have been alerted"
+# What the tenant sees when the stored credentials can't be decrypted: the operator's problem (a key),
+# told in words that give nothing about the key or its configuration away.
+CREDENTIALS_UNREADABLE_MESSAGE = "credentials could not be read; the service operator has been alerted"
 MAX_ERROR_MESSAGE = 300
 
 
@@ -72,6 +76,9 @@ class RowUpdate:
     deferred_note: str | None
     event: str  # the log event: sync.succeeded, sync.partial, sync.rate_limited...
     snapshot: bool = False  # a successful read: also append to metric_snapshots
+    # What this sync read (the snapshot's metrics): `metrics` of a partial read also carries the
+    # older values it was merged over, which the history must not repeat as if read again.
+    read_metrics: dict[str, int] = field(default_factory=dict)
     log_fields: dict[str, str] = field(default_factory=dict)
 
     def values(self, now: datetime) -> dict[str, Any]:
@@ -137,6 +144,7 @@ def after_result(prev: PreviousRow, result: FetchResult, facts: SyncFacts, rng: 
         deferred_note=None,
         event="sync.succeeded" if complete else "sync.partial",
         snapshot=True,
+        read_metrics=fresh,
     )
 
 
@@ -181,4 +189,24 @@ def after_error(prev: PreviousRow, error: BaseException, facts: SyncFacts, rng: 
         deferred_note=None,
         event="sync.reconnect_required" if reconnect else _failure_event(error),
         log_fields={"error": type(error).__name__},
+    )
+
+
+def after_unreadable_credentials(prev: PreviousRow, facts: SyncFacts) -> RowUpdate:
+    """Stored credentials the configured keys can't decrypt: no platform call was made.
+
+    The account is not at fault, so it costs it no backoff: the failure count stays and the next
+    attempt is one base interval away, so it syncs soon after the operator fixes the key.
+    """
+    return RowUpdate(
+        sync_status="failed",
+        metrics=dict(prev.metrics),
+        warnings=_warnings(prev.warnings, facts),
+        error_message=CREDENTIALS_UNREADABLE_MESSAGE,
+        last_updated_at=prev.last_updated_at,
+        stale_after=prev.stale_after,
+        next_sync_at=facts.now + facts.policy.backoff_base,
+        consecutive_failures=prev.consecutive_failures,
+        deferred_note=None,
+        event="sync.credentials_unreadable",
     )

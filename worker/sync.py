@@ -27,7 +27,15 @@ from models.sync_state import ClaimedAccount
 from ops.metrics import record_sync
 from worker.composition import WorkerDeps
 from worker.names import refresh_lock_key, sync_done_channel
-from worker.outcome import PreviousRow, RowUpdate, SyncFacts, after_error, after_result, expiry_warning
+from worker.outcome import (
+    PreviousRow,
+    RowUpdate,
+    SyncFacts,
+    after_error,
+    after_result,
+    after_unreadable_credentials,
+    expiry_warning,
+)
 
 log = structlog.get_logger()
 
@@ -46,10 +54,13 @@ class SyncReport:
 class LeaseGuardedSink:
     """`CredentialSink` that persists rotated credentials at once, only while we hold the lease."""
 
-    def __init__(self, deps: WorkerDeps, account_id: str, lease_token: uuid.UUID) -> None:
+    def __init__(
+        self, deps: WorkerDeps, account_id: str, lease_token: uuid.UUID, credential_version: int
+    ) -> None:
         self._deps = deps
         self._account_id = account_id
         self._token = lease_token
+        self._version = credential_version
         self._lock = threading.Lock()
         self.latest: Credentials | None = None
 
@@ -57,7 +68,12 @@ class LeaseGuardedSink:
         blob = self._deps.cipher.encrypt(credentials)
         with self._deps.sessions.begin() as session:
             stored = sync_state.store_credentials(
-                session, self._account_id, self._token, blob, credentials.expires_at
+                session,
+                self._account_id,
+                self._token,
+                blob,
+                credentials.expires_at,
+                credential_version=self._version,
             )
         with self._lock:
             self.latest = credentials
@@ -123,11 +139,10 @@ class SyncRunner:
         adapter = deps.adapters[claim.platform]
         try:
             credentials = deps.cipher.decrypt(claim.credentials)
-        except CredentialsUnreadable as exc:
-            log.error("sync.credentials_unreadable", account_id=claim.account_id, platform=claim.platform)
-            facts = SyncFacts(now=now, policy=policy)
-            return after_error(previous, PlatformError(str(exc)), facts, self._rng), 0
-        sink = LeaseGuardedSink(deps, claim.account_id, claim.lease_token)
+        except CredentialsUnreadable:
+            # Logged at error level by _write (the operator must act); the tenant sees a generic line.
+            return after_unreadable_credentials(previous, SyncFacts(now=now, policy=policy)), 0
+        sink = LeaseGuardedSink(deps, claim.account_id, claim.lease_token, claim.credential_version)
         context = SyncContext(
             credentials=credentials,
             credential_sink=sink,
@@ -182,6 +197,8 @@ class SyncRunner:
                 claim.lease_token,
                 update.values(now),
                 snapshot_at=update.last_updated_at if update.snapshot else None,
+                snapshot_metrics=update.read_metrics if update.snapshot else None,
+                credential_version=claim.credential_version,
             )
         fields = {"account_id": claim.account_id, "platform": claim.platform, **update.log_fields}
         if not written:
@@ -191,6 +208,8 @@ class SyncRunner:
             log.info(update.event, **fields, metrics=len(update.metrics), warnings=len(update.warnings))
         elif update.event == "sync.integration_bug":
             log.error(update.event, **fields, error_message=update.error_message)
+        elif update.event == "sync.credentials_unreadable":
+            log.error(update.event, **fields, next_sync_at=_iso(update.next_sync_at))
         elif update.event == "sync.failed":
             log.warning(
                 update.event,

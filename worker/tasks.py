@@ -8,7 +8,8 @@ from models.sync_state import DispatchClaim
 from worker.app import app
 from worker.composition import process_deps
 from worker.dispatch import dispatch_due as run_dispatch
-from worker.names import DISPATCH_DUE, SYNC_ACCOUNT, platform_queue
+from worker.names import DISPATCH_DUE, DOWNSAMPLE_HISTORY, SYNC_ACCOUNT, platform_queue
+from worker.retention import run_retention
 from worker.sync import SyncRunner
 
 
@@ -22,6 +23,12 @@ def sync_account(account_id: str, lease_token: str | None = None) -> None:
 def dispatch_due() -> int:
     deps = process_deps()
     return run_dispatch(deps, _publish).total
+
+
+@app.task(name=DOWNSAMPLE_HISTORY, ignore_result=True)  # type: ignore[untyped-decorator]
+def downsample_history() -> int:
+    """Enforce the history retention policy (batched; a second run at once is harmless)."""
+    return run_retention(process_deps()).deleted
 
 
 def _publish(claims: Sequence[DispatchClaim]) -> int:

@@ -17,6 +17,7 @@ from ops.logging import configure_logging
 from worker.names import PLATFORM_QUEUES, REFRESH_QUEUE, platform_queue
 
 if TYPE_CHECKING:  # the worker's dependencies load only when a sync runs
+    from ops.settings import Settings
     from worker.composition import WorkerDeps
 
 ALL_QUEUES = ",".join([REFRESH_QUEUE, "sync.dispatch", *(platform_queue(p) for p in PLATFORM_QUEUES)])
@@ -55,6 +56,7 @@ def worker(
     """Run Celery workers for the sync tasks; SIGTERM/SIGINT finish running tasks and stop."""
     config = settings()
     configure_logging(config.log_level, config.log_json)
+    _require_readable_credentials(config, "worker")
     wanted = config.worker_processes if processes is None else processes
     count = wanted or _usable_cores()
     chosen_pool = pool or config.worker_pool
@@ -95,9 +97,19 @@ def beat() -> None:
     """Run Celery beat: it sends `sync.dispatch_due` every DRAVO_DISPATCH_INTERVAL_SECONDS."""
     config = settings()
     configure_logging(config.log_level, config.log_json)
+    _require_readable_credentials(config, "beat")
     from worker.app import app as celery_app
 
     celery_app.Beat(loglevel=config.log_level, quiet=True).run()
+
+
+def _require_readable_credentials(config: Settings, process: str) -> None:
+    from ops.startup import StartupRefused, require_readable_credentials
+
+    try:
+        require_readable_credentials(config, process)
+    except StartupRefused as exc:
+        raise fail(str(exc), code=1) from None
 
 
 def _is_loopback(host: str) -> bool:
@@ -122,9 +134,12 @@ def flower(
         env["FLOWER_BASIC_AUTH"] = f"{config.flower_user}:{config.flower_password.get_secret_value()}"
     elif not _is_loopback(host):
         raise fail("set DRAVO_FLOWER_USER and DRAVO_FLOWER_PASSWORD to serve Flower beyond loopback")
-    # --broker instead of -A: Flower needs no task code, and skipping it saves memory.
+    # The broker URL (which may carry the Redis password) goes through the environment too:
+    # `celery --broker` reads BROKER_URL, and the app CELERY_BROKER_URL. No -A: Flower needs no
+    # task code, and skipping it saves memory.
+    env["BROKER_URL"] = env["CELERY_BROKER_URL"] = config.redis_url
     argv = [
-        sys.executable, "-m", "celery", f"--broker={config.redis_url}", "flower",
+        sys.executable, "-m", "celery", "flower",
         f"--address={host}", f"--port={port}", f"--max_tasks={config.flower_max_tasks}",
         "--purge_offline_workers=300",
     ]  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ops.cli.app import app, settings
+from ops.cli.app import app, fail, settings
 
 
 @app.command("api")
@@ -30,6 +30,12 @@ def serve_api(
 ) -> None:
     """Serve GET /v1/analytics/accounts; stops cleanly on SIGTERM or SIGINT."""
     config = settings()
+    from ops.startup import StartupRefused, require_readable_credentials
+
+    try:
+        require_readable_credentials(config, "api")
+    except StartupRefused as exc:
+        raise fail(str(exc), code=1) from None
     # Imported here so the other verbs don't pay for loading FastAPI.
     import uvicorn
 

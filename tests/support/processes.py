@@ -217,8 +217,9 @@ def start_listening(
 
 
 def simulator_env(base_url: str) -> dict[str, str]:
-    """Settings that point every adapter at the simulator."""
+    """Settings that point every adapter at the simulator (plain http: development only)."""
     return {
+        "DRAVO_ENV": "development",
         "DRAVO_INSTAGRAM_API_BASE": f"{base_url}/instagram",
         "DRAVO_FACEBOOK_API_BASE": f"{base_url}/facebook",
         "DRAVO_X_API_BASE": f"{base_url}/x",

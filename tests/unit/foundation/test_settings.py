@@ -66,6 +66,7 @@ def test_clear_errors(monkeypatch: pytest.MonkeyPatch, name: str, value: str, me
 def test_normalises_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRAVO_ENCRYPTION_KEY", f"{KEY},{Fernet.generate_key().decode()}")
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db:5433/prod")
+    monkeypatch.setenv("DRAVO_ENV", "development")  # plain http (a local simulator) needs it
     monkeypatch.setenv("DRAVO_X_API_BASE", "http://127.0.0.1:8900/x/")
     monkeypatch.setenv("DRAVO_X_FRESHNESS_SECONDS", "3600")
     monkeypatch.setenv("DRAVO_X_CLIENT_ID", "cid")
@@ -84,4 +85,39 @@ def test_short_jwt_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRAVO_ENCRYPTION_KEY", KEY)
     monkeypatch.setenv("DRAVO_JWT_SECRET", "too-short")
     with pytest.raises(ConfigurationError, match="DRAVO_JWT_SECRET: must be at least 32 bytes"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DRAVO_INSTAGRAM_API_BASE",
+        "DRAVO_FACEBOOK_API_BASE",
+        "DRAVO_X_API_BASE",
+        "DRAVO_LINKEDIN_API_BASE",
+        "DRAVO_LINKEDIN_OAUTH_BASE",
+        "DRAVO_TIKTOK_API_BASE",
+    ],
+)
+@pytest.mark.parametrize("env", ["production", "test"])
+def test_platform_base_urls_must_be_https_outside_development(
+    monkeypatch: pytest.MonkeyPatch, name: str, env: str
+) -> None:
+    monkeypatch.setenv("DRAVO_ENCRYPTION_KEY", KEY)
+    monkeypatch.setenv("DRAVO_ENV", env)
+    monkeypatch.setenv(name, "http://127.0.0.1:8900/somewhere")
+    with pytest.raises(ConfigurationError, match=f"{name}: must be https://"):
+        load_settings()
+    monkeypatch.setenv(name, "https://proxy.internal/somewhere")
+    assert load_settings()
+    monkeypatch.setenv("DRAVO_ENV", "development")
+    monkeypatch.setenv(name, "http://127.0.0.1:8900/somewhere")
+    assert load_settings()
+
+
+@pytest.mark.parametrize("value", ["ftp://api.x.com", "api.x.com", "https://", "file:///etc/passwd"])
+def test_platform_base_urls_must_be_absolute_web_urls(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("DRAVO_ENV", "development")
+    monkeypatch.setenv("DRAVO_X_API_BASE", value)
+    with pytest.raises(ConfigurationError, match="DRAVO_X_API_BASE: must be an absolute https:// URL"):
         load_settings()
