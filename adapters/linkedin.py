@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
@@ -28,7 +28,9 @@ import httpx
 
 from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
 from adapters.errors import (
+    InsightsDenied,
     IntegrationBug,
+    OperatorActionNeeded,
     PlatformBroken,
     PlatformError,
     RateLimited,
@@ -47,8 +49,21 @@ from adapters.values import (
     require,
     snake_case,
 )
+from adapters.versions import PinnedVersion
 
-API_VERSION = "202603"
+# The newest Marketing version found (202607, "current" in LinkedIn's versioning page as
+# summarised 2026-08-13; the official page stored here stops at 202603). LinkedIn keeps each
+# monthly version "for a minimum of one year": the sunset below is the earliest that allows, the
+# defensive reading until the migrations table lists it (202603 is listed: March 16, 2027).
+# Checked 2026-12-01; DRAVO_LINKEDIN_API_VERSION overrides the version.
+PINNED = PinnedVersion(
+    "202607",
+    released=date(2026, 7, 1),
+    sunset=date(2027, 7, 1),
+    source="https://learn.microsoft.com/en-us/linkedin/marketing/versioning and "
+    ".../integrations/migrations (checked 2026-12-01)",
+)
+API_VERSION = PINNED.version
 RESTLI_PROTOCOL_VERSION = "2.0.0"
 DEFAULT_OAUTH_BASE = "https://www.linkedin.com"
 FOLLOWERS_PREFIX = "follower_statistics_"
@@ -82,58 +97,101 @@ def parse_account_id(value: str) -> LinkedInEntity:
     )
 
 
-def _leaves(node: Mapping[str, Any], path: str, what: str, allow_negative: bool) -> dict[str, int]:
-    """Integer leaves of nested objects as snake_case paths; arrays and strings are skipped."""
+def _leaves(
+    node: Mapping[str, Any],
+    path: str,
+    what: str,
+    allow_negative: bool,
+    *,
+    daily: bool = False,
+    unreadable: list[str] | None = None,
+) -> dict[str, int]:
+    """Integer leaves of nested objects as snake_case paths; arrays and strings are skipped.
+
+    `daily`: the node is one day of a window that gets summed. Unique counts (`uniquePageViews`)
+    can't be added up across days and LinkedIn offers no window total for a time-bound query,
+    so they are left out (docs/platforms.md, LinkedIn).
+    """
     found: dict[str, int] = {}
     for key, value in node.items():
+        if daily and str(key).lower().startswith("unique"):
+            continue
         name = f"{path}_{snake_case(str(key))}" if path else snake_case(str(key))
         if isinstance(value, dict):
-            found.update(_leaves(value, name, what, allow_negative))
+            found.update(_leaves(value, name, what, allow_negative, daily=daily, unreadable=unreadable))
         elif isinstance(value, int | float | bool):
-            found[name] = as_count(value, f"{what} {name}", allow_negative=allow_negative)
+            try:
+                found[name] = as_count(value, f"{what} {name}", allow_negative=allow_negative)
+            except PlatformBroken:
+                if unreadable is None:
+                    raise
+                unreadable.append(name)
     return found
 
 
 def _summed(
-    elements: Sequence[Any], subtree: str, path: str, what: str, allow_negative: bool
+    elements: Sequence[Any],
+    subtree: str,
+    path: str,
+    what: str,
+    allow_negative: bool,
+    unreadable: list[str],
 ) -> dict[str, int]:
+    """The window's total of each leaf; a leaf unreadable on any day is left out entirely."""
     totals: dict[str, int] = {}
+    bad: list[str] = []
     for raw in elements:
         element = as_dict(raw, f"{what} element")
         node = as_dict(require(element, subtree, f"{what} element"), f"{what} {subtree}")
-        for key, value in _leaves(node, path, what, allow_negative).items():
+        for key, value in _leaves(node, path, what, allow_negative, daily=True, unreadable=bad).items():
             totals[key] = as_count(totals.get(key, 0) + value, f"{what} {key}", allow_negative=allow_negative)
-    return totals
+    unreadable.extend(dict.fromkeys(bad))
+    return {k: v for k, v in totals.items() if k not in bad}
 
 
-def normalise_organization(network: object, gains: object, pages: object, urn: str) -> Normalised:
-    """networkSizes + time-bound follower statistics + time-bound page statistics -> metrics."""
+def normalise_organization(
+    network: object, gains: object | None, pages: object | None, urn: str
+) -> Normalised:
+    """networkSizes + time-bound follower statistics + time-bound page statistics -> metrics.
+
+    `gains` / `pages` None: that statistics endpoint was refused (the adapter warns about it).
+    """
     out = Normalised(platform_account_id=urn)
     sizes = as_dict(network, "LinkedIn networkSizes")
     as_count(require(sizes, "firstDegreeSize", "LinkedIn networkSizes"), "LinkedIn firstDegreeSize")
     for key, value in _leaves(sizes, "", "LinkedIn networkSizes", False).items():
         out.metrics[FOLLOWERS_PREFIX + key] = value
-    gain_elements = as_list(
-        require(as_dict(gains, "LinkedIn follower statistics"), "elements", "LinkedIn follower statistics"),
-        "LinkedIn follower statistics elements",
-    )
-    # Gains can be negative (more unfollows than follows) but stay integers.
-    for key, value in _summed(
-        gain_elements, "followerGains", "follower_gains", "LinkedIn follower gains", True
-    ).items():
-        out.metrics[FOLLOWERS_PREFIX + key] = value
-    page_elements = as_list(
-        require(as_dict(pages, "LinkedIn page statistics"), "elements", "LinkedIn page statistics"),
-        "LinkedIn page statistics elements",
-    )
-    for key, value in _summed(
-        page_elements, "totalPageStatistics", "", "LinkedIn page statistics", False
-    ).items():
-        out.metrics[PAGES_PREFIX + key] = value
-    if not gain_elements:
-        out.warnings.append("LinkedIn has no follower gains data for this window")
-    if not page_elements:
-        out.warnings.append("LinkedIn has no page statistics for this window")
+    unreadable: list[str] = []
+    if gains is not None:
+        gain_elements = as_list(
+            require(
+                as_dict(gains, "LinkedIn follower statistics"), "elements", "LinkedIn follower statistics"
+            ),
+            "LinkedIn follower statistics elements",
+        )
+        # Gains can be negative (more unfollows than follows) but stay integers.
+        for key, value in _summed(
+            gain_elements, "followerGains", "follower_gains", "LinkedIn follower gains", True, unreadable
+        ).items():
+            out.metrics[FOLLOWERS_PREFIX + key] = value
+        if not gain_elements:
+            out.warnings.append("LinkedIn has no follower gains data for this window")
+    if pages is not None:
+        page_elements = as_list(
+            require(as_dict(pages, "LinkedIn page statistics"), "elements", "LinkedIn page statistics"),
+            "LinkedIn page statistics elements",
+        )
+        for key, value in _summed(
+            page_elements, "totalPageStatistics", "", "LinkedIn page statistics", False, unreadable
+        ).items():
+            out.metrics[PAGES_PREFIX + key] = value
+        if not page_elements:
+            out.warnings.append("LinkedIn has no page statistics for this window")
+    if unreadable:
+        out.unreadable.extend(unreadable)
+        out.warnings.append(
+            f"LinkedIn sent {', '.join(unreadable)} in a form we cannot read; left out this time (last value kept)"
+        )
     return out
 
 
@@ -153,8 +211,21 @@ def normalise_member(body: object, urn: str) -> Normalised:
     return Normalised(metrics={FOLLOWERS_PREFIX + "member_followers_count": count}, platform_account_id=urn)
 
 
-def classify(reply: Reply, now: datetime) -> PlatformError | None:
-    """None for a usable 2xx JSON object; otherwise the error this reply means."""
+STATISTICS_ENDPOINTS = frozenset({"organizationalEntityFollowerStatistics", "organizationPageStatistics"})
+STATISTICS_WARNING = (
+    "LinkedIn follower and page statistics unavailable: reconnect as a Page administrator "
+    "and grant rw_organization_admin."
+)
+# A 403 naming the application or a product is the app's access, not the member's grant.
+_APP_MARKERS = ("application", "partner", "product", "not provisioned")
+
+
+def classify(reply: Reply, now: datetime, endpoint: str = "") -> PlatformError | None:
+    """None for a usable 2xx JSON object; otherwise the error this reply means.
+
+    `endpoint` is the adapter's name of the call: a permission refusal of a statistics endpoint
+    leaves the account's basic read (networkSizes) standing.
+    """
     body = reply.json_object or {}
     status = reply.status
     service_code, code = body.get("serviceErrorCode"), body.get("code")
@@ -171,11 +242,22 @@ def classify(reply: Reply, now: datetime) -> PlatformError | None:
             return ReconnectRequired("LinkedIn access was revoked by the member; reconnect the account")
         return ReconnectRequired("LinkedIn rejected the access token; reconnect the account")
     if status == 403:
+        text = quote_platform_message(body.get("message"))
+        if any(marker in text.lower() for marker in _APP_MARKERS):
+            return OperatorActionNeeded(
+                "LinkedIn", "app_product", f"the app lacks a LinkedIn product: {text}"
+            )
+        if endpoint in STATISTICS_ENDPOINTS:
+            return InsightsDenied(f"LinkedIn refused {endpoint}", "rw_organization_admin", STATISTICS_WARNING)
         return ReconnectRequired(
             "LinkedIn denied access (missing scope or ADMINISTRATOR role); reconnect with the right permissions"
         )
-    if status == 426:
-        return IntegrationBug("LinkedIn no longer serves our API version; bump DRAVO_LINKEDIN_API_VERSION")
+    if status == 426 or (status == 400 and code in ("VERSION_MISSING", "NONEXISTENT_VERSION")):
+        return OperatorActionNeeded(
+            "LinkedIn",
+            "api_version",
+            "LinkedIn no longer serves our API version; bump DRAVO_LINKEDIN_API_VERSION",
+        )
     if status == 429:
         retry_at = retry_after(reply.headers, now) or next_midnight_utc(now)
         return RateLimited("LinkedIn daily quota reached", retry_at, limit="LinkedIn daily quota")
@@ -272,10 +354,19 @@ class LinkedInAdapter(AdapterBase):
         def get(url: str, endpoint: str) -> Any:
             # The query is pre-encoded: Rest.li 2.0 wants its parentheses and colons as they are.
             reply = caller.request("GET", url, endpoint=endpoint, headers=headers)
-            error = classify(reply, now)
+            error = classify(reply, now, endpoint)
             if error is not None:
                 raise error
             return reply.data
+
+        denied: list[InsightsDenied] = []
+
+        def statistics(url: str, endpoint: str) -> Any:
+            try:
+                return get(url, endpoint)
+            except InsightsDenied as exc:
+                denied.append(exc)
+                return None
 
         if entity.kind == "person":
             out = normalise_member(
@@ -285,16 +376,18 @@ class LinkedInAdapter(AdapterBase):
             urn = quote(entity.urn, safe="")
             window = time_intervals(now, context.insights_window_days)
             network = get(f"{base}/networkSizes/{urn}?edgeType=COMPANY_FOLLOWED_BY_MEMBER", "networkSizes")
-            gains = get(
+            gains = statistics(
                 f"{base}/organizationalEntityFollowerStatistics?q=organizationalEntity"
                 f"&organizationalEntity={urn}&timeIntervals={window}",
                 "organizationalEntityFollowerStatistics",
             )
-            pages = get(
+            pages = statistics(
                 f"{base}/organizationPageStatistics?q=organization&organization={urn}&timeIntervals={window}",
                 "organizationPageStatistics",
             )
             out = normalise_organization(network, gains, pages, entity.urn)
+            if denied:
+                out.warnings.append(denied[0].warning)
         return FetchResult(
             metrics=out.metrics,
             warnings=tuple(out.warnings),

@@ -11,15 +11,25 @@ import re
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 import structlog
 
-from adapters.base import AccountRef, FetchResult, Platform, RateBudget, RejectedMetric, SyncContext
+from adapters.base import (
+    AccountRef,
+    FetchResult,
+    MetricMemory,
+    Platform,
+    RateBudget,
+    RejectedMetric,
+    SyncContext,
+)
 from adapters.errors import (
+    InsightsDenied,
     IntegrationBug,
     MetricUnavailable,
+    OperatorActionNeeded,
     PlatformBroken,
     PlatformError,
     RateLimited,
@@ -29,12 +39,20 @@ from adapters.errors import (
 from adapters.http import Caller, Reply
 from adapters.limits import clamp, meta_buc_wait, meta_usage, retry_after
 from adapters.values import Normalised, as_dict, quote_platform_message
+from adapters.versions import PinnedVersion
 
 log = structlog.get_logger()
 
-# Pinned Graph API version (v24.0 is the one Airbyte verified the Page metrics against, 2026);
+# The newest Graph API version (Meta's changelog, "Available Graph API Versions", updated
+# 2026-10-29, checked 2026-12-01: v27.0 introduced 2026-11-04, available until TBD).
 # DRAVO_INSTAGRAM_API_VERSION / DRAVO_FACEBOOK_API_VERSION override it.
-GRAPH_API_VERSION = "v24.0"
+GRAPH_API = PinnedVersion(
+    "v27.0",
+    released=date(2026, 11, 4),
+    sunset=None,
+    source="https://developers.facebook.com/documentation/development/graph-api/changelog (checked 2026-12-01)",
+)
+GRAPH_API_VERSION = GRAPH_API.version
 
 THROTTLE_CODES = frozenset({4, 17, 32, 341, 368, 613, *range(80000, 80015)})
 TRANSIENT_CODES = frozenset({1, 2})
@@ -49,8 +67,16 @@ AUTH_SUBCODES = {
     464: "the user is not confirmed",
     467: "the access token is no longer valid",
 }
+# Graph's answer to a version it no longer (or does not yet) serve: (#2635) "You are calling a
+# deprecated version of the ... API" (Marketing API versioning guide) and (#2500) "Unknown path
+# components" for a version segment it does not know (checked 2026-12-01; open question in
+# docs/platforms.md whether Graph auto-upgrades instead).
+VERSION_CODES = frozenset({2635, 12})
 _METRIC_INDEX = re.compile(r"metric\[(\d+)\]")
 _RETIRED_TEXT = ("must be one of the following values", "valid insights metric", "no longer supported")
+
+
+Edge = Literal["node", "insights", "token"]
 
 
 def collect_insights(
@@ -65,19 +91,33 @@ def collect_insights(
     """Put the value of each requested insights `data` item into `out`; warn about the rest.
 
     A requested metric with no data is left out, never zero (Meta sends `data: []` or an empty
-    value for "nothing yet").
+    value for "nothing yet"). A value in a form we cannot read is left out and named in a
+    warning: one unreadable metric never fails the sync (`out.unreadable`).
     """
     for raw in insights:
         item = as_dict(raw, f"{label} insights item")
         name = item.get("name")
         if not isinstance(name, str) or name not in requested or name in out.metrics:
             continue
-        value = value_of(item, name)
+        try:
+            value = value_of(item, name)
+        except PlatformBroken:
+            out.unreadable.append(name)
+            continue
         if value is not None:
             out.metrics[name] = value
-    missing = [m for m in requested if m not in out.metrics]
+    if out.unreadable:
+        out.warnings.append(unreadable_warning(label, out.unreadable))
+    missing = [m for m in requested if m not in out.metrics and m not in out.unreadable]
     if missing:
         out.warnings.append(f"{label} has no {what} for {', '.join(missing)} ({why})")
+
+
+def unreadable_warning(label: str, metrics: Sequence[str]) -> str:
+    return (
+        f"{label} sent {', '.join(dict.fromkeys(metrics))} in a form we cannot read; "
+        "left out this time (last value kept)"
+    )
 
 
 def graph_error(reply: Reply) -> Mapping[str, Any] | None:
@@ -96,8 +136,13 @@ def classify(
     *,
     label: str,
     requested_metrics: Sequence[str] = (),
+    edge: Edge = "node",
 ) -> PlatformError | None:
-    """None for a usable 2xx JSON object; otherwise the error this reply means."""
+    """None for a usable 2xx JSON object; otherwise the error this reply means.
+
+    `edge` says what was asked: the account's basic read ("node"), its insights edge, or the
+    token refresh. A permission refusal of the insights edge leaves the basic read standing.
+    """
     error = graph_error(reply)
     if error is None:
         if reply.status >= 500:
@@ -111,7 +156,25 @@ def classify(
         return PlatformBroken(
             f"{label} answered HTTP {reply.status} without a Graph error ({reply.endpoint})"
         )
-    return _classify_error(error, reply, now, label, requested_metrics)
+    return _classify_error(error, reply, now, label, requested_metrics, edge)
+
+
+# The insights permission of each Meta flavour, named in the row's warning.
+INSIGHTS_PERMISSION = {"Facebook": "read_insights", "Instagram": "instagram_manage_insights"}
+_APP_LACKS = ("application does not have", "app does not have", "advanced access", "app review")
+
+
+def insights_denied(label: str, text: str, permission: str | None = None) -> InsightsDenied:
+    permission = permission or INSIGHTS_PERMISSION.get(label, "the insights permission")
+    for candidate in ("read_insights", "instagram_manage_insights", "instagram_business_manage_insights"):
+        if candidate in text:
+            permission = candidate
+    kind = "Page insight" if label == "Facebook" else "insight"
+    return InsightsDenied(
+        f"{label} refused the insights edge ({text})",
+        permission,
+        f"{label} {kind} metrics unavailable: reconnect and grant {permission}.",
+    )
 
 
 def _classify_error(
@@ -120,6 +183,7 @@ def _classify_error(
     now: datetime,
     label: str,
     requested: Sequence[str],
+    edge: Edge = "node",
 ) -> PlatformError:
     code, subcode = _int(error.get("code")), _int(error.get("error_subcode"))
     text = quote_platform_message(error.get("message"))
@@ -143,9 +207,22 @@ def _classify_error(
         return ReconnectRequired(f"{label} access lost ({reason}); reconnect the account")
     if code == 102:
         return ReconnectRequired(f"{label} session is no longer valid; reconnect the account")
+    if code in VERSION_CODES or (code == 2500 and "unknown path components" in lowered):
+        return OperatorActionNeeded(label, "api_version", "the pinned Graph API version is not served")
+    if code == 3:
+        # "API Method: capability or permission problem: fix the app's capabilities" (error table).
+        return OperatorActionNeeded(label, "app_permission", f"the app lacks a capability: {text}")
     if code == 10 or (code is not None and 200 <= code <= 299):
+        if edge == "insights":
+            # The basic read already worked: only the insights permission is missing.
+            return insights_denied(label, text)
+        if code == 10 and any(marker in lowered for marker in _APP_LACKS):
+            # The app itself lacks Advanced Access for what it asks: reconnecting fixes nothing.
+            return OperatorActionNeeded(label, "app_permission", f"the app lacks access: {text}")
         return ReconnectRequired(f"{label} permission missing; reconnect and grant it: {text}")
     if code == 100:
+        if edge == "insights" and "missing permission" in lowered:
+            return insights_denied(label, text)
         return _classify_100(subcode, text, lowered, label, requested)
     if code == 3001:
         return IntegrationBug(f"{label} rejected our insights request: {text}")
@@ -179,10 +256,15 @@ def observe_usage(budget: RateBudget, account: AccountRef, reply: Reply, now: da
 
 
 def check(
-    reply: Reply, now: datetime, *, label: str, requested_metrics: Sequence[str] = ()
+    reply: Reply,
+    now: datetime,
+    *,
+    label: str,
+    requested_metrics: Sequence[str] = (),
+    edge: Edge = "node",
 ) -> Mapping[str, Any]:
     """The reply's JSON object, or raise what it means."""
-    error = classify(reply, now, label=label, requested_metrics=requested_metrics)
+    error = classify(reply, now, label=label, requested_metrics=requested_metrics, edge=edge)
     if error is not None:
         raise error
     body = reply.json_object
@@ -195,7 +277,9 @@ def check(
 class InsightsOutcome:
     items: list[Any] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)  # metric -> why
+    retirement: set[str] = field(default_factory=set)  # rejected with the retirement wording
     unread: list[str] = field(default_factory=list)  # isolation ran out of calls
+    denied: InsightsDenied | None = None  # the insights edge refused for lack of a permission
 
 
 # Bisecting 12 metrics costs about 2*log2(12) calls per bad one: enough for two bad ones.
@@ -225,12 +309,18 @@ def read_insights(
         calls += 1
         try:
             outcome.items.extend(request(group))
+        except InsightsDenied as exc:
+            # A permission covers the whole edge: asking for fewer metrics changes nothing.
+            outcome.denied = exc
+            outcome.unread.clear()
+            return outcome
         except MetricUnavailable as exc:
-            if exc.metric in group:
-                outcome.rejected[exc.metric] = exc.message
-                pending.appendleft([m for m in group if m != exc.metric])
-            elif len(group) == 1:
-                outcome.rejected[group[0]] = exc.message
+            if exc.metric in group or len(group) == 1:
+                metric = exc.metric if exc.metric in group else group[0]
+                outcome.rejected[metric] = exc.message
+                if exc.retired:
+                    outcome.retirement.add(metric)
+                pending.appendleft([m for m in group if m != metric])
             else:
                 middle = len(group) // 2
                 pending.appendleft(group[middle:])
@@ -264,7 +354,8 @@ def graph_getter(
     def get(path: str, params: dict[str, str], endpoint: str, requested: Sequence[str] = ()) -> Any:
         reply = caller.request("GET", f"{base}/{path}", endpoint=endpoint, params=params, headers=headers)
         observe_usage(context.budget, account, reply, now)
-        return check(reply, now, label=label, requested_metrics=requested)
+        edge: Edge = "insights" if endpoint == "insights" else "node"
+        return check(reply, now, label=label, requested_metrics=requested, edge=edge)
 
     return get
 
@@ -281,30 +372,57 @@ def insights_result(
     context: SyncContext,
     out: Normalised,
     outcome: InsightsOutcome,
-    known_retired: Sequence[str],
+    memory: MetricMemory,
+    metrics: Sequence[str],
 ) -> FetchResult:
-    """Record newly rejected metrics and build the result.
+    """Record newly refused metrics and build the result.
 
-    A metric rejected in this sync makes the result partial and is remembered, so later syncs
-    skip it; a metric remembered from earlier is not requested and only named in a warning.
+    - A metric refused in this sync is remembered for this account; the row is partial.
+    - A metric this account was refused earlier is not requested; the row stays partial and the
+      metric's last value is carried (until the refusal is re-checked).
+    - A metric retired platform-wide (confirmed by enough workspaces) is not requested and only
+      named once in a note; its absence does not make the row partial.
+    - The insights edge refused for a permission: basic metrics kept, the warning names it.
     """
     for metric, reason in outcome.rejected.items():
-        context.catalog.reject(RejectedMetric(platform, metric, reason))
+        context.catalog.reject(
+            account, RejectedMetric(platform, metric, reason, retirement=metric in outcome.retirement)
+        )
         log.warning(
             "adapter.metric_rejected", platform=platform, metric=metric, account_id=account.account_id
         )
+    out.check_readable(f"{label} metric")
     warnings = list(out.warnings)
+    if outcome.denied is not None:
+        warnings.append(outcome.denied.warning)
+        log.info(
+            "adapter.insights_denied",
+            platform=platform,
+            account_id=account.account_id,
+            permission=outcome.denied.permission,
+        )
     if outcome.rejected:
         warnings.append(f"{label} rejected the metric(s) " + ", ".join(sorted(outcome.rejected)))
     if outcome.unread:
         warnings.append(f"{label} metrics not read this time: " + ", ".join(outcome.unread))
+    refused = [m for m in metrics if m in memory.refused and m not in memory.retired]
+    if refused:
+        warnings.append(refused_warning(label, refused))
     complete = not warnings
-    if known_retired:
-        warnings.append(f"{label} no longer provides " + ", ".join(known_retired))
+    retired = [m for m in metrics if m in memory.retired]
+    if retired:
+        warnings.append(f"{label} no longer provides " + ", ".join(retired))
     return FetchResult(
         metrics=out.metrics,
         warnings=tuple(warnings),
         complete=complete,
         handle=out.handle,
         platform_account_id=out.platform_account_id,
+    )
+
+
+def refused_warning(label: str, metrics: Sequence[str]) -> str:
+    return (
+        f"{label} refused {', '.join(metrics)} for this account earlier; "
+        "not requested this time (last value kept)"
     )
