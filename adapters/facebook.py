@@ -78,6 +78,9 @@ def normalise(node: object, insights: Sequence[object], requested: Sequence[str]
         "insights data",
         "Pages need 100+ likes; data lags a day",
     )
+    if out.unreadable and not any(c in out.metrics for c in NODE_COUNTERS):
+        # No Page counter and unreadable insights: nothing in this reply can be trusted.
+        raise PlatformBroken("malformed reply: Facebook Page and insights values could not be read")
     return out
 
 

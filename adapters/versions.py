@@ -16,7 +16,7 @@ SUNSET_WARNING_DAYS = 60
 @dataclass(frozen=True)
 class PinnedVersion:
     version: str
-    released: date
+    released: date | None  # None: not published where we looked
     sunset: date | None  # None: not announced yet
     source: str  # where the dates come from, with the day they were checked
 

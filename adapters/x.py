@@ -44,8 +44,17 @@ from adapters.values import (
     quote_platform_message,
     require,
 )
+from adapters.versions import PinnedVersion
 
-API_VERSION = "2"
+# X API v2 has no dated versions or announced end (xdevplatform/docs changelog, HEAD 2026-08-22,
+# checked 2026-12-01): changes come as dated changelog entries to the one version.
+PINNED = PinnedVersion(
+    "2",
+    released=None,
+    sunset=None,
+    source="xdevplatform/docs changelog.mdx (checked 2026-12-01)",
+)
+API_VERSION = PINNED.version
 # Without a reset header, X's windows are 15 minutes.
 DEFAULT_RATE_WAIT = timedelta(minutes=15)
 OPTIONAL_FIELDS: tuple[str, ...] = ("verified_followers_count",)

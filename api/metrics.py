@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from sqlalchemy.orm import sessionmaker
 
-from ops.metrics import FreshnessCollector
+from ops.metrics import FreshnessCollector, VersionLifetimeCollector
 
 router = APIRouter()
 
@@ -20,6 +20,7 @@ def _freshness_registry(request: Request) -> CollectorRegistry:
         state = request.app.state.dravo
         registry = CollectorRegistry(auto_describe=False)
         registry.register(FreshnessCollector(sessionmaker(state.reader), state.redis))
+        registry.register(VersionLifetimeCollector())
         request.app.state.freshness_registry = registry
     return registry
 

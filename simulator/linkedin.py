@@ -19,6 +19,7 @@ from starlette.routing import Route
 from adapters.linkedin import API_VERSION, RESTLI_PROTOCOL_VERSION
 from simulator.common import bearer_token, maybe_malformed, pause, reply, store_of
 from simulator.state import SimAccount
+from simulator.versions import linkedin_version_served
 
 DAY_MS = 86_400_000
 _INTERVALS = re.compile(
@@ -38,10 +39,6 @@ def error(status: int, message: str, service_code: int | None = None, code: str 
     return reply(body, status)
 
 
-def _months(version: str) -> int:
-    return int(version[:4]) * 12 + int(version[4:6]) - 1
-
-
 def version_error(request: Request) -> Response | None:
     version = request.headers.get("linkedin-version")
     if not version:
@@ -50,10 +47,8 @@ def version_error(request: Request) -> Response | None:
             "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
             code="VERSION_MISSING",
         )
-    if (
-        not (version.isdigit() and len(version) in (6, 8))
-        or abs(_months(version) - _months(API_VERSION)) > 12
-    ):
+    if not linkedin_version_served(version):
+        # By the calendar, as LinkedIn does (platforms.md 6.1): sunset or not yet released.
         return error(426, f"Requested version {version} is not active", code="NONEXISTENT_VERSION")
     if request.headers.get("x-restli-protocol-version") != RESTLI_PROTOCOL_VERSION:
         return error(400, "Invalid query parameters passed to request", code="ILLEGAL_ARGUMENT")
@@ -69,6 +64,12 @@ def _scenario_error(account: SimAccount, endpoint: str, scope: str) -> Response 
         )
     if account.scenario == "invalid_token":
         return error(401, "Invalid access token", 65600)
+    if account.scenario == "no_statistics_permission" and endpoint != "networkSizes":
+        # The member may read the follower count but not the statistics (e.g. not an
+        # ADMINISTRATOR): the documented 403 shape (platforms.md 6.5), on those endpoints only.
+        return error(
+            403, f"Not enough permissions to access: {endpoint}.GET.{API_VERSION}", 100, "ACCESS_DENIED"
+        )
     if account.scenario == "missing_permission" or not account.has_scope(scope):
         return error(
             403, f"Not enough permissions to access: {endpoint}.GET.{API_VERSION}", 100, "ACCESS_DENIED"

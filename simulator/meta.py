@@ -20,6 +20,7 @@ from adapters.facebook import API_VERSION as FACEBOOK_API_VERSION
 from adapters.instagram import API_VERSION as INSTAGRAM_API_VERSION
 from simulator.common import bearer_token, maybe_malformed, pause, reply, store_of
 from simulator.state import SimAccount, Store
+from simulator.versions import GRAPH_VERSIONS, graph_version_served
 
 PINNED_VERSIONS = {"instagram": INSTAGRAM_API_VERSION, "facebook": FACEBOOK_API_VERSION}
 _VERSION = re.compile(r"^v\d{1,2}\.\d$")
@@ -180,6 +181,14 @@ def _scenario_error(account: SimAccount, endpoint: str) -> Response | None:
             )
         if endpoint == "insights":
             return graph_error("(#10) Application does not have permission for this action", 10)
+    if scenario == "app_not_approved" and endpoint != "insights":
+        # The app lacks Advanced Access for the basic read (Meta error table: code 10
+        # "Permission denied"; the wording is the seed issue's, checked 2026-12-01).
+        return graph_error("(#10) Application does not have permission for this action", 10)
+    if scenario == "no_insights_permission" and endpoint == "insights":
+        # The Page token lacks read_insights: Page Insights needs it (platforms.md 2.2); the
+        # (#200) wording is the outside try, shaped as Meta's 200-299 permission errors.
+        return graph_error("(#200) Requires read_insights permission", 200, status=403)
     if scenario == "wrong_token_type" and endpoint == "insights":
         return graph_error("(#190) This method must be called with a Page Access Token", 190)
     return None
@@ -198,8 +207,21 @@ async def _authenticate(request: Request, host: str, kind: str) -> tuple[SimAcco
     else:
         store.count(host, "_unknown", endpoint)
     await pause(store, account)
-    if not _VERSION.match(request.path_params.get("version", "")):
-        return None, graph_error(f"Unknown path components: /{request.path_params.get('version')}", 2500)
+    version = request.path_params.get("version", "")
+    if not _VERSION.match(version):
+        return None, graph_error(f"Unknown path components: /{version}", 2500)
+    if not graph_version_served(version):
+        # By the calendar (simulator.versions): a version not yet released is unknown to Graph;
+        # one past its end is refused with Meta's deprecated-version error (#2635, Marketing API
+        # versioning guide, checked 2026-12-01).
+        if version not in GRAPH_VERSIONS or GRAPH_VERSIONS[version][0] > datetime.now(UTC).date():
+            return None, graph_error(f"(#2500) Unknown path components: /{version}", 2500)
+        newest = max(GRAPH_VERSIONS, key=lambda v: GRAPH_VERSIONS[v][0])
+        return None, graph_error(
+            f"(#2635) You are calling a deprecated version of the Graph API. Please update to the latest "
+            f"version: {newest}.",
+            2635,
+        )
     if token is None:
         return None, graph_error(
             "An active access token must be used to query information about the current user.", 2500
@@ -357,7 +379,7 @@ def _page_insights(request: Request, account: SimAccount, metrics: list[str]) ->
                 "period": "day",
                 "values": [
                     {
-                        "value": account.counter(m),
+                        "value": _page_day_value(account, m),
                         "end_time": datetime.fromtimestamp(since + (d + 1) * 86400, UTC).strftime(
                             "%Y-%m-%dT%H:%M:%S+0000"
                         ),
@@ -372,6 +394,29 @@ def _page_insights(request: Request, account: SimAccount, metrics: list[str]) ->
         ]
     )
     return maybe_malformed(account, {"data": data}, headers=_usage_headers(account))
+
+
+# "Daily total post reactions of a page by type" (Page Insights reference, Page Reactions; checked
+# 2026-12-01): each day's value is an object of counts by reaction type, types with no reaction
+# left out. The account's counter is split over these types.
+REACTION_TYPES = ("like", "love", "wow", "haha", "sorry", "anger")
+BY_TYPE_METRICS = frozenset({"page_actions_post_reactions_total"})
+
+
+def _page_day_value(account: SimAccount, metric: str) -> int | dict[str, int]:
+    value = account.counter(metric)
+    if metric not in BY_TYPE_METRICS:
+        return value
+    split: dict[str, int] = {}
+    rest = value
+    for kind in REACTION_TYPES[:-1]:
+        part = rest // 2
+        if part:
+            split[kind] = part
+        rest -= part
+    if rest:
+        split[REACTION_TYPES[-1]] = rest
+    return split
 
 
 async def refresh_access_token(request: Request) -> Response:

@@ -24,7 +24,7 @@ from adapters.errors import PlatformError
 from models import sync_state
 from models.crypto import CredentialsUnreadable
 from models.sync_state import ClaimedAccount
-from ops.metrics import record_sync
+from ops.metrics import record_operator_problem, record_sync
 from worker.composition import WorkerDeps
 from worker.names import refresh_lock_key, sync_done_channel
 from worker.outcome import PreviousRow, RowUpdate, SyncFacts, after_error, after_result, expiry_warning
@@ -191,6 +191,10 @@ class SyncRunner:
             log.info(update.event, **fields, metrics=len(update.metrics), warnings=len(update.warnings))
         elif update.event == "sync.integration_bug":
             log.error(update.event, **fields, error_message=update.error_message)
+        elif update.event == "sync.operator_action_needed":
+            # Only the service's operator can fix it: loud, and counted on /metrics by cause.
+            log.error(update.event, **fields, error_message=update.error_message)
+            record_operator_problem(claim.platform, update.log_fields.get("cause", "client_config"))
         elif update.event == "sync.failed":
             log.warning(
                 update.event,
