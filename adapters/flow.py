@@ -127,10 +127,12 @@ class AdapterBase:
         try:
             return self._read(caller, account, context, credentials, now)
         except TokenExpired as exc:
-            if refreshed or not self.can_refresh(account, credentials):
+            if refreshed:
                 raise ReconnectRequired(
                     f"{self.label} access has expired and cannot be renewed silently; reconnect the account"
                 ) from exc
+            if not self.can_refresh(account, credentials):
+                raise self.cannot_refresh(account, credentials) from exc
         credentials = self._refresh_and_store(caller, account, context, credentials, now)
         try:
             return self._read(caller, account, context, credentials, now)
@@ -138,6 +140,12 @@ class AdapterBase:
             raise ReconnectRequired(
                 f"{self.label} rejected the token right after a refresh; reconnect the account"
             ) from exc
+
+    def cannot_refresh(self, account: AccountRef, credentials: Credentials) -> PlatformError:
+        """What an expired token means when this adapter can't refresh it (usually: reconnect)."""
+        return ReconnectRequired(
+            f"{self.label} access has expired and cannot be renewed silently; reconnect the account"
+        )
 
     def _deferred(self, account: AccountRef, exc: PlatformError) -> None:
         log.warning(

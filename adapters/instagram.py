@@ -61,6 +61,9 @@ def normalise(node: object, insights: Sequence[object], requested: Sequence[str]
         "data yet",
         "new or small account, or data still being processed",
     )
+    if not out.metrics:
+        # Not even the follower count: nothing in this reply can be trusted.
+        raise PlatformBroken("malformed reply: no Instagram value (not even followers_count) could be read")
     return out
 
 

@@ -182,9 +182,16 @@ class XAdapter(AdapterBase):
         return f"{self._config.api_base.rstrip('/')}/{self._config.api_version or API_VERSION}"
 
     def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
-        # A public client (client id, no secret) may refresh with its id alone (X OAuth 2.0 docs);
-        # if X refuses that client, the refresh says so as an operator problem.
-        return bool(self._config.client_id) and bool(credentials.refresh_token)
+        return self._config.can_refresh_tokens and bool(credentials.refresh_token)
+
+    def cannot_refresh(self, account: AccountRef, credentials: Credentials) -> PlatformError:
+        if self._config.client_id and not self._config.client_secret and credentials.refresh_token:
+            # The service runs X as a public client (an id, no secret): its users' tokens are
+            # never renewed silently, and each reconnect would die again in two hours.
+            return OperatorActionNeeded(
+                "X", "client_config", "the X app has no client secret configured, so tokens can't be renewed"
+            )
+        return super().cannot_refresh(account, credentials)
 
     def _refresh(
         self, caller: Caller, account: AccountRef, credentials: Credentials, now: datetime
@@ -199,7 +206,7 @@ class XAdapter(AdapterBase):
                 "refresh_token": credentials.refresh_token or "",
                 "client_id": client_id,
             },
-            auth=(client_id, secret) if secret else None,
+            auth=(client_id, secret),
             idempotent=False,
         )
         error = classify_token_reply(reply, now)

@@ -48,9 +48,15 @@ def test_instagram_time_series_of_a_plain_count_is_summed() -> None:
     assert out.metrics == {"follower_count": 2, "likes": 500}
 
 
-def test_instagram_node_without_followers_is_warned_not_zeroed() -> None:
-    out = instagram.normalise({"id": "1", "username": "a"}, [], [])
-    assert out.metrics == {}
+def test_instagram_node_without_followers_and_no_insights_is_broken() -> None:
+    with pytest.raises(PlatformBroken, match="followers_count"):
+        instagram.normalise({"id": "1", "username": "a"}, [], [])
+
+
+def test_instagram_node_without_followers_keeps_the_insights() -> None:
+    series = [{**rec.IG_INSIGHTS_SERIES["data"][1], "name": "likes"}]
+    out = instagram.normalise({"id": "1", "username": "a"}, series, ["likes"])
+    assert out.metrics == {"likes": 500}
     assert any("followers_count" in w for w in out.warnings)
 
 
