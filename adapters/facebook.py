@@ -138,7 +138,11 @@ class FacebookAdapter(AdapterBase):
             return as_list(require(body, "data", "Facebook insights"), "Facebook insights data")
 
         outcome = meta.read_insights(insights, wanted)
-        read = [m for m in wanted if m not in outcome.rejected and m not in outcome.unread]
+        read = (
+            []
+            if outcome.denied
+            else [m for m in wanted if m not in outcome.rejected and m not in outcome.unread]
+        )
         out = normalise(node, outcome.items, read)
         return meta.insights_result(
             self.label,

@@ -178,7 +178,11 @@ class InstagramAdapter(AdapterBase):
             outcome.denied = meta.insights_denied(
                 self.label, outcome.denied.message, INSIGHTS_PERMISSIONS[flavour]
             )
-        read = [m for m in wanted if m not in outcome.rejected and m not in outcome.unread]
+        read = (
+            []
+            if outcome.denied
+            else [m for m in wanted if m not in outcome.rejected and m not in outcome.unread]
+        )
         out = normalise(node, outcome.items, read)
         return meta.insights_result(
             self.label,
