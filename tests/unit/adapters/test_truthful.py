@@ -180,3 +180,16 @@ def test_simulated_graph_versions_follow_the_calendar(version: str, on: date, se
 )
 def test_simulated_linkedin_versions_follow_the_calendar(version: str, on: date, served: bool) -> None:
     assert linkedin_version_served(version, on) is served
+
+
+def test_metrics_expose_each_pinned_version_and_its_warning() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from ops.metrics import VersionLifetimeCollector
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(VersionLifetimeCollector())
+    text = generate_latest(registry).decode()
+    for platform in ("instagram", "facebook", "x", "linkedin", "tiktok"):
+        assert f'dravo_api_version_sunset_warning{{platform="{platform}"' in text
+    assert f'dravo_api_version_sunset_days{{platform="linkedin",version="{linkedin.API_VERSION}"}}' in text
