@@ -1,8 +1,19 @@
 """LinkedIn versioned REST under `/linkedin/rest`, and its OAuth host under `/linkedin-oauth`.
 
-Requests must carry `LinkedIn-Version` (YYYYMM, within a year of the adapters' pinned version,
-else 426 NONEXISTENT_VERSION) and `X-Restli-Protocol-Version: 2.0.0`; `timeIntervals` must use
-Rest.li 2.0 syntax. Refresh tokens are not rotated.
+Requests must carry `LinkedIn-Version` (YYYYMM, served by the calendar from the platform's
+published sunsets in `simulator.versions`, else 426 NONEXISTENT_VERSION) and
+`X-Restli-Protocol-Version: 2.0.0`; `timeIntervals` must use Rest.li 2.0 syntax. Refresh tokens
+are not rotated.
+
+Sources of the reply shapes (checked 2026-12-01; section numbers are the shared platforms.md):
+- `networkSizes`, follower statistics (`followerGains` singular `...Gain`), page statistics
+  (`totalPageStatistics.views.*.pageViews`, `uniquePageViews`, clicks): learn.microsoft.com
+  follower-statistics and page-statistics pages [DOC], airbyte source-linkedin-pages
+  `expected_records.jsonl` [REC] and `page_statistics.json` schema (6.2).
+- `memberFollowersCount`: members/follower-statistics page [DOC] (6.3).
+- Error bodies 401 65600/65601/65602, 403 `ACCESS_DENIED`, 429 101, 426 `NONEXISTENT_VERSION`:
+  LinkedIn "Error Handling" guide [DOC] and the 3P reports quoted in 6.5 and 6.1.
+- Token endpoint replies and `invalid_request`: programmatic-refresh-tokens page [DOC] (6.6).
 """
 
 from __future__ import annotations

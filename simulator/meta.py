@@ -1,6 +1,22 @@
 """Graph API for Instagram (`/instagram`, also Facebook Login's `/facebook`) and Facebook Pages.
 
 Errors are Meta's real bodies, mostly with HTTP 400, so adapters must read the body.
+
+Sources of the reply shapes (checked 2026-12-01; section numbers are the shared platforms.md):
+- Instagram node and `total_value` insights: REC v23.0 2026-07-07 report and python-facebook
+  `user_fields.json`, `user_insights_new.json` (1.2, 1.5); metric list and `metric[i] must be one
+  of` error: the same live v23.0 error (1.3, 1.4); `metric_type=total_value` rule: 3P (1.3).
+- Facebook Page node: airbyte `initial_record.json` [REC] (2.1); daily insights envelope: the
+  Page Insights reference and its 2023-04-12 blog [DOC] (2.2); reactions per day by type: Page
+  Insights "Daily total post reactions of a page by type" [DOC]; "must be a valid insights
+  metric" and 3001/1504028: REC v23.0 and DOC (2.2, 2.3).
+- Error objects 190/458/460/463, 190 "permission(s) must be granted", 100/33, 2 `is_transient`,
+  1/99 HTTP 500, 80001/80002 with `x-business-use-case-usage` and `x-app-usage`: airbyte
+  `test_errors.py` TestRealErrors [REC] and the error-handling and rate-limiting guides [DOC] (4.1, 4.2).
+- `refresh_access_token` reply: refresh_access_token reference [DOC] (4.4).
+- Issue 10's shapes (`(#200) Requires read_insights permission`, `(#10) Application does not have
+  permission for this action` on a node, `(#2635)` ended version): see the comments where they are
+  sent; docs/platforms.md lists their open questions.
 """
 
 from __future__ import annotations
