@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
-from models.tables import AccountSync
+from models.tables import Account, AccountSync
 from simulator.client import SimulatorClient
 from simulator.state import DEFAULT_COUNTERS
 from tests.e2e.worker.conftest import attempted, wait_for_rows
@@ -129,3 +131,19 @@ def test_an_operator_problem_fails_the_row_and_is_counted_by_cause(
     wait_until(lambda: "sync.operator_action_needed" in worker.log_text(), 10, 0.2, "the error log line")
     body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     assert 'dravo_operator_problems_total{cause="app_permission",platform="facebook"} 1.0' in body
+
+
+def test_a_token_connected_without_expiry_learns_it_on_its_first_sync(
+    processes: Processes, simulator: SimulatorClient, session_factory: sessionmaker[Session], workspace: str
+) -> None:
+    sim = simulator.upsert_account("instagram", "ig-no-expiry")
+    account_id = connect(session_factory, workspace, "instagram", "ig-no-expiry", sim["access_token"])
+    processes.worker()
+    processes.beat()
+    row = wait_for_rows(session_factory, [account_id], attempted, timeout=30, what="the sync")[account_id]
+    assert row.sync_status == "synced"
+    assert simulator.request_counts("instagram", "ig-no-expiry")["refresh_access_token"] == 1
+    with session_factory() as session:
+        expires_at = session.get_one(Account, account_id).token_expires_at
+    # Instagram's refresh reply says 60 days: from now on it is refreshed 7 days before that.
+    assert expires_at is not None and expires_at > utcnow() + timedelta(days=59)
