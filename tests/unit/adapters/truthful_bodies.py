@@ -11,7 +11,9 @@ from typing import Any
 # [DOC] Page Insights reference, "Page Reactions": page_actions_post_reactions_total, "Daily total
 # post reactions of a page by type"; the per-day value is an object keyed by reaction type
 # (https://developers.facebook.com/docs/graph-api/reference/insights, checked 2026-12-01; the
-# envelope is the 2023-04-12 blog's shape quoted in platforms.md 2.2).
+# envelope is the 2023-04-12 blog's shape quoted in platforms.md 2.2). [3P] a public repo (name
+# not recorded) probing live v21.0 in September 2026 saw the same: an object by type, `{}` for a
+# day without reactions, strings for lifetime metrics (checked 2026-12-01).
 FB_REACTIONS_BY_TYPE: dict[str, Any] = {
     "data": [
         {
