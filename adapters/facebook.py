@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from adapters import meta
+from adapters import meta, meta_insights
 from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
 from adapters.errors import PlatformBroken
 from adapters.flow import AdapterBase
@@ -69,7 +69,7 @@ def normalise(node: object, insights: Sequence[object], requested: Sequence[str]
     missing_counters = [c for c in NODE_COUNTERS if c not in out.metrics and c not in out.unreadable]
     if missing_counters:
         out.warnings.append("Facebook did not report " + ", ".join(missing_counters))
-    meta.collect_insights(
+    meta_insights.collect_insights(
         out,
         insights,
         requested,
@@ -137,14 +137,14 @@ class FacebookAdapter(AdapterBase):
             body = get(f"{page_id}/insights", params, "insights", metrics)
             return as_list(require(body, "data", "Facebook insights"), "Facebook insights data")
 
-        outcome = meta.read_insights(insights, wanted)
+        outcome = meta_insights.read_insights(insights, wanted)
         read = (
             []
             if outcome.denied
             else [m for m in wanted if m not in outcome.rejected and m not in outcome.unread]
         )
         out = normalise(node, outcome.items, read)
-        return meta.insights_result(
+        return meta_insights.insights_result(
             self.label,
             self.platform,
             account,

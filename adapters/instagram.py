@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from adapters import meta
+from adapters import meta, meta_insights
 from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
 from adapters.errors import IntegrationBug, PlatformBroken, ReconnectRequired
 from adapters.flow import AdapterBase, credentials_after_refresh
@@ -52,7 +52,7 @@ def normalise(node: object, insights: Sequence[object], requested: Sequence[str]
         out.keep("follower_count", body["followers_count"], "Instagram followers_count")
     else:
         out.warnings.append("Instagram did not report followers_count")
-    meta.collect_insights(
+    meta_insights.collect_insights(
         out,
         insights,
         requested,
@@ -172,7 +172,7 @@ class InstagramAdapter(AdapterBase):
             body = get(f"{node_id}/insights", params, "insights", metrics)
             return as_list(require(body, "data", "Instagram insights"), "Instagram insights data")
 
-        outcome = meta.read_insights(insights, wanted)
+        outcome = meta_insights.read_insights(insights, wanted)
         if outcome.denied is not None and outcome.denied.permission not in outcome.denied.message:
             flavour = "facebook" if account.auth == "facebook" else "instagram"
             outcome.denied = meta.insights_denied(
@@ -184,7 +184,7 @@ class InstagramAdapter(AdapterBase):
             else [m for m in wanted if m not in outcome.rejected and m not in outcome.unread]
         )
         out = normalise(node, outcome.items, read)
-        return meta.insights_result(
+        return meta_insights.insights_result(
             self.label,
             self.platform,
             account,
