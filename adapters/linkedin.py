@@ -119,7 +119,7 @@ def _leaves(
         name = f"{path}_{snake_case(str(key))}" if path else snake_case(str(key))
         if isinstance(value, dict):
             found.update(_leaves(value, name, what, allow_negative, daily=daily, unreadable=unreadable))
-        elif isinstance(value, int | float | bool):
+        elif isinstance(value, int | float | bool) or (daily and _numeric_text(value)):
             try:
                 found[name] = as_count(value, f"{what} {name}", allow_negative=allow_negative)
             except PlatformBroken:
@@ -127,6 +127,11 @@ def _leaves(
                     raise
                 unreadable.append(name)
     return found
+
+
+def _numeric_text(value: object) -> bool:
+    # A count sent as text ("3") on one day would silently drop out of the window's sum.
+    return isinstance(value, str) and value.strip().lstrip("-").isdigit()
 
 
 def _summed(
@@ -158,10 +163,11 @@ def normalise_organization(
     """
     out = Normalised(platform_account_id=urn)
     sizes = as_dict(network, "LinkedIn networkSizes")
+    # The basic read's one value: unreadable, the reply is unreadable as a whole (failed).
     as_count(require(sizes, "firstDegreeSize", "LinkedIn networkSizes"), "LinkedIn firstDegreeSize")
-    for key, value in _leaves(sizes, "", "LinkedIn networkSizes", False).items():
-        out.metrics[FOLLOWERS_PREFIX + key] = value
     unreadable: list[str] = []
+    for key, value in _leaves(sizes, "", "LinkedIn networkSizes", False, unreadable=unreadable).items():
+        out.metrics[FOLLOWERS_PREFIX + key] = value
     if gains is not None:
         gain_elements = as_list(
             require(
@@ -192,6 +198,7 @@ def normalise_organization(
         out.warnings.append(
             f"LinkedIn sent {', '.join(unreadable)} in a form we cannot read; left out this time (last value kept)"
         )
+    out.check_readable("LinkedIn statistics")
     return out
 
 

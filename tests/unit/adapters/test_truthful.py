@@ -9,7 +9,13 @@ import pytest
 
 from adapters import facebook, linkedin, meta, tiktok, x
 from adapters.base import AccountRef, MemoryCatalog, RejectedMetric
-from adapters.errors import InsightsDenied, OperatorActionNeeded, PlatformError, ReconnectRequired
+from adapters.errors import (
+    InsightsDenied,
+    OperatorActionNeeded,
+    PlatformBroken,
+    PlatformError,
+    ReconnectRequired,
+)
 from adapters.versions import PinnedVersion
 from ops.versions import version_lifetimes
 from simulator.versions import graph_version_served, linkedin_version_served
@@ -193,3 +199,24 @@ def test_metrics_expose_each_pinned_version_and_its_warning() -> None:
     for platform in ("instagram", "facebook", "x", "linkedin", "tiktok"):
         assert f'dravo_api_version_sunset_warning{{platform="{platform}"' in text
     assert f'dravo_api_version_sunset_days{{platform="linkedin",version="{linkedin.API_VERSION}"}}' in text
+
+
+def test_one_unreadable_linkedin_leaf_is_left_out_of_the_window() -> None:
+    gains = {
+        "elements": [
+            {"followerGains": {"organicFollowerGain": 2, "paidFollowerGain": 1}},
+            {"followerGains": {"organicFollowerGain": "3", "paidFollowerGain": 1}},
+        ]
+    }
+    out = linkedin.normalise_organization({"firstDegreeSize": 7}, gains, None, "urn:li:organization:1")
+    assert out.metrics == {
+        "follower_statistics_first_degree_size": 7,
+        "follower_statistics_follower_gains_paid_follower_gain": 2,
+    }
+    assert out.unreadable == ["follower_gains_organic_follower_gain"]
+    assert any("cannot read" in w for w in out.warnings)
+
+
+def test_an_unreadable_linkedin_follower_count_is_an_unreadable_reply() -> None:
+    with pytest.raises(PlatformBroken):
+        linkedin.normalise_organization({"firstDegreeSize": "many"}, None, None, "urn:li:organization:1")
