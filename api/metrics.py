@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from sqlalchemy.orm import sessionmaker
 
 from ops.metrics import FreshnessCollector, VersionLifetimeCollector
+from ops.versions import configured_overrides
 
 router = APIRouter()
 
@@ -20,7 +21,7 @@ def _freshness_registry(request: Request) -> CollectorRegistry:
         state = request.app.state.dravo
         registry = CollectorRegistry(auto_describe=False)
         registry.register(FreshnessCollector(sessionmaker(state.reader), state.redis))
-        registry.register(VersionLifetimeCollector())
+        registry.register(VersionLifetimeCollector(configured_overrides()))
         request.app.state.freshness_registry = registry
     return registry
 

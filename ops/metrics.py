@@ -8,7 +8,7 @@ account id (cardinality) and never anything from a credential.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 
 import redis
@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from adapters.base import Platform
 from models.status import collect_status
 from models.tables import PLATFORM_VALUES, SYNC_STATUS_VALUES, AccountSync
 from ops.versions import version_lifetimes
@@ -142,7 +143,11 @@ class VersionLifetimeCollector(Collector):
     """Days until each pinned API version's sunset, and a 1 when that is within 60 days.
 
     Computed from the calendar at scrape time, so a long-running API warns on the right day.
+    `overrides`: the configured `DRAVO_<PLATFORM>_API_VERSION` values (`configured_overrides()`).
     """
+
+    def __init__(self, overrides: Mapping[Platform, str | None] | None = None) -> None:
+        self._overrides = dict(overrides or {})
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         days = GaugeMetricFamily(
@@ -155,7 +160,7 @@ class VersionLifetimeCollector(Collector):
             "1 when the pinned API version is sunset within 60 days (or already is).",
             labels=["platform", "version"],
         )
-        for lifetime in version_lifetimes(datetime.now(UTC).date()):
+        for lifetime in version_lifetimes(datetime.now(UTC).date(), self._overrides):
             if lifetime.days_left is not None:
                 days.add_metric([lifetime.platform, lifetime.version], lifetime.days_left)
             warning.add_metric([lifetime.platform, lifetime.version], 1 if lifetime.warning else 0)

@@ -17,7 +17,7 @@ from models.status import StatusReport, collect_status
 from models.tables import SYNC_STATUS_VALUES
 from ops.cli.app import app, settings, transaction
 from ops.metrics import QUEUES
-from ops.versions import version_lifetimes
+from ops.versions import configured_overrides, version_lifetimes
 
 
 def queue_depths(redis_url: str) -> dict[str, int]:
@@ -93,7 +93,7 @@ def _render_versions(console: Console) -> None:
     versions = Table(title="Pinned API versions")
     for column in ("platform", "version", "sunset", "days left"):
         versions.add_column(column)
-    lifetimes = version_lifetimes(utcnow().date())
+    lifetimes = version_lifetimes(utcnow().date(), configured_overrides())
     for lifetime in lifetimes:
         versions.add_row(
             lifetime.platform,
@@ -119,7 +119,7 @@ def status(
         data = report_as_dict(report)
         data["api_versions"] = [
             {**_jsonable(asdict(v)), "sunset": v.sunset.isoformat() if v.sunset else None}
-            for v in version_lifetimes(utcnow().date())
+            for v in version_lifetimes(utcnow().date(), configured_overrides())
         ]
         typer.echo(json.dumps(data, indent=2))
     else:

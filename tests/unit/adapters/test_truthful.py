@@ -220,3 +220,15 @@ def test_one_unreadable_linkedin_leaf_is_left_out_of_the_window() -> None:
 def test_an_unreadable_linkedin_follower_count_is_an_unreadable_reply() -> None:
     with pytest.raises(PlatformBroken):
         linkedin.normalise_organization({"firstDegreeSize": "many"}, None, None, "urn:li:organization:1")
+
+
+def test_an_overridden_version_is_the_one_reported() -> None:
+    lifetimes = {
+        v.platform: v
+        for v in version_lifetimes(date(2026, 12, 1), {"linkedin": "202603", "facebook": "v25.0"})
+    }
+    assert (lifetimes["linkedin"].version, lifetimes["linkedin"].sunset) == ("202603", date(2027, 3, 1))
+    assert (lifetimes["facebook"].version, lifetimes["facebook"].sunset) == ("v25.0", None)
+    assert lifetimes["instagram"].version == meta.GRAPH_API_VERSION
+    soon = {v.platform: v for v in version_lifetimes(date(2027, 1, 15), {"linkedin": "202603"})}
+    assert soon["linkedin"].warning is not None
