@@ -84,10 +84,11 @@ class InsightsDenied(PlatformError):
     Adapters catch it and return the basic metrics with `warning` (the row becomes partial).
     """
 
-    def __init__(self, message: str, permission: str, warning: str) -> None:
+    def __init__(self, message: str, permission: str, warning: str, platform_text: str = "") -> None:
         super().__init__(message)
         self.permission = permission
         self.warning = warning
+        self.platform_text = platform_text  # the platform's own short wording, for re-labelling
 
 
 # The causes an operator problem is counted by on /metrics (a small fixed set: a label value).

@@ -173,10 +173,12 @@ class InstagramAdapter(AdapterBase):
             return as_list(require(body, "data", "Instagram insights"), "Instagram insights data")
 
         outcome = meta_insights.read_insights(insights, wanted)
-        if outcome.denied is not None and outcome.denied.permission not in outcome.denied.message:
+        denied = outcome.denied
+        if denied is not None and denied.permission not in denied.platform_text:
+            # The reply names no permission: name the one this login flavour needs.
             flavour = "facebook" if account.auth == "facebook" else "instagram"
             outcome.denied = meta.insights_denied(
-                self.label, outcome.denied.message, INSIGHTS_PERMISSIONS[flavour]
+                self.label, denied.platform_text, INSIGHTS_PERMISSIONS[flavour]
             )
         read = (
             []

@@ -127,6 +127,7 @@ def insights_denied(label: str, text: str, permission: str | None = None) -> Ins
         f"{label} refused the insights edge ({text})",
         permission,
         f"{label} {kind} metrics unavailable: reconnect and grant {permission}.",
+        platform_text=text,
     )
 
 
