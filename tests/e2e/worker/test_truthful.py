@@ -147,3 +147,52 @@ def test_a_token_connected_without_expiry_learns_it_on_its_first_sync(
         expires_at = session.get_one(Account, account_id).token_expires_at
     # Instagram's refresh reply says 60 days: from now on it is refreshed 7 days before that.
     assert expires_at is not None and expires_at > utcnow() + timedelta(days=59)
+
+
+def test_a_retirement_confirmed_by_two_workspaces_is_skipped_everywhere(
+    processes: Processes, simulator: SimulatorClient, session_factory: sessionmaker[Session]
+) -> None:
+    workspaces = [new_workspace(session_factory, name) for name in ("w1", "w2", "w3")]
+    ids = {}
+    for n, workspace in enumerate(workspaces):
+        pid = f"fb-retire-{n}"
+        # Two accounts, in two workspaces, see Facebook's retirement wording; the third does not yet.
+        scenario = "retired_metric" if n < 2 else "healthy"
+        sim = simulator.upsert_account(
+            "facebook", pid, scenario=scenario, params={"metric": "page_video_views"}
+        )
+        ids[pid] = connect(session_factory, workspace, "facebook", pid, sim["access_token"])
+    processes.env["DRAVO_CATALOG_CACHE_SECONDS"] = "0"
+    processes.worker()
+    processes.beat()
+    first = wait_for_rows(session_factory, ids.values(), attempted, timeout=30, what="first syncs")
+    assert first[ids["fb-retire-2"]].sync_status == "synced"
+
+    _sync_again(session_factory, ids["fb-retire-2"])
+    again = wait_for_rows(
+        session_factory,
+        [ids["fb-retire-2"]],
+        lambda r: r.last_attempt_at is not None and r.last_attempt_at > first[r.account_id].last_attempt_at,
+        timeout=30,
+        what="the third account's next sync",
+    )[ids["fb-retire-2"]]
+    # Retired platform-wide now: not requested, its absence a note, the row still synced.
+    assert again.sync_status == "synced"
+    assert "page_video_views" not in again.metrics
+    assert any("no longer provides page_video_views" in w for w in again.warnings)
+
+
+def test_a_sunset_api_version_fails_for_the_operator_never_for_the_user(
+    processes: Processes, simulator: SimulatorClient, session_factory: sessionmaker[Session], workspace: str
+) -> None:
+    org = "urn:li:organization:5150"
+    sim = simulator.upsert_account("linkedin", org)
+    account_id = connect(session_factory, workspace, "linkedin", org, sim["access_token"])
+    # LinkedIn switched 202511 off on 2026-11-16 (migrations page); the simulator goes by the calendar.
+    processes.env["DRAVO_LINKEDIN_API_VERSION"] = "202511"
+    processes.worker()
+    processes.beat()
+    row = wait_for_rows(session_factory, [account_id], attempted, timeout=30, what="the sync")[account_id]
+    assert row.sync_status == "failed"
+    assert row.error_message and "platform setup of this service needs attention" in row.error_message
+    assert row.next_sync_at is not None
