@@ -80,6 +80,21 @@ class RejectedMetric:
     platform: Platform
     metric: str
     reason: str
+    # True only when the platform's own wording says the metric no longer exists ("must be one
+    # of the following values", "valid insights metric"); a permission or field refusal is False.
+    retirement: bool = False
+
+
+@dataclass(frozen=True)
+class MetricMemory:
+    """What earlier syncs learnt: `refused` for this account (and login flavour) only, and
+    `retired` platform-wide, once accounts of enough workspaces saw the retirement wording."""
+
+    refused: frozenset[str] = frozenset()
+    retired: frozenset[str] = frozenset()
+
+    def skipped(self) -> frozenset[str]:
+        return self.refused | self.retired
 
 
 class CredentialSink(Protocol):
@@ -89,11 +104,15 @@ class CredentialSink(Protocol):
 
 
 class MetricCatalog(Protocol):
-    """Remembers metrics a platform rejected, so later syncs don't request them."""
+    """Remembers metrics a platform refused an account, so later syncs don't request them.
 
-    def rejected(self, platform: Platform) -> frozenset[str]: ...
+    A refusal is remembered per account and login flavour: one account's refusal never changes
+    what another account (or workspace) requests, unless it is a confirmed retirement.
+    """
 
-    def reject(self, rejection: RejectedMetric) -> None: ...
+    def memory(self, account: AccountRef) -> MetricMemory: ...
+
+    def reject(self, account: AccountRef, rejection: RejectedMetric) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -151,13 +170,29 @@ class NoBudget:
 
 
 class MemoryCatalog:
-    """A MetricCatalog held in memory, for tests and one-off runs."""
+    """A MetricCatalog held in memory, for tests and one-off runs.
 
-    def __init__(self) -> None:
-        self._rejected: dict[str, set[str]] = {}
+    `workspace_of` maps our account id to its workspace (default: each account its own), so a
+    retirement is confirmed by `min_workspaces` workspaces as in `models.catalog`.
+    """
 
-    def rejected(self, platform: Platform) -> frozenset[str]:
-        return frozenset(self._rejected.get(platform, set()))
+    def __init__(self, *, min_workspaces: int = 2, workspace_of: Mapping[str, str] | None = None) -> None:
+        self._min_workspaces = min_workspaces
+        self._workspace_of = dict(workspace_of or {})
+        self._refused: dict[tuple[str, str], set[str]] = {}
+        self._retirements: dict[tuple[str, str], set[str]] = {}  # (platform, metric) -> workspaces
 
-    def reject(self, rejection: RejectedMetric) -> None:
-        self._rejected.setdefault(rejection.platform, set()).add(rejection.metric)
+    def memory(self, account: AccountRef) -> MetricMemory:
+        refused = frozenset(self._refused.get((account.account_id, account.auth), set()))
+        retired = frozenset(
+            metric
+            for (platform, metric), workspaces in self._retirements.items()
+            if platform == account.platform and len(workspaces) >= self._min_workspaces
+        )
+        return MetricMemory(refused=refused, retired=retired)
+
+    def reject(self, account: AccountRef, rejection: RejectedMetric) -> None:
+        self._refused.setdefault((account.account_id, account.auth), set()).add(rejection.metric)
+        if rejection.retirement:
+            workspace = self._workspace_of.get(account.account_id, account.account_id)
+            self._retirements.setdefault((rejection.platform, rejection.metric), set()).add(workspace)

@@ -8,9 +8,14 @@ Classified once, where a platform reply is read; everything else keys off the cl
      ├── TokenExpired                   refresh the token silently, then retry once (adapter-internal)
      ├── ReconnectRequired              credentials expired/revoked/missing a permission: user must act
      ├── MetricUnavailable(metric)      one metric can't be read: the rest is a partial result
+     ├── InsightsDenied(permission)     the basic read works, the insights edge is refused for lack
+     │                                  of a permission: basic metrics kept, row partial (adapter-internal)
      ├── PlatformBroken                 5xx after retries, timeouts, malformed replies: the sync failed
-     └── IntegrationBug                 our request is wrong (retired metric, wrong token type, sunset
-                                        API version): fails the sync and is logged loudly
+     └── IntegrationBug                 our request is wrong (retired metric, wrong token type):
+          │                             fails the sync and is logged loudly
+          └── OperatorActionNeeded(cause)  only whoever runs the service can fix it (app review or
+                                        product missing, credits spent, sunset API version, a client
+                                        with no secret): failed, never requires_reconnect
 
 Messages never contain a token, a secret or a raw response body: they are shown to users as
 `error_message`.
@@ -71,3 +76,38 @@ class PlatformBroken(PlatformError):
 
 class IntegrationBug(PlatformError):
     """Our request is wrong; an operator must fix code or configuration."""
+
+
+class InsightsDenied(PlatformError):
+    """The insights edge refused for lack of `permission`; the account's basic read still works.
+
+    Adapters catch it and return the basic metrics with `warning` (the row becomes partial).
+    """
+
+    def __init__(self, message: str, permission: str, warning: str, platform_text: str = "") -> None:
+        super().__init__(message)
+        self.permission = permission
+        self.warning = warning
+        self.platform_text = platform_text  # the platform's own short wording, for re-labelling
+
+
+# The causes an operator problem is counted by on /metrics (a small fixed set: a label value).
+OPERATOR_CAUSES = (
+    "app_permission",  # the app lacks Advanced Access / app review for a permission
+    "app_product",  # the app lacks a platform product (LinkedIn Community Management, ...)
+    "api_version",  # our pinned API version is sunset or unknown
+    "credits",  # pay-per-use credits spent (X 402)
+    "usage_cap",  # a plan's monthly cap reached
+    "client_config",  # client id/secret missing or refused, a public client that can't refresh
+)
+
+
+class OperatorActionNeeded(IntegrationBug):
+    """A refusal only the service's operator can fix; reconnecting the account fixes nothing."""
+
+    def __init__(self, label: str, cause: str, detail: str) -> None:
+        super().__init__(
+            f"{label} platform setup of this service needs attention ({detail}); "
+            "the operators have been alerted, no action is needed on the account"
+        )
+        self.cause = cause if cause in OPERATOR_CAUSES else "client_config"

@@ -9,7 +9,17 @@ Retired metrics are not requested, and their absence is not warned about on ever
 - The 2025-11-15 wave (`page_fans*`, `page_fan_adds*`, `page_impressions*`, `post_impressions*`)
   and the 2026-06-15 wave (`page_impressions_unique*`, `page_posts_impressions*`, ...) were never
   part of our key set.
-A metric Facebook rejects later is isolated, remembered in the metric catalog and skipped.
+A metric Facebook rejects later is isolated and remembered for this account (see
+`adapters.base.MetricCatalog`); it is skipped platform-wide only once the retirement is confirmed.
+
+How each value is read (Page Insights reference, https://developers.facebook.com/docs/graph-api/
+reference/insights, checked 2026-12-01; docs/platforms.md has the table):
+- a day's `value` is an integer, summed over the days of the window;
+- `page_actions_post_reactions_total` ("Daily total post reactions of a page by type") answers
+  each day as an object of counts by reaction type (`{"like": 4, "love": 2}`): summed over types
+  and days (a day with no reactions may be `{}`);
+- anything else (an object for another metric, a string, a period other than `day`) is left out
+  with a warning: one unreadable metric never fails the sync.
 """
 
 from __future__ import annotations
@@ -20,8 +30,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from adapters import meta
+from adapters import meta, meta_insights
 from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
+from adapters.errors import PlatformBroken
 from adapters.flow import AdapterBase
 from adapters.http import DEFAULT_RETRY, Caller, RetryPolicy
 from adapters.metric_keys import CONTRACT_METRIC_KEYS
@@ -38,6 +49,8 @@ INSIGHT_METRICS: tuple[str, ...] = (
     "page_total_actions",
 )
 RETIRED_METRICS: tuple[str, ...] = ("page_consumptions",)
+# Metrics whose daily value is an object of counts by type that add up to the day's total.
+BY_TYPE_METRICS = frozenset({"page_actions_post_reactions_total"})
 METRIC_KEYS: tuple[str, ...] = CONTRACT_METRIC_KEYS["facebook"]
 
 
@@ -52,11 +65,11 @@ def normalise(node: object, insights: Sequence[object], requested: Sequence[str]
     for counter in NODE_COUNTERS:
         # Meta omits fields with no value instead of sending null or 0.
         if counter in body:
-            out.metrics[counter] = as_count(body[counter], f"Facebook {counter}")
-    missing_counters = [c for c in NODE_COUNTERS if c not in out.metrics]
+            out.keep(counter, body[counter], f"Facebook {counter}")
+    missing_counters = [c for c in NODE_COUNTERS if c not in out.metrics and c not in out.unreadable]
     if missing_counters:
         out.warnings.append("Facebook did not report " + ", ".join(missing_counters))
-    meta.collect_insights(
+    meta_insights.collect_insights(
         out,
         insights,
         requested,
@@ -65,17 +78,28 @@ def normalise(node: object, insights: Sequence[object], requested: Sequence[str]
         "insights data",
         "Pages need 100+ likes; data lags a day",
     )
+    if out.unreadable and not any(c in out.metrics for c in NODE_COUNTERS):
+        # No Page counter and unreadable insights: nothing in this reply can be trusted.
+        raise PlatformBroken("malformed reply: Facebook Page and insights values could not be read")
     return out
 
 
 def _daily_sum(item: Mapping[str, Any], name: str) -> int | None:
+    period = item.get("period", "day")
+    if period != "day":
+        # A lifetime (or week) value can't be added up over the window's days.
+        raise PlatformBroken(f"malformed reply: Facebook {name} has period {period!r}, not day")
     values = as_list(item.get("values", []), f"Facebook {name} values")
     if not values:
         return None
-    total = sum(
-        as_count(as_dict(v, f"Facebook {name} value").get("value"), f"Facebook {name}") for v in values
-    )
+    total = sum(_day_value(as_dict(v, f"Facebook {name} value").get("value"), name) for v in values)
     return as_count(total, f"Facebook {name} total")
+
+
+def _day_value(value: object, name: str) -> int:
+    if isinstance(value, Mapping) and name in BY_TYPE_METRICS:
+        return sum(as_count(count, f"Facebook {name} {kind}") for kind, count in value.items())
+    return as_count(value, f"Facebook {name}")
 
 
 class FacebookAdapter(AdapterBase):
@@ -104,8 +128,8 @@ class FacebookAdapter(AdapterBase):
         page_id = account.platform_account_id
 
         node = get(page_id, {"fields": NODE_FIELDS}, "page")
-        skipped = context.catalog.rejected(self.platform)
-        wanted = [m for m in INSIGHT_METRICS if m not in skipped]
+        memory = context.catalog.memory(account)
+        wanted = [m for m in INSIGHT_METRICS if m not in memory.skipped()]
         since, until = meta.window(now, context.insights_window_days)
 
         def insights(metrics: Sequence[str]) -> Sequence[Any]:
@@ -113,15 +137,20 @@ class FacebookAdapter(AdapterBase):
             body = get(f"{page_id}/insights", params, "insights", metrics)
             return as_list(require(body, "data", "Facebook insights"), "Facebook insights data")
 
-        outcome = meta.read_insights(insights, wanted)
-        read = [m for m in wanted if m not in outcome.rejected and m not in outcome.unread]
+        outcome = meta_insights.read_insights(insights, wanted)
+        read = (
+            []
+            if outcome.denied
+            else [m for m in wanted if m not in outcome.rejected and m not in outcome.unread]
+        )
         out = normalise(node, outcome.items, read)
-        return meta.insights_result(
+        return meta_insights.insights_result(
             self.label,
             self.platform,
             account,
             context,
             out,
             outcome,
-            known_retired=[m for m in INSIGHT_METRICS if m in skipped],
+            memory,
+            INSIGHT_METRICS,
         )

@@ -111,24 +111,28 @@ class AdapterBase:
         credentials = context.credentials
         refreshed = False
         if self._due(account, credentials, now):
+            learning = credentials.expires_at is None
             try:
                 credentials = self._refresh_and_store(caller, account, context, credentials, now)
                 refreshed = True
             except (RetryLater, PlatformBroken) as exc:
                 # The old token is still valid for a while: read with it, refresh next time.
-                log.warning(
-                    "adapter.token_refresh_deferred",
-                    platform=self.platform,
-                    account_id=account.account_id,
-                    error=type(exc).__name__,
-                )
+                self._deferred(account, exc)
+            except PlatformError as exc:
+                if not learning:
+                    raise
+                # Refreshing only to learn the expiry (Instagram refuses tokens under 24 h old):
+                # the token itself may be fine, so the read decides what the row becomes.
+                self._deferred(account, exc)
         try:
             return self._read(caller, account, context, credentials, now)
         except TokenExpired as exc:
-            if refreshed or not self.can_refresh(account, credentials):
+            if refreshed:
                 raise ReconnectRequired(
                     f"{self.label} access has expired and cannot be renewed silently; reconnect the account"
                 ) from exc
+            if not self.can_refresh(account, credentials):
+                raise self.cannot_refresh(account, credentials) from exc
         credentials = self._refresh_and_store(caller, account, context, credentials, now)
         try:
             return self._read(caller, account, context, credentials, now)
@@ -137,10 +141,31 @@ class AdapterBase:
                 f"{self.label} rejected the token right after a refresh; reconnect the account"
             ) from exc
 
+    def cannot_refresh(self, account: AccountRef, credentials: Credentials) -> PlatformError:
+        """What an expired token means when this adapter can't refresh it (usually: reconnect)."""
+        return ReconnectRequired(
+            f"{self.label} access has expired and cannot be renewed silently; reconnect the account"
+        )
+
+    def _deferred(self, account: AccountRef, exc: PlatformError) -> None:
+        log.warning(
+            "adapter.token_refresh_deferred",
+            platform=self.platform,
+            account_id=account.account_id,
+            error=type(exc).__name__,
+        )
+
     def _due(self, account: AccountRef, credentials: Credentials, now: datetime) -> bool:
-        expires_at = credentials.expires_at
-        if expires_at is None or not self.can_refresh(account, credentials):
+        """Refresh ahead of expiry; with no known expiry, refresh to learn it from the reply.
+
+        A token connected without `--token-expires-at` would otherwise never be refreshed and
+        die at the end of its lifetime (Instagram Login: 60 days).
+        """
+        if not self.can_refresh(account, credentials):
             return False
+        expires_at = credentials.expires_at
+        if expires_at is None:
+            return True
         return utc(expires_at) - now <= self.refresh_margin
 
     def _refresh_and_store(

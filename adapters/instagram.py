@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from adapters import meta
+from adapters import meta, meta_insights
 from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
-from adapters.errors import IntegrationBug, ReconnectRequired
+from adapters.errors import IntegrationBug, PlatformBroken, ReconnectRequired
 from adapters.flow import AdapterBase, credentials_after_refresh
 from adapters.http import DEFAULT_RETRY, Caller, RetryPolicy
 from adapters.metric_keys import CONTRACT_METRIC_KEYS
@@ -32,6 +32,13 @@ NODE_FIELDS = "id,username,followers_count"
 METRIC_KEYS: tuple[str, ...] = CONTRACT_METRIC_KEYS["instagram"]
 # follower_count comes from the account node; every other key is a period metric of /insights.
 PERIOD_METRICS: tuple[str, ...] = METRIC_KEYS[1:]
+# Counts of unique accounts (reference: "The number of unique accounts ..."), never summed per day.
+UNIQUE_METRICS = frozenset({"reach", "accounts_engaged"})
+# The insights permission of each login flavour (platforms.md 1.1, checked 2026-12-01).
+INSIGHTS_PERMISSIONS = {
+    "facebook": "instagram_manage_insights",
+    "instagram": "instagram_business_manage_insights",
+}
 
 
 def normalise(node: object, insights: Sequence[object], requested: Sequence[str]) -> Normalised:
@@ -41,10 +48,11 @@ def normalise(node: object, insights: Sequence[object], requested: Sequence[str]
         handle=optional_str(body.get("username"), "Instagram username"),
         platform_account_id=as_str(require(body, "id", "Instagram account"), "Instagram account id"),
     )
-    out.metrics["follower_count"] = as_count(
-        require(body, "followers_count", "Instagram account"), "Instagram followers_count"
-    )
-    meta.collect_insights(
+    if "followers_count" in body:
+        out.keep("follower_count", body["followers_count"], "Instagram followers_count")
+    else:
+        out.warnings.append("Instagram did not report followers_count")
+    meta_insights.collect_insights(
         out,
         insights,
         requested,
@@ -53,20 +61,31 @@ def normalise(node: object, insights: Sequence[object], requested: Sequence[str]
         "data yet",
         "new or small account, or data still being processed",
     )
+    if not out.metrics:
+        # Not even the follower count: nothing in this reply can be trusted.
+        raise PlatformBroken("malformed reply: no Instagram value (not even followers_count) could be read")
     return out
 
 
 def _insight_value(item: Mapping[str, Any], name: str) -> int | None:
+    """`total_value.value` (an integer for the window); `total_value: {}` is "no data".
+
+    With `metric_type=total_value` and no `breakdown`, the reference gives `{"value": N}` (and
+    `breakdowns` only when asked for): a value of any other form is unreadable, not guessed at.
+    """
     total = item.get("total_value")
     if total is not None:
         total_value = as_dict(total, f"Instagram {name} total_value")
         if "value" not in total_value:
             return None  # `total_value: {}` is Meta's "no data"
         return as_count(total_value["value"], f"Instagram {name}")
-    # A time series (should not happen with metric_type=total_value): the window is the sum.
+    # A time series (should not happen with metric_type=total_value): the window is the sum,
+    # except for counts of unique accounts, which can't be added up over days.
     values = as_list(item.get("values", []), f"Instagram {name} values")
     if not values:
         return None
+    if name in UNIQUE_METRICS:
+        raise PlatformBroken(f"malformed reply: Instagram {name} came per day; unique counts don't add up")
     return sum(
         as_count(as_dict(v, f"Instagram {name} value").get("value"), f"Instagram {name}") for v in values
     )
@@ -138,8 +157,8 @@ class InstagramAdapter(AdapterBase):
         node_id = account.platform_account_id
 
         node = get(node_id, {"fields": NODE_FIELDS}, "account")
-        skipped = context.catalog.rejected(self.platform)
-        wanted = [m for m in PERIOD_METRICS if m not in skipped]
+        memory = context.catalog.memory(account)
+        wanted = [m for m in PERIOD_METRICS if m not in memory.skipped()]
         since, until = meta.window(now, context.insights_window_days)
 
         def insights(metrics: Sequence[str]) -> Sequence[Any]:
@@ -153,15 +172,27 @@ class InstagramAdapter(AdapterBase):
             body = get(f"{node_id}/insights", params, "insights", metrics)
             return as_list(require(body, "data", "Instagram insights"), "Instagram insights data")
 
-        outcome = meta.read_insights(insights, wanted)
-        read = [m for m in wanted if m not in outcome.rejected and m not in outcome.unread]
+        outcome = meta_insights.read_insights(insights, wanted)
+        denied = outcome.denied
+        if denied is not None and denied.permission not in denied.platform_text:
+            # The reply names no permission: name the one this login flavour needs.
+            flavour = "facebook" if account.auth == "facebook" else "instagram"
+            outcome.denied = meta.insights_denied(
+                self.label, denied.platform_text, INSIGHTS_PERMISSIONS[flavour]
+            )
+        read = (
+            []
+            if outcome.denied
+            else [m for m in wanted if m not in outcome.rejected and m not in outcome.unread]
+        )
         out = normalise(node, outcome.items, read)
-        return meta.insights_result(
+        return meta_insights.insights_result(
             self.label,
             self.platform,
             account,
             context,
             out,
             outcome,
-            known_retired=[m for m in PERIOD_METRICS if m in skipped],
+            memory,
+            PERIOD_METRICS,
         )

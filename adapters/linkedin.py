@@ -18,9 +18,8 @@ Refresh tokens exist only for approved partners, are not rotated, and live 365 d
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
@@ -28,7 +27,9 @@ import httpx
 
 from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
 from adapters.errors import (
+    InsightsDenied,
     IntegrationBug,
+    OperatorActionNeeded,
     PlatformBroken,
     PlatformError,
     RateLimited,
@@ -38,21 +39,40 @@ from adapters.errors import (
 from adapters.flow import AdapterBase, credentials_from_token_reply
 from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
 from adapters.limits import next_midnight_utc, retry_after
-from adapters.values import (
-    Normalised,
-    as_count,
-    as_dict,
-    as_list,
-    quote_platform_message,
-    require,
-    snake_case,
+from adapters.linkedin_statistics import (
+    FOLLOWERS_PREFIX,
+    PAGES_PREFIX,
+    normalise_member,
+    normalise_organization,
 )
+from adapters.values import (
+    quote_platform_message,
+)
+from adapters.versions import PinnedVersion
 
-API_VERSION = "202603"
+__all__ = [
+    "FOLLOWERS_PREFIX",
+    "PAGES_PREFIX",
+    "LinkedInAdapter",
+    "normalise_member",
+    "normalise_organization",
+]
+
+# The newest Marketing version found (202607, "current" in LinkedIn's versioning page as
+# summarised 2026-08-13; the official page stored here stops at 202603). LinkedIn keeps each
+# monthly version "for a minimum of one year": the sunset below is the earliest that allows, the
+# defensive reading until the migrations table lists it (202603 is listed: March 16, 2027).
+# Checked 2026-12-01; DRAVO_LINKEDIN_API_VERSION overrides the version.
+PINNED = PinnedVersion(
+    "202607",
+    released=date(2026, 7, 1),
+    sunset=date(2027, 7, 1),
+    source="https://learn.microsoft.com/en-us/linkedin/marketing/versioning and "
+    ".../integrations/migrations (checked 2026-12-01)",
+)
+API_VERSION = PINNED.version
 RESTLI_PROTOCOL_VERSION = "2.0.0"
 DEFAULT_OAUTH_BASE = "https://www.linkedin.com"
-FOLLOWERS_PREFIX = "follower_statistics_"
-PAGES_PREFIX = "page_statistics_"
 
 
 @dataclass(frozen=True)
@@ -82,79 +102,21 @@ def parse_account_id(value: str) -> LinkedInEntity:
     )
 
 
-def _leaves(node: Mapping[str, Any], path: str, what: str, allow_negative: bool) -> dict[str, int]:
-    """Integer leaves of nested objects as snake_case paths; arrays and strings are skipped."""
-    found: dict[str, int] = {}
-    for key, value in node.items():
-        name = f"{path}_{snake_case(str(key))}" if path else snake_case(str(key))
-        if isinstance(value, dict):
-            found.update(_leaves(value, name, what, allow_negative))
-        elif isinstance(value, int | float | bool):
-            found[name] = as_count(value, f"{what} {name}", allow_negative=allow_negative)
-    return found
+STATISTICS_ENDPOINTS = frozenset({"organizationalEntityFollowerStatistics", "organizationPageStatistics"})
+STATISTICS_WARNING = (
+    "LinkedIn follower and page statistics unavailable: reconnect as a Page administrator "
+    "and grant rw_organization_admin."
+)
+# A 403 naming the application or a product is the app's access, not the member's grant.
+_APP_MARKERS = ("application", "partner", "product", "not provisioned")
 
 
-def _summed(
-    elements: Sequence[Any], subtree: str, path: str, what: str, allow_negative: bool
-) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for raw in elements:
-        element = as_dict(raw, f"{what} element")
-        node = as_dict(require(element, subtree, f"{what} element"), f"{what} {subtree}")
-        for key, value in _leaves(node, path, what, allow_negative).items():
-            totals[key] = as_count(totals.get(key, 0) + value, f"{what} {key}", allow_negative=allow_negative)
-    return totals
+def classify(reply: Reply, now: datetime, endpoint: str = "") -> PlatformError | None:
+    """None for a usable 2xx JSON object; otherwise the error this reply means.
 
-
-def normalise_organization(network: object, gains: object, pages: object, urn: str) -> Normalised:
-    """networkSizes + time-bound follower statistics + time-bound page statistics -> metrics."""
-    out = Normalised(platform_account_id=urn)
-    sizes = as_dict(network, "LinkedIn networkSizes")
-    as_count(require(sizes, "firstDegreeSize", "LinkedIn networkSizes"), "LinkedIn firstDegreeSize")
-    for key, value in _leaves(sizes, "", "LinkedIn networkSizes", False).items():
-        out.metrics[FOLLOWERS_PREFIX + key] = value
-    gain_elements = as_list(
-        require(as_dict(gains, "LinkedIn follower statistics"), "elements", "LinkedIn follower statistics"),
-        "LinkedIn follower statistics elements",
-    )
-    # Gains can be negative (more unfollows than follows) but stay integers.
-    for key, value in _summed(
-        gain_elements, "followerGains", "follower_gains", "LinkedIn follower gains", True
-    ).items():
-        out.metrics[FOLLOWERS_PREFIX + key] = value
-    page_elements = as_list(
-        require(as_dict(pages, "LinkedIn page statistics"), "elements", "LinkedIn page statistics"),
-        "LinkedIn page statistics elements",
-    )
-    for key, value in _summed(
-        page_elements, "totalPageStatistics", "", "LinkedIn page statistics", False
-    ).items():
-        out.metrics[PAGES_PREFIX + key] = value
-    if not gain_elements:
-        out.warnings.append("LinkedIn has no follower gains data for this window")
-    if not page_elements:
-        out.warnings.append("LinkedIn has no page statistics for this window")
-    return out
-
-
-def normalise_member(body: object, urn: str) -> Normalised:
-    """`memberFollowersCount?q=me` -> `follower_statistics_member_followers_count`."""
-    elements = as_list(
-        require(as_dict(body, "LinkedIn memberFollowersCount"), "elements", "LinkedIn memberFollowersCount"),
-        "LinkedIn memberFollowersCount elements",
-    )
-    if not elements:
-        raise PlatformBroken("malformed reply: LinkedIn memberFollowersCount has no elements")
-    first = as_dict(elements[0], "LinkedIn memberFollowersCount element")
-    count = as_count(
-        require(first, "memberFollowersCount", "LinkedIn memberFollowersCount element"),
-        "LinkedIn memberFollowersCount",
-    )
-    return Normalised(metrics={FOLLOWERS_PREFIX + "member_followers_count": count}, platform_account_id=urn)
-
-
-def classify(reply: Reply, now: datetime) -> PlatformError | None:
-    """None for a usable 2xx JSON object; otherwise the error this reply means."""
+    `endpoint` is the adapter's name of the call: a permission refusal of a statistics endpoint
+    leaves the account's basic read (networkSizes) standing.
+    """
     body = reply.json_object or {}
     status = reply.status
     service_code, code = body.get("serviceErrorCode"), body.get("code")
@@ -171,11 +133,22 @@ def classify(reply: Reply, now: datetime) -> PlatformError | None:
             return ReconnectRequired("LinkedIn access was revoked by the member; reconnect the account")
         return ReconnectRequired("LinkedIn rejected the access token; reconnect the account")
     if status == 403:
+        text = quote_platform_message(body.get("message"))
+        if any(marker in text.lower() for marker in _APP_MARKERS):
+            return OperatorActionNeeded(
+                "LinkedIn", "app_product", f"the app lacks a LinkedIn product: {text}"
+            )
+        if endpoint in STATISTICS_ENDPOINTS:
+            return InsightsDenied(f"LinkedIn refused {endpoint}", "rw_organization_admin", STATISTICS_WARNING)
         return ReconnectRequired(
             "LinkedIn denied access (missing scope or ADMINISTRATOR role); reconnect with the right permissions"
         )
-    if status == 426:
-        return IntegrationBug("LinkedIn no longer serves our API version; bump DRAVO_LINKEDIN_API_VERSION")
+    if status == 426 or (status == 400 and code in ("VERSION_MISSING", "NONEXISTENT_VERSION")):
+        return OperatorActionNeeded(
+            "LinkedIn",
+            "api_version",
+            "LinkedIn no longer serves our API version; bump DRAVO_LINKEDIN_API_VERSION",
+        )
     if status == 429:
         retry_at = retry_after(reply.headers, now) or next_midnight_utc(now)
         return RateLimited("LinkedIn daily quota reached", retry_at, limit="LinkedIn daily quota")
@@ -272,10 +245,19 @@ class LinkedInAdapter(AdapterBase):
         def get(url: str, endpoint: str) -> Any:
             # The query is pre-encoded: Rest.li 2.0 wants its parentheses and colons as they are.
             reply = caller.request("GET", url, endpoint=endpoint, headers=headers)
-            error = classify(reply, now)
+            error = classify(reply, now, endpoint)
             if error is not None:
                 raise error
             return reply.data
+
+        denied: list[InsightsDenied] = []
+
+        def statistics(url: str, endpoint: str) -> Any:
+            try:
+                return get(url, endpoint)
+            except InsightsDenied as exc:
+                denied.append(exc)
+                return None
 
         if entity.kind == "person":
             out = normalise_member(
@@ -285,16 +267,18 @@ class LinkedInAdapter(AdapterBase):
             urn = quote(entity.urn, safe="")
             window = time_intervals(now, context.insights_window_days)
             network = get(f"{base}/networkSizes/{urn}?edgeType=COMPANY_FOLLOWED_BY_MEMBER", "networkSizes")
-            gains = get(
+            gains = statistics(
                 f"{base}/organizationalEntityFollowerStatistics?q=organizationalEntity"
                 f"&organizationalEntity={urn}&timeIntervals={window}",
                 "organizationalEntityFollowerStatistics",
             )
-            pages = get(
+            pages = statistics(
                 f"{base}/organizationPageStatistics?q=organization&organization={urn}&timeIntervals={window}",
                 "organizationPageStatistics",
             )
             out = normalise_organization(network, gains, pages, entity.urn)
+            if denied:
+                out.warnings.append(denied[0].warning)
         return FetchResult(
             metrics=out.metrics,
             warnings=tuple(out.warnings),

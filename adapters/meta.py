@@ -8,18 +8,22 @@ Meta answers almost every error with HTTP 400, so the class comes from the body'
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 import structlog
 
-from adapters.base import AccountRef, FetchResult, Platform, RateBudget, RejectedMetric, SyncContext
+from adapters.base import (
+    AccountRef,
+    RateBudget,
+    SyncContext,
+)
 from adapters.errors import (
+    InsightsDenied,
     IntegrationBug,
     MetricUnavailable,
+    OperatorActionNeeded,
     PlatformBroken,
     PlatformError,
     RateLimited,
@@ -28,13 +32,21 @@ from adapters.errors import (
 )
 from adapters.http import Caller, Reply
 from adapters.limits import clamp, meta_buc_wait, meta_usage, retry_after
-from adapters.values import Normalised, as_dict, quote_platform_message
+from adapters.values import quote_platform_message
+from adapters.versions import PinnedVersion
 
 log = structlog.get_logger()
 
-# Pinned Graph API version (v24.0 is the one Airbyte verified the Page metrics against, 2026);
+# The newest Graph API version (Meta's changelog, "Available Graph API Versions", updated
+# 2026-10-29, checked 2026-12-01: v27.0 introduced 2026-11-04, available until TBD).
 # DRAVO_INSTAGRAM_API_VERSION / DRAVO_FACEBOOK_API_VERSION override it.
-GRAPH_API_VERSION = "v24.0"
+GRAPH_API = PinnedVersion(
+    "v27.0",
+    released=date(2026, 11, 4),
+    sunset=None,
+    source="https://developers.facebook.com/documentation/development/graph-api/changelog (checked 2026-12-01)",
+)
+GRAPH_API_VERSION = GRAPH_API.version
 
 THROTTLE_CODES = frozenset({4, 17, 32, 341, 368, 613, *range(80000, 80015)})
 TRANSIENT_CODES = frozenset({1, 2})
@@ -49,35 +61,16 @@ AUTH_SUBCODES = {
     464: "the user is not confirmed",
     467: "the access token is no longer valid",
 }
+# Graph's answer to a version it no longer (or does not yet) serve: (#2635) "You are calling a
+# deprecated version of the ... API" (Marketing API versioning guide) and (#2500) "Unknown path
+# components" for a version segment it does not know (checked 2026-12-01; open question in
+# docs/platforms.md whether Graph auto-upgrades instead).
+VERSION_CODES = frozenset({2635, 12})
 _METRIC_INDEX = re.compile(r"metric\[(\d+)\]")
 _RETIRED_TEXT = ("must be one of the following values", "valid insights metric", "no longer supported")
 
 
-def collect_insights(
-    out: Normalised,
-    insights: Sequence[object],
-    requested: Sequence[str],
-    value_of: Callable[[Mapping[str, Any], str], int | None],
-    label: str,
-    what: str,
-    why: str,
-) -> None:
-    """Put the value of each requested insights `data` item into `out`; warn about the rest.
-
-    A requested metric with no data is left out, never zero (Meta sends `data: []` or an empty
-    value for "nothing yet").
-    """
-    for raw in insights:
-        item = as_dict(raw, f"{label} insights item")
-        name = item.get("name")
-        if not isinstance(name, str) or name not in requested or name in out.metrics:
-            continue
-        value = value_of(item, name)
-        if value is not None:
-            out.metrics[name] = value
-    missing = [m for m in requested if m not in out.metrics]
-    if missing:
-        out.warnings.append(f"{label} has no {what} for {', '.join(missing)} ({why})")
+Edge = Literal["node", "insights", "token"]
 
 
 def graph_error(reply: Reply) -> Mapping[str, Any] | None:
@@ -96,8 +89,13 @@ def classify(
     *,
     label: str,
     requested_metrics: Sequence[str] = (),
+    edge: Edge = "node",
 ) -> PlatformError | None:
-    """None for a usable 2xx JSON object; otherwise the error this reply means."""
+    """None for a usable 2xx JSON object; otherwise the error this reply means.
+
+    `edge` says what was asked: the account's basic read ("node"), its insights edge, or the
+    token refresh. A permission refusal of the insights edge leaves the basic read standing.
+    """
     error = graph_error(reply)
     if error is None:
         if reply.status >= 500:
@@ -111,7 +109,26 @@ def classify(
         return PlatformBroken(
             f"{label} answered HTTP {reply.status} without a Graph error ({reply.endpoint})"
         )
-    return _classify_error(error, reply, now, label, requested_metrics)
+    return _classify_error(error, reply, now, label, requested_metrics, edge)
+
+
+# The insights permission of each Meta flavour, named in the row's warning.
+INSIGHTS_PERMISSION = {"Facebook": "read_insights", "Instagram": "instagram_manage_insights"}
+_APP_LACKS = ("application does not have", "app does not have", "advanced access", "app review")
+
+
+def insights_denied(label: str, text: str, permission: str | None = None) -> InsightsDenied:
+    permission = permission or INSIGHTS_PERMISSION.get(label, "the insights permission")
+    for candidate in ("read_insights", "instagram_manage_insights", "instagram_business_manage_insights"):
+        if candidate in text:
+            permission = candidate
+    kind = "Page insight" if label == "Facebook" else "insight"
+    return InsightsDenied(
+        f"{label} refused the insights edge ({text})",
+        permission,
+        f"{label} {kind} metrics unavailable: reconnect and grant {permission}.",
+        platform_text=text,
+    )
 
 
 def _classify_error(
@@ -120,6 +137,7 @@ def _classify_error(
     now: datetime,
     label: str,
     requested: Sequence[str],
+    edge: Edge = "node",
 ) -> PlatformError:
     code, subcode = _int(error.get("code")), _int(error.get("error_subcode"))
     text = quote_platform_message(error.get("message"))
@@ -143,9 +161,22 @@ def _classify_error(
         return ReconnectRequired(f"{label} access lost ({reason}); reconnect the account")
     if code == 102:
         return ReconnectRequired(f"{label} session is no longer valid; reconnect the account")
+    if code in VERSION_CODES or (code == 2500 and "unknown path components" in lowered):
+        return OperatorActionNeeded(label, "api_version", "the pinned Graph API version is not served")
+    if code == 3:
+        # "API Method: capability or permission problem: fix the app's capabilities" (error table).
+        return OperatorActionNeeded(label, "app_permission", f"the app lacks a capability: {text}")
     if code == 10 or (code is not None and 200 <= code <= 299):
+        if edge == "insights":
+            # The basic read already worked: only the insights permission is missing.
+            return insights_denied(label, text)
+        if code == 10 and any(marker in lowered for marker in _APP_LACKS):
+            # The app itself lacks Advanced Access for what it asks: reconnecting fixes nothing.
+            return OperatorActionNeeded(label, "app_permission", f"the app lacks access: {text}")
         return ReconnectRequired(f"{label} permission missing; reconnect and grant it: {text}")
     if code == 100:
+        if edge == "insights" and "missing permission" in lowered:
+            return insights_denied(label, text)
         return _classify_100(subcode, text, lowered, label, requested)
     if code == 3001:
         return IntegrationBug(f"{label} rejected our insights request: {text}")
@@ -179,63 +210,21 @@ def observe_usage(budget: RateBudget, account: AccountRef, reply: Reply, now: da
 
 
 def check(
-    reply: Reply, now: datetime, *, label: str, requested_metrics: Sequence[str] = ()
+    reply: Reply,
+    now: datetime,
+    *,
+    label: str,
+    requested_metrics: Sequence[str] = (),
+    edge: Edge = "node",
 ) -> Mapping[str, Any]:
     """The reply's JSON object, or raise what it means."""
-    error = classify(reply, now, label=label, requested_metrics=requested_metrics)
+    error = classify(reply, now, label=label, requested_metrics=requested_metrics, edge=edge)
     if error is not None:
         raise error
     body = reply.json_object
     if body is None:  # unreachable: classify returns None only for a JSON object
         raise PlatformBroken(f"malformed reply from {label}")
     return body
-
-
-@dataclass
-class InsightsOutcome:
-    items: list[Any] = field(default_factory=list)
-    rejected: dict[str, str] = field(default_factory=dict)  # metric -> why
-    unread: list[str] = field(default_factory=list)  # isolation ran out of calls
-
-
-# Bisecting 12 metrics costs about 2*log2(12) calls per bad one: enough for two bad ones.
-MAX_ISOLATION_CALLS = 10
-
-
-def read_insights(
-    request: Callable[[Sequence[str]], Sequence[Any]],
-    metrics: Sequence[str],
-    max_extra_calls: int = MAX_ISOLATION_CALLS,
-) -> InsightsOutcome:
-    """Read `metrics`, isolating the ones the platform rejects.
-
-    Instagram names the offender (`metric[2] must be one of ...`), so it is dropped at once;
-    Facebook does not ("The value must be a valid insights metric"), so the group is bisected.
-    """
-    outcome = InsightsOutcome()
-    pending: deque[list[str]] = deque([list(metrics)] if metrics else [])
-    calls = 0
-    while pending:
-        group = pending.popleft()
-        if not group:
-            continue
-        if calls > max_extra_calls:
-            outcome.unread.extend(group)
-            continue
-        calls += 1
-        try:
-            outcome.items.extend(request(group))
-        except MetricUnavailable as exc:
-            if exc.metric in group:
-                outcome.rejected[exc.metric] = exc.message
-                pending.appendleft([m for m in group if m != exc.metric])
-            elif len(group) == 1:
-                outcome.rejected[group[0]] = exc.message
-            else:
-                middle = len(group) // 2
-                pending.appendleft(group[middle:])
-                pending.appendleft(group[:middle])
-    return outcome
 
 
 def window(now: datetime, days: int) -> tuple[int, int]:
@@ -264,7 +253,8 @@ def graph_getter(
     def get(path: str, params: dict[str, str], endpoint: str, requested: Sequence[str] = ()) -> Any:
         reply = caller.request("GET", f"{base}/{path}", endpoint=endpoint, params=params, headers=headers)
         observe_usage(context.budget, account, reply, now)
-        return check(reply, now, label=label, requested_metrics=requested)
+        edge: Edge = "insights" if endpoint == "insights" else "node"
+        return check(reply, now, label=label, requested_metrics=requested, edge=edge)
 
     return get
 
@@ -272,39 +262,3 @@ def graph_getter(
 def bearer(token: str) -> dict[str, str]:
     # Graph accepts the token in a header; keeping it out of the URL keeps it out of any log line.
     return {"Authorization": f"Bearer {token}"}
-
-
-def insights_result(
-    label: str,
-    platform: Platform,
-    account: AccountRef,
-    context: SyncContext,
-    out: Normalised,
-    outcome: InsightsOutcome,
-    known_retired: Sequence[str],
-) -> FetchResult:
-    """Record newly rejected metrics and build the result.
-
-    A metric rejected in this sync makes the result partial and is remembered, so later syncs
-    skip it; a metric remembered from earlier is not requested and only named in a warning.
-    """
-    for metric, reason in outcome.rejected.items():
-        context.catalog.reject(RejectedMetric(platform, metric, reason))
-        log.warning(
-            "adapter.metric_rejected", platform=platform, metric=metric, account_id=account.account_id
-        )
-    warnings = list(out.warnings)
-    if outcome.rejected:
-        warnings.append(f"{label} rejected the metric(s) " + ", ".join(sorted(outcome.rejected)))
-    if outcome.unread:
-        warnings.append(f"{label} metrics not read this time: " + ", ".join(outcome.unread))
-    complete = not warnings
-    if known_retired:
-        warnings.append(f"{label} no longer provides " + ", ".join(known_retired))
-    return FetchResult(
-        metrics=out.metrics,
-        warnings=tuple(warnings),
-        complete=complete,
-        handle=out.handle,
-        platform_account_id=out.platform_account_id,
-    )

@@ -28,6 +28,7 @@ from adapters.base import (
 from adapters.errors import (
     IntegrationBug,
     MetricUnavailable,
+    OperatorActionNeeded,
     PlatformBroken,
     PlatformError,
     RateLimited,
@@ -40,15 +41,23 @@ from adapters.limits import clamp, retry_after
 from adapters.metric_keys import CONTRACT_METRIC_KEYS
 from adapters.values import (
     Normalised,
-    as_count,
     as_dict,
     as_str,
     optional_str,
     quote_platform_message,
     require,
 )
+from adapters.versions import PinnedVersion
 
-API_VERSION = "v2"
+# TikTok's Display API has one path version, v2, with no announced end (TikTok for Developers
+# "Get User Info" reference, checked 2026-12-01; its "migration plan" note is an open question).
+PINNED = PinnedVersion(
+    "v2",
+    released=None,
+    sunset=None,
+    source="https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info (checked 2026-12-01)",
+)
+API_VERSION = PINNED.version
 STAT_FIELDS: tuple[str, ...] = CONTRACT_METRIC_KEYS["tiktok"]
 BASIC_FIELDS: tuple[str, ...] = ("open_id", "display_name")
 PROFILE_SCOPE = "user.info.profile"
@@ -83,7 +92,10 @@ def classify(reply: Reply, now: datetime, requested: tuple[str, ...] = ()) -> Pl
     if code == "access_token_invalid":
         return TokenExpired("TikTok access token is invalid or expired")
     if code in ("scope_not_authorized", "scope_permission_missed"):
-        return ReconnectRequired("TikTok access lacks the user.info.stats scope; reconnect and grant it")
+        # Every metric is a user.info.stats field: without the scope nothing can be read.
+        return ReconnectRequired(
+            "TikTok access lacks the user.info.stats scope; reconnect and grant user.info.stats"
+        )
     if code == "rate_limit_exceeded":
         retry_at = retry_after(reply.headers, now) or clamp(now + DEFAULT_RATE_WAIT, now)
         return RateLimited("TikTok rate limit reached", retry_at, limit="TikTok user.info rate limit")
@@ -113,7 +125,14 @@ def normalise(body: object, requested: tuple[str, ...] = STAT_FIELDS) -> Normali
     )
     for field in requested:
         if field in STAT_FIELDS:
-            out.metrics[field] = as_count(require(user, field, "TikTok user"), f"TikTok {field}")
+            # A stats field missing from a reply that was asked for it is unreadable, not zero.
+            out.keep(field, user.get(field), f"TikTok {field}")
+    out.check_readable("TikTok stats")
+    if out.unreadable:
+        out.warnings.append(
+            f"TikTok sent {', '.join(out.unreadable)} in a form we cannot read; "
+            "left out this time (last value kept)"
+        )
     return out
 
 
@@ -127,6 +146,10 @@ def classify_token_reply(reply: Reply, now: datetime) -> PlatformError | None:
     error = body.get("error")
     if isinstance(error, dict):  # the API envelope shape
         return classify(reply, now)
+    if error in ("invalid_client", "unauthorized_client"):
+        return OperatorActionNeeded(
+            "TikTok", "client_config", "TikTok refused our client key when renewing a token"
+        )
     if error == "invalid_grant":
         return ReconnectRequired(
             "TikTok refused to renew access (refresh token invalid or revoked); reconnect"
@@ -192,8 +215,8 @@ class TikTokAdapter(AdapterBase):
         credentials: Credentials,
         now: datetime,
     ) -> FetchResult:
-        skipped = context.catalog.rejected(self.platform)
-        stats = tuple(f for f in STAT_FIELDS if f not in skipped)
+        memory = context.catalog.memory(account)
+        stats = tuple(f for f in STAT_FIELDS if f not in memory.skipped())
         profile = ("username",) if PROFILE_SCOPE in credentials.scopes else ()
         rejected: list[str] = []
         headers = {"Authorization": f"Bearer {credentials.access_token}"}
@@ -210,7 +233,9 @@ class TikTokAdapter(AdapterBase):
             if isinstance(error, MetricUnavailable) and error.metric in stats:
                 stats = tuple(f for f in stats if f != error.metric)
                 rejected.append(error.metric)
-                context.catalog.reject(RejectedMetric(self.platform, error.metric, error.message))
+                context.catalog.reject(
+                    account, RejectedMetric(self.platform, error.metric, error.message, retirement=True)
+                )
                 continue
             if error is not None:
                 raise error
@@ -219,6 +244,9 @@ class TikTokAdapter(AdapterBase):
         warnings = list(out.warnings)
         if rejected:
             warnings.append("TikTok rejected the field(s) " + ", ".join(rejected))
+        refused = [f for f in STAT_FIELDS if f in memory.refused and f not in memory.retired]
+        if refused:
+            warnings.append(f"TikTok refused the field(s) {', '.join(refused)} earlier; last value kept")
         return FetchResult(
             metrics=out.metrics,
             warnings=tuple(warnings),

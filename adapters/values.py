@@ -26,6 +26,20 @@ class Normalised:
     warnings: list[str] = field(default_factory=list)
     handle: str | None = None
     platform_account_id: str | None = None
+    # Metrics whose value came in a form we cannot read: left out, named in a warning.
+    unreadable: list[str] = field(default_factory=list)
+
+    def keep(self, key: str, value: object, what: str) -> None:
+        """`metrics[key]` = the count in `value`, or `key` noted as unreadable when malformed."""
+        try:
+            self.metrics[key] = as_count(value, what)
+        except PlatformBroken:
+            self.unreadable.append(key)
+
+    def check_readable(self, what: str) -> None:
+        """Nothing readable at all, yet values were there: the reply is unreadable as a whole."""
+        if self.unreadable and not self.metrics:
+            raise PlatformBroken(f"malformed reply: no {what} value could be read")
 
 
 def as_count(value: object, what: str, *, allow_negative: bool = False) -> int:

@@ -26,6 +26,7 @@ from adapters.base import (
 from adapters.errors import (
     IntegrationBug,
     MetricUnavailable,
+    OperatorActionNeeded,
     PlatformBroken,
     PlatformError,
     RateLimited,
@@ -37,15 +38,23 @@ from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
 from adapters.limits import clamp, epoch_header, retry_after, x_rate_limit
 from adapters.values import (
     Normalised,
-    as_count,
     as_dict,
     as_str,
     optional_str,
     quote_platform_message,
     require,
 )
+from adapters.versions import PinnedVersion
 
-API_VERSION = "2"
+# X API v2 has no dated versions or announced end (xdevplatform/docs changelog, HEAD 2026-08-22,
+# checked 2026-12-01): changes come as dated changelog entries to the one version.
+PINNED = PinnedVersion(
+    "2",
+    released=None,
+    sunset=None,
+    source="xdevplatform/docs changelog.mdx (checked 2026-12-01)",
+)
+API_VERSION = PINNED.version
 # Without a reset header, X's windows are 15 minutes.
 DEFAULT_RATE_WAIT = timedelta(minutes=15)
 OPTIONAL_FIELDS: tuple[str, ...] = ("verified_followers_count",)
@@ -63,15 +72,20 @@ def normalise(body: object) -> Normalised:
     for key, value in public.items():
         if value is None or isinstance(value, dict | list):
             continue  # optional and nullable (media_count), or not a counter
-        out.metrics[str(key)] = as_count(value, f"X {key}")
+        out.keep(str(key), value, f"X {key}")
     if "post_count" in out.metrics:
         # The API renamed tweet_count to post_count (OpenAPI v2.167); keep the key users know.
         out.metrics.setdefault("tweet_count", out.metrics["post_count"])
-    if "followers_count" not in out.metrics:
+    if "followers_count" not in out.metrics and "followers_count" not in out.unreadable:
         raise PlatformBroken("malformed reply: X public_metrics has no followers_count")
     verified = user.get("verified_followers_count")
     if verified is not None:
-        out.metrics["verified_followers_count"] = as_count(verified, "X verified_followers_count")
+        out.keep("verified_followers_count", verified, "X verified_followers_count")
+    out.check_readable("X public_metrics")
+    if out.unreadable:
+        out.warnings.append(
+            f"X sent {', '.join(out.unreadable)} in a form we cannot read; left out this time (last value kept)"
+        )
     errors = reply.get("errors")
     if isinstance(errors, list) and errors:
         out.warnings.append(f"X reported {len(errors)} partial error(s) with the profile")
@@ -101,16 +115,18 @@ def classify(reply: Reply, now: datetime, requested_fields: Sequence[str] = ()) 
     if status == 401:
         return TokenExpired("X rejected the access token")
     if status == 402:
-        return IntegrationBug("X API credits are depleted (billing); an operator must top them up")
+        return OperatorActionNeeded("X", "credits", "X API credits are spent")
     if status == 403:
-        if kind.endswith(("client-forbidden", "unsupported-authentication")):
-            return IntegrationBug(
-                f"X refused our app or token type: {quote_platform_message(body.get('title'))}"
+        if kind.endswith("client-forbidden"):
+            return OperatorActionNeeded(
+                "X", "app_product", "the app is not attached to a Project with access"
             )
+        if kind.endswith("unsupported-authentication"):
+            return OperatorActionNeeded("X", "client_config", "X refused the kind of token the app issued")
         return ReconnectRequired("X access was revoked or lacks the tweet.read/users.read scopes; reconnect")
     if status == 429:
         if kind.endswith("usage-capped") or body.get("title") == "UsageCapExceeded":
-            return IntegrationBug("X monthly usage cap reached; an operator must raise the plan")
+            return OperatorActionNeeded("X", "usage_cap", "the plan's monthly usage cap is reached")
         retry_at = epoch_header(reply.headers, "x-rate-limit-reset", now) or retry_after(reply.headers, now)
         return RateLimited(
             "X rate limit reached", retry_at or clamp(now + DEFAULT_RATE_WAIT, now), limit="X user rate limit"
@@ -136,6 +152,9 @@ def classify_token_reply(reply: Reply, now: datetime) -> PlatformError | None:
     if 200 <= reply.status < 300 and "error" not in body:
         return None if reply.json_object is not None else PlatformBroken("malformed token reply from X")
     error = body.get("error")
+    if error in ("invalid_client", "unauthorized_client"):
+        # RFC 6749 5.2: the client itself is refused (a public client, a wrong secret).
+        return OperatorActionNeeded("X", "client_config", "X refused our OAuth client when renewing a token")
     if error in ("invalid_request", "invalid_grant"):
         return ReconnectRequired("X refused to renew access (refresh token invalid or revoked); reconnect")
     if reply.status == 429:
@@ -164,6 +183,15 @@ class XAdapter(AdapterBase):
 
     def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
         return self._config.can_refresh_tokens and bool(credentials.refresh_token)
+
+    def cannot_refresh(self, account: AccountRef, credentials: Credentials) -> PlatformError:
+        if self._config.client_id and not self._config.client_secret and credentials.refresh_token:
+            # The service runs X as a public client (an id, no secret): its users' tokens are
+            # never renewed silently, and each reconnect would die again in two hours.
+            return OperatorActionNeeded(
+                "X", "client_config", "the X app has no client secret configured, so tokens can't be renewed"
+            )
+        return super().cannot_refresh(account, credentials)
 
     def _refresh(
         self, caller: Caller, account: AccountRef, credentials: Credentials, now: datetime
@@ -194,8 +222,8 @@ class XAdapter(AdapterBase):
         credentials: Credentials,
         now: datetime,
     ) -> FetchResult:
-        skipped = context.catalog.rejected(self.platform)
-        optional = [f for f in OPTIONAL_FIELDS if f not in skipped]
+        memory = context.catalog.memory(account)
+        optional = [f for f in OPTIONAL_FIELDS if f not in memory.skipped()]
         rejected: list[str] = []
         headers = {"Authorization": f"Bearer {credentials.access_token}"}
         # One retry per optional field X refuses (a retired field fails the whole request).
@@ -215,7 +243,9 @@ class XAdapter(AdapterBase):
             if isinstance(error, MetricUnavailable) and error.metric in optional:
                 optional.remove(error.metric)
                 rejected.append(error.metric)
-                context.catalog.reject(RejectedMetric(self.platform, error.metric, error.message))
+                context.catalog.reject(
+                    account, RejectedMetric(self.platform, error.metric, error.message, retirement=True)
+                )
                 continue
             if error is not None:
                 raise error
@@ -224,6 +254,9 @@ class XAdapter(AdapterBase):
         warnings = list(out.warnings)
         if rejected:
             warnings.append("X rejected the field(s) " + ", ".join(rejected))
+        refused = [f for f in OPTIONAL_FIELDS if f in memory.refused and f not in memory.retired]
+        if refused:
+            warnings.append(f"X refused the field(s) {', '.join(refused)} earlier; last value kept")
         return FetchResult(
             metrics=out.metrics,
             warnings=tuple(warnings),

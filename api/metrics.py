@@ -8,7 +8,8 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from sqlalchemy.orm import sessionmaker
 
-from ops.metrics import FreshnessCollector
+from ops.metrics import FreshnessCollector, VersionLifetimeCollector
+from ops.versions import configured_overrides
 
 router = APIRouter()
 
@@ -20,6 +21,7 @@ def _freshness_registry(request: Request) -> CollectorRegistry:
         state = request.app.state.dravo
         registry = CollectorRegistry(auto_describe=False)
         registry.register(FreshnessCollector(sessionmaker(state.reader), state.redis))
+        registry.register(VersionLifetimeCollector(configured_overrides()))
         request.app.state.freshness_registry = registry
     return registry
 

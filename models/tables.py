@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -166,3 +167,28 @@ class ServiceState(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MetricRefusal(Base):
+    """A metric a platform refused one account (and login flavour): that account's later syncs
+    skip it. `retirement`: the refusal used the platform's own "no longer exists" wording; enough
+    workspaces confirming it make the metric retired platform-wide (models.catalog)."""
+
+    __tablename__ = "metric_refusals"
+    __table_args__ = (
+        Index(
+            "ix_metric_refusals_retirement",
+            "platform",
+            "metric",
+            postgresql_where=text("retirement"),
+        ),
+    )
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    auth: Mapped[str] = mapped_column(String(16), primary_key=True)
+    metric: Mapped[str] = mapped_column(Text, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    retirement: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)

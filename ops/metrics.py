@@ -8,7 +8,7 @@ account id (cardinality) and never anything from a credential.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 
 import redis
@@ -19,8 +19,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from adapters.base import Platform
 from models.status import collect_status
 from models.tables import PLATFORM_VALUES, SYNC_STATUS_VALUES, AccountSync
+from ops.versions import version_lifetimes
 from worker.names import PLATFORM_QUEUES, REFRESH_QUEUE, platform_queue
 
 # The queues an operator watches: the interactive one and one per platform.
@@ -36,6 +38,11 @@ SYNC_DURATION = Histogram(
 PLATFORM_CALLS = Counter("dravo_platform_calls_total", "HTTP calls made to a platform.", ["platform"])
 RATE_LIMIT_DEFERRALS = Counter(
     "dravo_rate_limit_deferrals_total", "Syncs deferred by a platform or budget rate limit.", ["platform"]
+)
+OPERATOR_PROBLEMS = Counter(
+    "dravo_operator_problems_total",
+    "Syncs failed by a problem only the operator can fix (app review, product, credits, API version).",
+    ["platform", "cause"],
 )
 DISPATCHED = Counter(
     "dravo_dispatched_total", "Accounts claimed and enqueued by the dispatcher.", ["platform"]
@@ -56,6 +63,10 @@ def record_sync(platform: str, event: str, calls: int, seconds: float) -> None:
         PLATFORM_CALLS.labels(platform).inc(calls)
     if event == "sync.rate_limited":
         RATE_LIMIT_DEFERRALS.labels(platform).inc()
+
+
+def record_operator_problem(platform: str, cause: str) -> None:
+    OPERATOR_PROBLEMS.labels(platform, cause).inc()
 
 
 def record_dispatch_lag(sessions: Callable[[], Session], now: datetime) -> None:
@@ -126,3 +137,31 @@ class FreshnessCollector(Collector):
             except redis.RedisError:
                 return
             yield depth
+
+
+class VersionLifetimeCollector(Collector):
+    """Days until each pinned API version's sunset, and a 1 when that is within 60 days.
+
+    Computed from the calendar at scrape time, so a long-running API warns on the right day.
+    `overrides`: the configured `DRAVO_<PLATFORM>_API_VERSION` values (`configured_overrides()`).
+    """
+
+    def __init__(self, overrides: Mapping[Platform, str | None] | None = None) -> None:
+        self._overrides = dict(overrides or {})
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        days = GaugeMetricFamily(
+            "dravo_api_version_sunset_days",
+            "Days until the pinned API version's published sunset (absent: none announced).",
+            labels=["platform", "version"],
+        )
+        warning = GaugeMetricFamily(
+            "dravo_api_version_sunset_warning",
+            "1 when the pinned API version is sunset within 60 days (or already is).",
+            labels=["platform", "version"],
+        )
+        for lifetime in version_lifetimes(datetime.now(UTC).date(), self._overrides):
+            if lifetime.days_left is not None:
+                days.add_metric([lifetime.platform, lifetime.version], lifetime.days_left)
+            warning.add_metric([lifetime.platform, lifetime.version], 1 if lifetime.warning else 0)
+        yield from (days, warning)

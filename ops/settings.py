@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     broker_visibility_timeout_seconds: int = Field(900, ge=10)
     # How long the metric catalog caches metric_rejections in each process.
     catalog_cache_seconds: float = Field(60.0, ge=0)
+    # A metric is retired platform-wide only when accounts of this many workspaces saw the
+    # platform's retirement wording; until then only the refusing account skips it.
+    metric_retirement_min_workspaces: int = Field(2, ge=1)
     # Shared rate budgets: "CALLS/SECONDS" per platform app and per account token (docs/worker.md).
     instagram_app_budget: str = "5000/3600"
     instagram_user_budget: str = "200/3600"

@@ -1,8 +1,19 @@
 """LinkedIn versioned REST under `/linkedin/rest`, and its OAuth host under `/linkedin-oauth`.
 
-Requests must carry `LinkedIn-Version` (YYYYMM, within a year of the adapters' pinned version,
-else 426 NONEXISTENT_VERSION) and `X-Restli-Protocol-Version: 2.0.0`; `timeIntervals` must use
-Rest.li 2.0 syntax. Refresh tokens are not rotated.
+Requests must carry `LinkedIn-Version` (YYYYMM, served by the calendar from the platform's
+published sunsets in `simulator.versions`, else 426 NONEXISTENT_VERSION) and
+`X-Restli-Protocol-Version: 2.0.0`; `timeIntervals` must use Rest.li 2.0 syntax. Refresh tokens
+are not rotated.
+
+Sources of the reply shapes (checked 2026-12-01; section numbers are the shared platforms.md):
+- `networkSizes`, follower statistics (`followerGains` singular `...Gain`), page statistics
+  (`totalPageStatistics.views.*.pageViews`, `uniquePageViews`, clicks): learn.microsoft.com
+  follower-statistics and page-statistics pages [DOC], airbyte source-linkedin-pages
+  `expected_records.jsonl` [REC] and `page_statistics.json` schema (6.2).
+- `memberFollowersCount`: members/follower-statistics page [DOC] (6.3).
+- Error bodies 401 65600/65601/65602, 403 `ACCESS_DENIED`, 429 101, 426 `NONEXISTENT_VERSION`:
+  LinkedIn "Error Handling" guide [DOC] and the 3P reports quoted in 6.5 and 6.1.
+- Token endpoint replies and `invalid_request`: programmatic-refresh-tokens page [DOC] (6.6).
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from starlette.routing import Route
 from adapters.linkedin import API_VERSION, RESTLI_PROTOCOL_VERSION
 from simulator.common import bearer_token, maybe_malformed, pause, reply, store_of
 from simulator.state import SimAccount
+from simulator.versions import linkedin_version_served
 
 DAY_MS = 86_400_000
 _INTERVALS = re.compile(
@@ -38,10 +50,6 @@ def error(status: int, message: str, service_code: int | None = None, code: str 
     return reply(body, status)
 
 
-def _months(version: str) -> int:
-    return int(version[:4]) * 12 + int(version[4:6]) - 1
-
-
 def version_error(request: Request) -> Response | None:
     version = request.headers.get("linkedin-version")
     if not version:
@@ -50,10 +58,8 @@ def version_error(request: Request) -> Response | None:
             "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
             code="VERSION_MISSING",
         )
-    if (
-        not (version.isdigit() and len(version) in (6, 8))
-        or abs(_months(version) - _months(API_VERSION)) > 12
-    ):
+    if not linkedin_version_served(version):
+        # By the calendar, as LinkedIn does (platforms.md 6.1): sunset or not yet released.
         return error(426, f"Requested version {version} is not active", code="NONEXISTENT_VERSION")
     if request.headers.get("x-restli-protocol-version") != RESTLI_PROTOCOL_VERSION:
         return error(400, "Invalid query parameters passed to request", code="ILLEGAL_ARGUMENT")
@@ -69,6 +75,12 @@ def _scenario_error(account: SimAccount, endpoint: str, scope: str) -> Response 
         )
     if account.scenario == "invalid_token":
         return error(401, "Invalid access token", 65600)
+    if account.scenario == "no_statistics_permission" and endpoint != "networkSizes":
+        # The member may read the follower count but not the statistics (e.g. not an
+        # ADMINISTRATOR): the documented 403 shape (platforms.md 6.5), on those endpoints only.
+        return error(
+            403, f"Not enough permissions to access: {endpoint}.GET.{API_VERSION}", 100, "ACCESS_DENIED"
+        )
     if account.scenario == "missing_permission" or not account.has_scope(scope):
         return error(
             403, f"Not enough permissions to access: {endpoint}.GET.{API_VERSION}", 100, "ACCESS_DENIED"

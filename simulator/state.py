@@ -30,10 +30,23 @@ COMMON_SCENARIOS = (
     "malformed",
 )
 PLATFORM_SCENARIOS: dict[str, tuple[str, ...]] = {
-    "instagram": ("wrong_token_type", "lost_access", "transient_error", "password_changed"),
-    "facebook": ("wrong_token_type", "lost_access", "transient_error", "password_changed"),
+    "instagram": (
+        "wrong_token_type",
+        "lost_access",
+        "transient_error",
+        "password_changed",
+        "app_not_approved",
+    ),
+    "facebook": (
+        "wrong_token_type",
+        "lost_access",
+        "transient_error",
+        "password_changed",
+        "app_not_approved",
+        "no_insights_permission",
+    ),
     "x": ("client_forbidden", "unsupported_authentication", "credits_depleted", "usage_capped"),
-    "linkedin": ("invalid_token",),
+    "linkedin": ("invalid_token", "no_statistics_permission"),
     "tiktok": ("invalid_params",),
 }
 MALFORMED_KINDS = (

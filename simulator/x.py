@@ -3,6 +3,15 @@
 Errors are Problem JSON (`application/problem+json`); every API reply carries
 `x-rate-limit-limit/remaining/reset`. Refresh tokens are single-use and rotate; presenting a
 spent one revokes the whole token family (observed behaviour, platforms.md 5.4).
+
+Sources of the reply shapes (checked 2026-12-01; section numbers are the shared platforms.md):
+- `/2/users/me` body and `user.fields` enum: xdevplatform/docs `openapi.json` (HEAD 2026-08-22),
+  tweepy cassettes `test_client_get_me.yaml` [REC] (5.1); `post_count`: OpenAPI v2.167 (5.1).
+- `x-rate-limit-*` headers: `x-api/fundamentals/rate-limits.mdx` (5.2).
+- Problem JSON 401/403/429, `client-forbidden`, `unsupported-authentication`, `credits` (402),
+  `usage-capped`: `x-api/fundamentals/response-codes-and-errors.mdx` and `pricing.mdx` (5.3).
+- Token endpoint replies and `invalid_request` "Value passed for the token was invalid.":
+  `fundamentals/authentication/oauth-2-0/authorization-code.mdx`, `user-access-token.mdx` (5.4).
 """
 
 from __future__ import annotations

@@ -93,7 +93,11 @@ def build_deps(settings: Settings, *, pool_size: int | None = None) -> WorkerDep
             pause_percent=settings.budget_usage_pause_percent,
             pause_seconds=settings.budget_pause_seconds,
         ),
-        catalog=DbMetricCatalog(sessions, cache_seconds=settings.catalog_cache_seconds),
+        catalog=DbMetricCatalog(
+            sessions,
+            cache_seconds=settings.catalog_cache_seconds,
+            min_workspaces=settings.metric_retirement_min_workspaces,
+        ),
         policies=schedule_policies(settings),
     )
 

@@ -6,8 +6,15 @@
     RateLimited                     unchanged            unchanged           reset time (+ jitter)
     ReconnectRequired/TokenExpired  requires_reconnect   unchanged           NULL (until reconnect)
     stored credentials unreadable   failed               unchanged           base interval, no backoff
+    OperatorActionNeeded            failed (error log,   unchanged           backoff
+                                    counted by cause)
     any other failure               failed               unchanged           backoff
     (a first sync that fails)       failed               {} (nothing yet)    backoff
+
+A partial read (an unreadable metric, an insights permission not granted, a metric refused
+this account earlier) keeps the last good value of every metric it could not read. An operator
+problem (app review or product missing, credits spent, sunset API version) is never
+requires_reconnect: the user reconnecting fixes nothing.
 
 The last good metrics are never replaced by nothing; `error_message` is the adapter's
 user-facing message (never a token or a body), or a generic line for our own bugs.
@@ -22,7 +29,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.base import FetchResult
-from adapters.errors import IntegrationBug, PlatformError, RateLimited, ReconnectRequired, TokenExpired
+from adapters.errors import (
+    IntegrationBug,
+    OperatorActionNeeded,
+    PlatformError,
+    RateLimited,
+    ReconnectRequired,
+    TokenExpired,
+)
 from worker import schedule
 from worker.schedule import SchedulePolicy
 
@@ -151,6 +165,8 @@ def after_result(prev: PreviousRow, result: FetchResult, facts: SyncFacts, rng: 
 def _failure_event(error: BaseException) -> str:
     # Our request is wrong (retired metric, wrong token type, sunset API version, billing): it
     # fails the row like any failure, but an operator must hear of it, not find it in a warning.
+    if isinstance(error, OperatorActionNeeded):
+        return "sync.operator_action_needed"
     return "sync.integration_bug" if isinstance(error, IntegrationBug) else "sync.failed"
 
 
@@ -188,7 +204,10 @@ def after_error(prev: PreviousRow, error: BaseException, facts: SyncFacts, rng: 
         consecutive_failures=failures,
         deferred_note=None,
         event="sync.reconnect_required" if reconnect else _failure_event(error),
-        log_fields={"error": type(error).__name__},
+        log_fields={
+            "error": type(error).__name__,
+            **({"cause": error.cause} if isinstance(error, OperatorActionNeeded) else {}),
+        },
     )
 
 

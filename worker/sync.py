@@ -24,7 +24,7 @@ from adapters.errors import PlatformError
 from models import sync_state
 from models.crypto import CredentialsUnreadable
 from models.sync_state import ClaimedAccount
-from ops.metrics import record_sync
+from ops.metrics import record_operator_problem, record_sync
 from worker.composition import WorkerDeps
 from worker.names import refresh_lock_key, sync_done_channel
 from worker.outcome import (
@@ -210,6 +210,10 @@ class SyncRunner:
             log.error(update.event, **fields, error_message=update.error_message)
         elif update.event == "sync.credentials_unreadable":
             log.error(update.event, **fields, next_sync_at=_iso(update.next_sync_at))
+        elif update.event == "sync.operator_action_needed":
+            # Only the service's operator can fix it: loud, and counted on /metrics by cause.
+            log.error(update.event, **fields, error_message=update.error_message)
+            record_operator_problem(claim.platform, update.log_fields.get("cause", "client_config"))
         elif update.event == "sync.failed":
             log.warning(
                 update.event,

@@ -17,6 +17,7 @@ from models.status import StatusReport, collect_status
 from models.tables import SYNC_STATUS_VALUES
 from ops.cli.app import app, settings, transaction
 from ops.metrics import QUEUES
+from ops.versions import configured_overrides, version_lifetimes
 
 
 def queue_depths(redis_url: str) -> dict[str, int]:
@@ -84,6 +85,26 @@ def _render(report: StatusReport) -> None:
     console.print(queues)
     if report.oldest_overdue_at:
         console.print(f"Oldest overdue sync was due at {report.oldest_overdue_at.isoformat()}")
+    _render_versions(console)
+
+
+def _render_versions(console: Console) -> None:
+    """Pinned API versions and their sunsets; a warning line 60 days before one."""
+    versions = Table(title="Pinned API versions")
+    for column in ("platform", "version", "sunset", "days left"):
+        versions.add_column(column)
+    lifetimes = version_lifetimes(utcnow().date(), configured_overrides())
+    for lifetime in lifetimes:
+        versions.add_row(
+            lifetime.platform,
+            lifetime.version,
+            lifetime.sunset.isoformat() if lifetime.sunset else "not announced",
+            "" if lifetime.days_left is None else str(lifetime.days_left),
+        )
+    console.print(versions)
+    for lifetime in lifetimes:
+        if lifetime.warning:
+            console.print(f"[bold red]warning:[/] {lifetime.warning}")
 
 
 @app.command("status")
@@ -95,6 +116,11 @@ def status(
         report = collect_status(session, utcnow())
     report = replace(report, queue_depths=queue_depths(settings().redis_url))
     if as_json:
-        typer.echo(json.dumps(report_as_dict(report), indent=2))
+        data = report_as_dict(report)
+        data["api_versions"] = [
+            {**_jsonable(asdict(v)), "sunset": v.sunset.isoformat() if v.sunset else None}
+            for v in version_lifetimes(utcnow().date(), configured_overrides())
+        ]
+        typer.echo(json.dumps(data, indent=2))
     else:
         _render(report)

@@ -8,6 +8,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,9 @@ def seed(
                 pid,
                 state["access_token"],
                 refresh_token=state["refresh_token"],
+                # A known expiry: with none, a refreshable token is refreshed on its first sync to
+                # learn it (issue 10), which is one more call than these tests count.
+                expires_at=datetime.now(UTC) + timedelta(days=30),
             )
             seeded.append(Seeded(account_id, platform, state["platform_account_id"]))
     return seeded

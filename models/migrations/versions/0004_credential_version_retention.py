@@ -1,7 +1,7 @@
 """credential versions, service_state (key check value, retention watermark), snapshot time index
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01
 
 No table lock is held through a long operation (docs/security.md, "Migrations and table locks"):
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -32,6 +32,7 @@ EXPECTED: dict[str, str] = {
     "credits_depleted": "failed",
     "usage_capped": "failed",
     "invalid_params": "failed",
+    "app_not_approved": "failed",  # the app lacks Advanced Access: the operator's, not the user's
 }
 # Scenarios whose result is a read with something missing, per platform.
 PARTIAL = {
@@ -39,6 +40,10 @@ PARTIAL = {
     ("facebook", "no_insights"),
     ("linkedin", "no_insights"),
     ("x", "retired_metric"),
+    # Insights permission not granted: basic metrics kept (issue 10).
+    ("instagram", "missing_permission"),
+    ("facebook", "no_insights_permission"),
+    ("linkedin", "no_statistics_permission"),
     ("tiktok", "retired_metric"),
 }
 

@@ -90,11 +90,16 @@ class Harness:
         token: str | None = None,
         refresh_token: str | None = None,
         expires_at: datetime | None = None,
+        unknown_expiry: bool = False,
         scopes: tuple[str, ...] = (),
         auth: AuthFlavour = "default",
         adapter: PlatformAdapter | None = None,
         window_days: int = 28,
     ) -> FetchResult:
+        if expires_at is None and not unknown_expiry:
+            # A known expiry outside every refresh margin: only tests of expiry learning (issue
+            # 10) read with an unknown one, which makes a refreshable adapter refresh first.
+            expires_at = self.now + timedelta(days=30)
         context = SyncContext(
             credentials=Credentials(
                 token or f"at-{platform}-{account_id}", refresh_token, expires_at, scopes

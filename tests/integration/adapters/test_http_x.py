@@ -8,7 +8,13 @@ import pytest
 from sim_harness import Harness
 
 from adapters.base import AccountRef, Credentials
-from adapters.errors import IntegrationBug, PlatformBroken, PlatformError, RateLimited, ReconnectRequired
+from adapters.errors import (
+    OperatorActionNeeded,
+    PlatformBroken,
+    PlatformError,
+    RateLimited,
+    ReconnectRequired,
+)
 from simulator.state import DEFAULT_COUNTERS, MALFORMED_KINDS
 
 X = DEFAULT_COUNTERS["x"]
@@ -76,13 +82,21 @@ def test_401_right_after_a_refresh_means_reconnect(h: Harness) -> None:
         h.fetch("x", "2249", refresh_token="rt-b")
 
 
-def test_no_refresh_without_client_secret(h: Harness) -> None:
+def test_a_public_client_without_secret_is_the_operators_problem(h: Harness) -> None:
+    # Issue 10: reconnecting fixes nothing when the service can never renew X tokens.
     h.seed("x", "2250", scenario="expired_token", refresh_token="rt-c")
     adapter = h.adapter("x", client_secret=None)
     assert not adapter.can_refresh(AccountRef("a", "x", "2250"), Credentials("t", "rt-c"))
-    with pytest.raises(ReconnectRequired):
+    with pytest.raises(OperatorActionNeeded, match="no client secret"):
         h.fetch("x", "2250", refresh_token="rt-c", adapter=adapter)
     assert h.counts("x", "2250") == {"users/me": 1}
+
+
+def test_no_client_configured_is_still_a_reconnect(h: Harness) -> None:
+    h.seed("x", "2260", scenario="expired_token", refresh_token="rt-e")
+    adapter = h.adapter("x", client_id=None, client_secret=None)
+    with pytest.raises(ReconnectRequired):
+        h.fetch("x", "2260", refresh_token="rt-e", adapter=adapter)
 
 
 @pytest.mark.parametrize(
@@ -91,10 +105,10 @@ def test_no_refresh_without_client_secret(h: Harness) -> None:
         ("expired_token", ReconnectRequired),  # no refresh token held
         ("revoked_token", ReconnectRequired),
         ("missing_permission", ReconnectRequired),
-        ("client_forbidden", IntegrationBug),
-        ("unsupported_authentication", IntegrationBug),
-        ("credits_depleted", IntegrationBug),
-        ("usage_capped", IntegrationBug),
+        ("client_forbidden", OperatorActionNeeded),
+        ("unsupported_authentication", OperatorActionNeeded),
+        ("credits_depleted", OperatorActionNeeded),
+        ("usage_capped", OperatorActionNeeded),
     ],
 )
 def test_error_scenarios(h: Harness, scenario: str, expected: type[PlatformError]) -> None:
@@ -141,8 +155,11 @@ def test_retired_field_gives_a_partial_result_and_is_remembered(h: Harness) -> N
     assert dict(result.metrics) == {k: v for k, v in X.items() if k != "verified_followers_count"}
     assert result.complete is False
     assert result.calls == 2
-    assert h.catalog.rejected("x") == {"verified_followers_count"}
-    assert h.fetch("x", "2256").calls == 1
+    assert h.catalog.memory(AccountRef("acc_2256", "x", "2256")).refused == {"verified_followers_count"}
+    again = h.fetch("x", "2256")
+    # Not asked again for this account; the row stays partial so the last value is carried.
+    assert (again.calls, again.complete) == (1, False)
+    assert any("verified_followers_count" in w and "last value kept" in w for w in again.warnings)
 
 
 @pytest.mark.parametrize("kind", MALFORMED_KINDS)

@@ -7,6 +7,7 @@ import recorded_bodies as rec
 
 from adapters import facebook, instagram, linkedin, tiktok, x
 from adapters.errors import PlatformBroken
+from adapters.values import as_count
 
 
 def test_instagram_node_and_total_value_insights() -> None:
@@ -32,15 +33,31 @@ def test_instagram_empty_total_value_is_no_data() -> None:
     assert out.warnings
 
 
-def test_instagram_time_series_is_summed_and_unrequested_names_ignored() -> None:
+def test_instagram_unique_counts_per_day_are_not_summed_and_unrequested_names_ignored() -> None:
     out = instagram.normalise(rec.IG_NODE, rec.IG_INSIGHTS_SERIES["data"], ["reach"])
-    # follower_count comes from the node (2), not from the insights series (1000).
-    assert out.metrics == {"follower_count": 2, "reach": 500}
+    # follower_count comes from the node (2), not from the insights series (1000); reach per
+    # day counts unique accounts, which can't be added up: left out with a warning.
+    assert out.metrics == {"follower_count": 2}
+    assert out.unreadable == ["reach"]
+    assert any("reach" in w and "cannot read" in w for w in out.warnings)
 
 
-def test_instagram_node_without_followers_is_broken() -> None:
+def test_instagram_time_series_of_a_plain_count_is_summed() -> None:
+    series = [{**rec.IG_INSIGHTS_SERIES["data"][1], "name": "likes"}]
+    out = instagram.normalise(rec.IG_NODE, series, ["likes"])
+    assert out.metrics == {"follower_count": 2, "likes": 500}
+
+
+def test_instagram_node_without_followers_and_no_insights_is_broken() -> None:
     with pytest.raises(PlatformBroken, match="followers_count"):
         instagram.normalise({"id": "1", "username": "a"}, [], [])
+
+
+def test_instagram_node_without_followers_keeps_the_insights() -> None:
+    series = [{**rec.IG_INSIGHTS_SERIES["data"][1], "name": "likes"}]
+    out = instagram.normalise({"id": "1", "username": "a"}, series, ["likes"])
+    assert out.metrics == {"likes": 500}
+    assert any("followers_count" in w for w in out.warnings)
 
 
 def test_facebook_page_counters_and_daily_sum() -> None:
@@ -121,12 +138,11 @@ def test_linkedin_organization_keys_follow_the_contract() -> None:
         "follower_statistics_first_degree_size": 0,
         "follower_statistics_follower_gains_organic_follower_gain": 3,
         "follower_statistics_follower_gains_paid_follower_gain": 1,
+        # Unique counts are per day and can't be summed over the window: left out (issue 10).
         "page_statistics_views_all_page_views_page_views": 17,
-        "page_statistics_views_all_page_views_unique_page_views": 9,
         "page_statistics_views_all_desktop_page_views_page_views": 12,
         "page_statistics_views_all_mobile_page_views_page_views": 5,
         "page_statistics_views_careers_page_views_page_views": 2,
-        "page_statistics_views_careers_page_views_unique_page_views": 1,
         "page_statistics_clicks_careers_page_clicks_careers_page_jobs_clicks": 1,
     }
     assert out.warnings == []
@@ -175,7 +191,7 @@ def test_tiktok_mirror_example() -> None:
 
 
 def test_tiktok_reply_without_stats_is_broken() -> None:
-    with pytest.raises(PlatformBroken, match="follower_count"):
+    with pytest.raises(PlatformBroken, match="TikTok stats"):
         tiktok.normalise(rec.TT_DOC_USER)
 
 
@@ -203,5 +219,11 @@ def test_bad_counter_values_are_classified(value: object, message: str) -> None:
         },
         "error": {"code": "ok"},
     }
+    # One unreadable counter never fails the sync: it is left out and named (issue 10).
+    out = tiktok.normalise(body)
+    assert "follower_count" not in out.metrics
+    assert out.metrics == {"following_count": 1, "likes_count": 1, "video_count": 1}
+    assert out.unreadable == ["follower_count"]
+    assert any("follower_count" in w for w in out.warnings)
     with pytest.raises(PlatformBroken, match=message):
-        tiktok.normalise(body)
+        as_count(value, "TikTok follower_count")

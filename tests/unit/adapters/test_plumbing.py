@@ -10,7 +10,7 @@ import pytest
 
 from adapters.errors import MetricUnavailable
 from adapters.limits import epoch_header, meta_usage, next_midnight_utc, retry_after
-from adapters.meta import read_insights
+from adapters.meta_insights import read_insights
 from adapters.values import snake_case
 
 NOW = datetime(2026, 11, 20, 23, 59, 30, tzinfo=UTC)
