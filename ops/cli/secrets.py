@@ -1,0 +1,54 @@
+"""Tokens for CLI verbs from standard input or the environment, never necessarily from argv.
+
+A value on the command line is readable by every user of the machine (`ps`, /proc) and lands in
+shell history: it still works, for scripts that do it today, but draws a warning on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from ops.cli.app import fail
+
+STDIN = "-"
+
+
+class StdinTokens:
+    """Tokens read from standard input, one per line, in the order the options ask for them."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] | None = None
+
+    def next(self, option: str) -> str:
+        if self._lines is None:
+            if sys.stdin is None or sys.stdin.isatty():
+                typer.echo(f"{option}: reading the token from standard input (one line)", err=True)
+            self._lines = [] if sys.stdin is None else sys.stdin.read().splitlines()
+        if not self._lines:
+            raise fail(f"{option} -: standard input holds no (more) token")
+        return self._lines.pop(0)
+
+
+def secret_option(value: str | None, env_name: str | None, option: str, stdin: StdinTokens) -> str | None:
+    """The secret an option pair (`--x` / `--x-env`) names; None when neither is given."""
+    if value is not None and env_name is not None:
+        raise fail(f"give {option} or {option}-env, not both")
+    if env_name is not None:
+        found = os.environ.get(env_name)
+        if found is None:
+            raise typer.BadParameter(
+                f"environment variable {env_name} is not set", param_hint=f"{option}-env"
+            )
+        return found
+    if value == STDIN:
+        return stdin.next(option)
+    if value is not None:
+        typer.echo(
+            f"warning: {option} on the command line is visible to other users of this machine (ps, "
+            f"shell history); use '{option} -' (standard input) or {option}-env NAME",
+            err=True,
+        )
+    return value
