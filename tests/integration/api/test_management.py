@@ -204,7 +204,7 @@ def test_bad_bodies_are_422_naming_the_field(
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"{", b"[]", b"null", b'"text"', b'{"platform": "x"}', '{"handle": "\\ud800"}'.encode()],
+    [b"", b"{", b"[]", b"null", b'"text"', b'{"platform": "x"}', b'{"handle": "\\ud800"}'],
 )
 def test_unreadable_bodies_are_422(
     client: httpx.Client,
@@ -224,7 +224,7 @@ def test_lone_surrogate_is_refused(
     client: httpx.Client, tenants: tuple[Tenant, Tenant], session_factory: sessionmaker[Session]
 ) -> None:
     a, _ = tenants
-    content = ('{"platform":"x","platform_account_id":"1","access_token":"t","handle":"\\ud800"}').encode()
+    content = b'{"platform":"x","platform_account_id":"1","access_token":"t","handle":"\\ud800"}'
     response = client.post(
         "/v1/accounts", content=content, headers={**a.manage, "Content-Type": "application/json"}
     )
