@@ -118,11 +118,10 @@ def _csv_records(content: str) -> Iterator[Record]:
         raise ImportFileError(
             f"CSV header: unknown column(s) {', '.join(unknown) or '(none)'}; known: {', '.join(CSV_COLUMNS)}"
         )
-    start = 2
     try:
         for row in reader:
-            number = start
-            start = reader.line_num + 1
+            # The line the record ends on (a quoted cell may span lines; blank lines are skipped).
+            number = reader.line_num
             if None in row:
                 yield Record(number, None, ("line", "more cells than header columns"))
                 continue
