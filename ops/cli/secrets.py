@@ -39,9 +39,7 @@ def secret_option(value: str | None, env_name: str | None, option: str, stdin: S
     if env_name is not None:
         found = os.environ.get(env_name)
         if found is None:
-            raise typer.BadParameter(
-                f"environment variable {env_name} is not set", param_hint=f"{option}-env"
-            )
+            raise fail(f"{option}-env: environment variable {env_name} is not set")
         return found
     if value == STDIN:
         return stdin.next(option)
