@@ -35,7 +35,7 @@ from models.admin import (
     normalise_platform_account_id,
     resolve_auth,
 )
-from models.connect_input import ConnectFields, first_error
+from models.connect_input import ConnectFields, first_error, split_scopes
 from models.crypto import CredentialsUnreadable, TokenCipher
 from models.tables import Account, Workspace
 
@@ -145,6 +145,8 @@ def prepare(record: Record, default_workspace: str | None) -> _Prepared | LineRe
         assert record.problem is not None
         return LineResult(record.line, "failed", field=record.problem[0], reason=record.problem[1])
     fields = dict(record.fields)
+    if isinstance(fields.get("scopes"), str):  # a CSV cell, or a JSON line that wrote one string
+        fields["scopes"] = split_scopes(fields["scopes"])
     workspace = fields.pop("workspace_id", None) or default_workspace
     if not isinstance(workspace, str) or not workspace.strip():
         return LineResult(
