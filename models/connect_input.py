@@ -31,6 +31,9 @@ from models.read_models import Platform
 MAX_TOKEN_CHARS = 4096
 MAX_TEXT_CHARS = 512
 MAX_SCOPES = 100
+# Any zone offset keeps these in datetime's range once converted to UTC; older is no expiry at all.
+MIN_EXPIRY_YEAR, MAX_EXPIRY_YEAR = 1970, 9998
+EXPIRY_YEARS = r"^(?:19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9])-"
 
 
 def _storable_text(value: str) -> str:
@@ -56,10 +59,9 @@ def _iso_8601(value: object) -> object:
         raise ValueError("must be an ISO 8601 time, e.g. 2026-12-01T00:00:00Z")
     if parsed is None:
         return None
-    try:
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise ValueError("is out of range") from None
+    if not MIN_EXPIRY_YEAR <= parsed.year <= MAX_EXPIRY_YEAR:
+        raise ValueError(f"must lie in the years {MIN_EXPIRY_YEAR} to {MAX_EXPIRY_YEAR}")
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def split_scopes(value: str) -> list[str]:
@@ -149,7 +151,7 @@ class ConnectFields(BaseModel):
     token_expires_at: Annotated[datetime | None, BeforeValidator(_iso_8601)] = Field(
         None,
         description="When the access token expires (ISO 8601; without a zone: UTC).",
-        json_schema_extra={"format": "date-time"},
+        json_schema_extra={"format": "date-time", "pattern": EXPIRY_YEARS},
     )
     scopes: Annotated[list[RequiredText], Field(max_length=MAX_SCOPES)] = Field(
         default_factory=list, description="The scopes the user granted."
