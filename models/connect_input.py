@@ -70,25 +70,45 @@ def split_scopes(value: str) -> list[str]:
 
 
 # The document states what validation checks, so a client (or schemathesis) can tell a body we
-# accept from one we refuse: Python's own regex semantics on both sides, hence `python-re`.
+# accept from one we refuse: the patterns below say in JSON Schema what `_bounded` checks.
 NON_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
 NO_NUL = r"^[^\x00]*$"
 LINKEDIN_ID = r"^\s*(?:(?:urn:li:organization:)?\d+|urn:li:person:[A-Za-z0-9_-]+)\s*$"
 
-Text = Annotated[str, AfterValidator(_storable_text)]
-# pydantic leaves a pattern checked after a validator out of the schema: it is stated again.
+
+def _bounded(max_chars: int, *, non_blank: bool) -> AfterValidator:
+    def check(value: str) -> str:
+        _storable_text(value)
+        if non_blank and not value.strip():
+            raise ValueError("must not be empty")
+        if len(value) > max_chars:
+            raise ValueError(f"must be at most {max_chars} characters")
+        return value
+
+    return AfterValidator(check)
+
+
+def _schema(max_chars: int, *, non_blank: bool) -> Any:
+    """The same rules as `_bounded`, in JSON Schema."""
+    if non_blank:
+        return Field(json_schema_extra={"minLength": 1, "maxLength": max_chars, "pattern": NON_BLANK})
+    return Field(json_schema_extra={"maxLength": max_chars, "pattern": NO_NUL})
+
+
+# Strings checked with our own messages (pydantic's speak of "items" for strings past a validator).
 RequiredText = Annotated[
-    Text,
-    Field(
-        min_length=1, max_length=MAX_TEXT_CHARS, pattern=NON_BLANK, json_schema_extra={"pattern": NON_BLANK}
-    ),
+    str, _bounded(MAX_TEXT_CHARS, non_blank=True), _schema(MAX_TEXT_CHARS, non_blank=True)
 ]
-Token = Annotated[
-    Text,
-    Field(
-        min_length=1, max_length=MAX_TOKEN_CHARS, pattern=NON_BLANK, json_schema_extra={"pattern": NON_BLANK}
-    ),
+Token = Annotated[str, _bounded(MAX_TOKEN_CHARS, non_blank=True), _schema(MAX_TOKEN_CHARS, non_blank=True)]
+OptionalText = Annotated[
+    str, _bounded(MAX_TEXT_CHARS, non_blank=False), _schema(MAX_TEXT_CHARS, non_blank=False)
 ]
+
+
+def _few_scopes(value: list[str]) -> list[str]:
+    if len(value) > MAX_SCOPES:
+        raise ValueError(f"must hold at most {MAX_SCOPES} scopes")
+    return value
 
 
 def _platform_rules(schema: dict[str, Any]) -> None:
@@ -119,9 +139,7 @@ def _platform_rules(schema: dict[str, Any]) -> None:
 class ConnectFields(BaseModel):
     """Connect or reconnect one account: the same fields as `dravo-sync account connect`."""
 
-    model_config = ConfigDict(
-        extra="forbid", hide_input_in_errors=True, regex_engine="python-re", json_schema_extra=_platform_rules
-    )
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, json_schema_extra=_platform_rules)
 
     platform: Platform = Field(description="instagram, facebook, x, linkedin or tiktok.")
     platform_account_id: RequiredText = Field(
@@ -129,12 +147,7 @@ class ConnectFields(BaseModel):
         "or urn:li:person:ID).",
         examples=["17841400000000000"],
     )
-    handle: (
-        Annotated[
-            Text, Field(max_length=MAX_TEXT_CHARS, pattern=NO_NUL, json_schema_extra={"pattern": NO_NUL})
-        ]
-        | None
-    ) = Field(None, description="Handle to show until the first sync.")
+    handle: OptionalText | None = Field(None, description="Handle to show until the first sync.")
     auth: Literal["instagram", "facebook", "default"] | None = Field(
         None,
         description="Instagram: instagram (Instagram Login, the default) or facebook (Facebook Login); "
@@ -153,8 +166,10 @@ class ConnectFields(BaseModel):
         description="When the access token expires (ISO 8601; without a zone: UTC).",
         json_schema_extra={"format": "date-time", "pattern": EXPIRY_YEARS},
     )
-    scopes: Annotated[list[RequiredText], Field(max_length=MAX_SCOPES)] = Field(
-        default_factory=list, description="The scopes the user granted."
+    scopes: Annotated[list[RequiredText], AfterValidator(_few_scopes)] = Field(
+        default_factory=list,
+        description="The scopes the user granted.",
+        json_schema_extra={"maxItems": MAX_SCOPES},
     )
 
     @field_validator("platform_account_id")
