@@ -32,6 +32,7 @@ from models.admin import (
     AdminError,
     ConnectRequest,
     connect_account,
+    connect_new_accounts,
     normalise_platform_account_id,
     resolve_auth,
 )
@@ -256,18 +257,36 @@ def _run_batch(
     with sessions.begin() as session:
         batch = _Batch.load(session, lines)
         results: list[LineResult] = []
+        fresh: list[_Prepared] = []  # first line of an account that doesn't exist yet
+        rest: list[_Prepared] = []
+        seen: set[_Key] = set()
         for prepared in lines:
+            key = _key(prepared.request)
             if prepared.request.workspace_id not in batch.workspaces:
                 results.append(
                     LineResult(prepared.line, "failed", field="workspace_id", reason="unknown workspace")
                 )
-            elif guarded:
-                results.append(_write_guarded(session, cipher, batch, prepared))
+            elif not guarded and key not in batch.existing and key not in seen:
+                fresh.append(prepared)
             else:
-                try:
+                rest.append(prepared)
+            seen.add(key)
+        try:
+            # New accounts in two statements; any refusal reruns the batch line by line.
+            ids = connect_new_accounts(session, cipher, [p.request for p in fresh])
+            session.flush()
+            results += [
+                LineResult(p.line, "connected", account_id=i) for p, i in zip(fresh, ids, strict=True)
+            ]
+            for prepared in rest:
+                if guarded:
+                    results.append(_write_guarded(session, cipher, batch, prepared))
+                else:
                     results.append(_write(session, cipher, batch, prepared))
-                except (AdminError, *_LINE_REFUSALS) as exc:
-                    raise _Refused from exc
+        except (AdminError, *_LINE_REFUSALS) as exc:
+            if guarded:
+                raise
+            raise _Refused from exc
     return results
 
 
@@ -282,9 +301,11 @@ def import_records(
 ) -> ImportSummary:
     """Import `records` in batches of `batch_size` lines, one transaction each.
 
-    A batch first runs without savepoints (three statements a line); if the database refuses any
-    line, the whole batch is rolled back and runs again with a savepoint per line, so the refused
-    line alone is left out. Results are reported once their batch is committed.
+    A batch first runs without savepoints: its new accounts in two statements
+    (`connect_new_accounts`), the other lines through `connect_account`. If the database refuses
+    any line, the whole batch is rolled back and runs again line by line through
+    `connect_account`, each in a savepoint, so the refused line alone is left out. Results are
+    reported once their batch is committed.
     """
     summary = ImportSummary()
     for start in range(0, len(records), batch_size):
