@@ -105,10 +105,11 @@ tokens where the platform issues them), into a fresh workspace; then the same fi
 | first import: {LINES:,} connected | {first_median:.1f} s | {LINES / first_median:.0f} | < {TARGET_SECONDS:.0f} s |
 | the same file again: {LINES:,} unchanged, nothing written | {second_median:.1f} s | {LINES / second_median:.0f} | |
 
-Each batch of 500 lines is one transaction: the lines run without savepoints and, only if the
-database refuses one, the batch is rolled back and run again with a savepoint per line (so a bad
-line never leaves half an account). A batch's existing accounts and workspaces are read in two
-statements; a line then costs three (the row lock of `connect_account`, the account, its sync row).
-Times include starting the CLI and validating every line."""
+Each batch of 500 lines is one transaction. It reads its workspaces and existing accounts in two
+statements, inserts its new accounts and their sync rows in two more, and sends only reconnects
+through `connect_account` one by one; only if the database refuses a line is the batch rolled back
+and run again line by line, each in a savepoint (so a bad line never leaves half an account). The
+second run decrypts each stored token to compare it with the file's, and writes nothing. Times
+include starting the CLI, reading the file and validating every line."""
     save("import", "python -m bench import", markdown, data)
     return data
