@@ -186,6 +186,7 @@ def account_connect(
         except AdminError as exc:
             raise fail(str(exc)) from None
     typer.echo(outcome.account_id)
+    stdin.warn()
 
 
 @keys_app.command("rotate")

@@ -17,10 +17,17 @@ STDIN = "-"
 
 
 class StdinTokens:
-    """Tokens read from standard input, one per line, in the order the options ask for them."""
+    """Tokens read from standard input, one per line, in the order the options ask for them, and
+    the warnings about tokens given on the command line."""
 
     def __init__(self) -> None:
         self._lines: list[str] | None = None
+        # Printed once the command succeeds: bad input stays one line on stderr.
+        self.warnings: list[str] = []
+
+    def warn(self) -> None:
+        for warning in self.warnings:
+            typer.echo(warning, err=True)
 
     def next(self, option: str) -> str:
         if self._lines is None:
@@ -44,9 +51,8 @@ def secret_option(value: str | None, env_name: str | None, option: str, stdin: S
     if value == STDIN:
         return stdin.next(option)
     if value is not None:
-        typer.echo(
+        stdin.warnings.append(
             f"warning: {option} on the command line is visible to other users of this machine (ps, "
-            f"shell history); use '{option} -' (standard input) or {option}-env NAME",
-            err=True,
+            f"shell history); use '{option} -' (standard input) or {option}-env NAME"
         )
     return value

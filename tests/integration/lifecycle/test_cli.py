@@ -86,6 +86,8 @@ def test_connect_reads_tokens_from_stdin_or_the_environment(
         "--access-token", SECRET + "-argv",
     )  # fmt: skip
     assert on_argv.returncode == 0
+    # After the id, so bad input stays one line on stderr.
+    assert on_argv.stdout.strip().startswith("acc_")
     assert on_argv.stderr.startswith("warning: --access-token on the command line is visible")
     assert SECRET not in on_argv.stderr
     with session_factory() as session:
