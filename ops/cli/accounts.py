@@ -15,15 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from models.admin import (
-    ACCOUNT_LIST_STATUSES,
     AdminError,
     DisconnectOutcome,
     disconnect_account,
-    list_accounts,
-    list_api_keys,
 )
 from models.crypto import TokenCipher
 from models.db import make_session_factory
+from models.listings import ACCOUNT_LIST_STATUSES, list_accounts, list_api_keys
 from models.read_models import format_time
 from models.tables import PLATFORM_VALUES
 from ops.account_import import Format, ImportFileError, LineResult, import_records, read_records

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.base import Credentials
 from models import sync_state
-from models.admin import disconnect_account, list_account_ids, list_accounts
+from models.admin import disconnect_account, list_account_ids
+from models.listings import list_accounts
 from models.queries import account_in_workspace, list_account_rows
 from models.read_models import AccountFilter
 from models.status import collect_status
