@@ -19,16 +19,18 @@ from pydantic import BeforeValidator
 
 from api.dependencies import PrincipalDep, StateDep
 from api.errors import InvalidParameter, NotFound
-from api.history_cursor import decode_cursor, encode_cursor
+from api.history_cursor import decode_history_cursor, encode_history_cursor
 from api.ratelimit import check_refresh_rate
 from api.readpool import to_psycopg
 from api.schemas import AccountsPage, HistoryPage, error_responses
 from api.state import AppState
+from models.cursor import CURSOR_PATTERN, CursorPosition, InvalidCursor, decode_cursor
 from models.queries import (
     EMPTY_PAGE,
     MAX_SNAPSHOTS,
     account_page_statement,
     list_account_rows,
+    next_page_cursor,
     snapshot_page,
 )
 from models.read_models import MAX_LIMIT, AccountFilter, AccountRow, Platform, Principal
@@ -70,6 +72,7 @@ def _refreshed(state: AppState, principal: Principal, where: AccountFilter) -> l
     responses=error_responses(401, 422, 429, 503),
 )
 async def list_accounts(
+    request: Request,
     state: StateDep,
     principal: PrincipalDep,
     account_id: Annotated[
@@ -85,25 +88,63 @@ async def list_accounts(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT} (default {MAX_LIMIT}).")
     ] = MAX_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="Opaque: the `next_cursor` of the previous page. Pages stay stable while "
+            "accounts are connected.",
+            # Checked by models.cursor with Python's regex semantics, the document's.
+            json_schema_extra={"pattern": CURSOR_PATTERN},
+        ),
+    ] = None,
 ) -> Response:
     """One row per connected account of the caller's workspace, by creation time then id.
 
     With `refresh=true` the matching accounts are synced now (at most
     DRAVO_REFRESH_WAIT_SECONDS of waiting); rows whose refresh is still running come back as
-    cached, with a warning.
+    cached, with a warning. `next_cursor` (also a `Link: <...>; rel="next"` header) asks for the
+    next page; it is null on the last one.
     """
-    where = AccountFilter(account_id=account_id, platform=platform, limit=limit)
+    where = AccountFilter(account_id=account_id, platform=platform, limit=limit, after=_position(cursor))
     if refresh:
         rows = await state.in_thread(lambda: _refreshed(state, principal, where))
         items = [row.to_json() for row in rows]
-        return JSONResponse({"items": items, "total": len(items)})
+        last = rows[-1].account_id if len(rows) == where.limit else None
+        next_cursor = (
+            None
+            if last is None
+            else await state.read_in_thread(
+                lambda connection: next_page_cursor(connection, principal.workspace_id, where, last)
+            )
+        )
+        body = {"items": items, "total": len(items), "next_cursor": next_cursor}
+        return JSONResponse(body, headers=_next_link(request, next_cursor))
 
     statement = account_page_statement(principal.workspace_id, where)
     if statement is None:
         return Response(EMPTY_PAGE, media_type="application/json")
     row = await state.hot.fetch_one(to_psycopg(statement[0]), statement[1])
     assert row is not None  # an aggregate: always one row
-    return Response(row[0], media_type="application/json")
+    return Response(row[0], media_type="application/json", headers=_next_link(request, row[1]))
+
+
+def _position(cursor: str | None) -> CursorPosition | None:
+    if cursor is None:
+        return None
+    try:
+        return decode_cursor(cursor)
+    except InvalidCursor:
+        raise InvalidParameter(
+            "Invalid value for parameter 'cursor': not a cursor of this API; pass the `next_cursor` "
+            "of the previous page.",
+            param="cursor",
+        ) from None
+
+
+def _next_link(request: Request, next_cursor: str | None) -> dict[str, str] | None:
+    if next_cursor is None:
+        return None
+    return {"Link": f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'}
 
 
 def _iso_8601_only(value: object) -> object:
@@ -164,7 +205,7 @@ async def account_history(
     the next page with the same `since`, `until` and `limit`.
     """
     start, end = _utc(since, "since"), _utc(until, "until")
-    after = decode_cursor(cursor) if cursor is not None else None
+    after = decode_history_cursor(cursor) if cursor is not None else None
     page = await state.read_in_thread(
         lambda connection: snapshot_page(
             connection, principal.workspace_id, account_id, since=start, until=end, after=after, limit=limit
@@ -173,11 +214,8 @@ async def account_history(
     if page is None:
         raise NotFound("No such account in this workspace.")
     items = [snapshot.to_json() for snapshot in page.items]
-    next_cursor = encode_cursor(page.next_after) if page.next_after else None
-    headers = {}
-    if next_cursor is not None:
-        headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
+    next_cursor = encode_history_cursor(page.next_after) if page.next_after else None
     return JSONResponse(
         {"account_id": account_id, "items": items, "total": len(items), "next_cursor": next_cursor},
-        headers=headers,
+        headers=_next_link(request, next_cursor),
     )

@@ -17,13 +17,13 @@ _MAX_ID = 2**63 - 1
 _BAD_CURSOR = "Invalid value for parameter 'cursor': not a cursor from a previous page."
 
 
-def encode_cursor(after: tuple[datetime, int]) -> str:
+def encode_history_cursor(after: tuple[datetime, int]) -> str:
     captured_at, snapshot_id = after
     raw = f"{captured_at.isoformat()}|{snapshot_id}".encode()
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_history_cursor(cursor: str) -> tuple[datetime, int]:
     """The (captured_at, id) a cursor names, or InvalidParameter naming `cursor`."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()

@@ -43,6 +43,10 @@ class AccountItem(_Strict):
 class AccountsPage(_Strict):
     items: list[AccountItem] = Field(description="One row per connected account.")
     total: int = Field(ge=0, description="Number of accounts returned.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page. Also in the "
+        '`Link: <...>; rel="next"` header.'
+    )
 
 
 class SnapshotItem(_Strict):
@@ -82,6 +86,7 @@ class Health(_Strict):
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     descriptions = {
         401: "Missing or invalid API key / JWT.",
+        403: "The API key lacks the scope this route needs (`manage`); JWTs are read-only.",
         404: "No such account in this workspace.",
         422: "A parameter has an invalid value; `error.param` names it.",
         429: "Too many refresh requests for this workspace; see Retry-After.",

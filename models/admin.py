@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,18 @@ from models.base import utcnow
 from models.crypto import TokenCipher
 from models.ids import new_account_id, new_workspace_id
 from models.key_check import rotate_check_value
-from models.tables import PLATFORM_VALUES, Account, AccountSync, ApiKey, Workspace
+from models.tables import (
+    API_KEY_SCOPES,
+    PLATFORM_VALUES,
+    Account,
+    AccountSync,
+    ApiKey,
+    MetricSnapshot,
+    Workspace,
+)
+
+# What a disconnected account keeps of its credentials: nothing (the column is NOT NULL).
+ERASED_CREDENTIALS = b""
 
 
 class AdminError(Exception):
@@ -84,10 +95,14 @@ def require_workspace(session: Session, workspace_id: str) -> None:
         raise AdminError(f"unknown workspace {workspace_id!r}")
 
 
-def create_api_key(session: Session, workspace_id: str) -> NewApiKey:
+def create_api_key(session: Session, workspace_id: str, scope: str = "read") -> NewApiKey:
+    if scope not in API_KEY_SCOPES:
+        raise AdminError(f"unknown scope {scope!r} (one of {', '.join(API_KEY_SCOPES)})")
     require_workspace(session, workspace_id)
     new_key = generate_key()
-    session.add(ApiKey(workspace_id=workspace_id, prefix=new_key.prefix, key_hash=new_key.key_hash))
+    session.add(
+        ApiKey(workspace_id=workspace_id, prefix=new_key.prefix, key_hash=new_key.key_hash, scope=scope)
+    )
     session.flush()
     return new_key
 
@@ -154,6 +169,7 @@ def connect_account(session: Session, cipher: TokenCipher, request: ConnectReque
     existing.credential_version += 1
     existing.auth = auth
     existing.reconnected_at = now
+    existing.disconnected_at = None  # a reconnect after a disconnect brings the account back
     if request.handle:
         existing.handle = request.handle
     # The lease is dropped too: a sync still running with the old credentials must not write.
@@ -190,6 +206,8 @@ def rotate_credentials(session: Session, cipher: TokenCipher, batch_size: int = 
         if not rows:
             return rotated
         for row in rows:
+            if row.credentials == ERASED_CREDENTIALS:  # disconnected: nothing to re-encrypt
+                continue
             row.credentials = cipher.rotate(row.credentials)
             rotated += 1
         last_id = rows[-1].id
@@ -216,9 +234,129 @@ def list_account_ids(
     session: Session, *, platform: str | None = None, workspace_id: str | None = None
 ) -> list[str]:
     """Accounts an operator wants to act on in bulk, oldest first."""
-    query = select(Account.id).order_by(Account.created_at, Account.id)
+    query = (
+        select(Account.id).where(Account.disconnected_at.is_(None)).order_by(Account.created_at, Account.id)
+    )
     if platform is not None:
         query = query.where(Account.platform == platform)
     if workspace_id is not None:
         query = query.where(Account.workspace_id == workspace_id)
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class DisconnectOutcome:
+    """What `disconnect_account` did; a second disconnect reports `already_disconnected`."""
+
+    account_id: str
+    workspace_id: str
+    platform: str
+    disconnected_at: datetime
+    already_disconnected: bool
+    # A sync held the lease: it was revoked, so that sync's outcome and rotated tokens are dropped.
+    sync_in_flight: bool
+    snapshots_deleted: int
+
+
+def disconnect_account(
+    session: Session,
+    account_id: str,
+    *,
+    workspace_id: str | None = None,
+    purge_history: bool = False,
+    at: datetime | None = None,
+) -> DisconnectOutcome | None:
+    """Stop syncing an account at once, erase its credentials, hide it from the API.
+
+    None when there is no such account (in `workspace_id`, when given). The row is kept, marked
+    `disconnected_at`, so its history survives (unless `purge_history`) and a reconnect brings it
+    back. Syncing stops because the sync row loses its schedule and its lease: the dispatcher and
+    refreshes only claim scheduled rows, and a sync already running writes its outcome (and any
+    rotated credentials) only `WHERE lease_token = <its lease>`, which now matches nothing.
+    """
+    if "\x00" in account_id or (workspace_id is not None and "\x00" in workspace_id):
+        return None
+    query = select(Account).where(Account.id == account_id)
+    if workspace_id is not None:
+        query = query.where(Account.workspace_id == workspace_id)
+    # Locks the account, then its sync row: the same order as a reconnect.
+    account = session.scalars(query.with_for_update()).one_or_none()
+    if account is None:
+        return None
+    already = account.disconnected_at is not None
+    in_flight = False
+    if not already:
+        now = at or utcnow()
+        lease = session.execute(
+            select(AccountSync.lease_token, AccountSync.lease_until)
+            .where(AccountSync.account_id == account.id)
+            .with_for_update()
+        ).one_or_none()
+        in_flight = (
+            lease is not None
+            and lease.lease_token is not None
+            and (lease.lease_until is None or lease.lease_until > now)
+        )
+        session.execute(
+            update(AccountSync)
+            .where(AccountSync.account_id == account.id)
+            .values(next_sync_at=None, lease_token=None, lease_until=None)
+        )
+        account.credentials = ERASED_CREDENTIALS
+        account.token_expires_at = None
+        account.disconnected_at = now
+        # Also ends the credential version a running sync claimed: its writes check it too.
+        account.credential_version += 1
+    deleted = 0
+    if purge_history:
+        result = session.execute(delete(MetricSnapshot).where(MetricSnapshot.account_id == account.id))
+        deleted = int(result.rowcount)  # type: ignore[attr-defined]
+    session.flush()
+    assert account.disconnected_at is not None
+    return DisconnectOutcome(
+        account_id=account.id,
+        workspace_id=account.workspace_id,
+        platform=account.platform,
+        disconnected_at=account.disconnected_at,
+        already_disconnected=already,
+        sync_in_flight=in_flight,
+        snapshots_deleted=deleted,
+    )
+
+
+def connect_new_accounts(session: Session, cipher: TokenCipher, requests: list[ConnectRequest]) -> list[str]:
+    """Connect accounts that don't exist yet, two statements for all (`account import`'s fast path).
+
+    The rows are those of `connect_account`'s new-account branch. The caller has checked the
+    workspaces and that no account exists for these keys; should one appear meanwhile, the unique
+    constraint refuses the whole statement (IntegrityError) and nothing is written.
+    """
+    now = utcnow()
+    rows = []
+    for request in requests:
+        if request.platform not in PLATFORM_VALUES:
+            raise AdminError(f"unknown platform {request.platform!r}")
+        rows.append(
+            {
+                "id": new_account_id(),
+                "workspace_id": request.workspace_id,
+                "platform": request.platform,
+                "platform_account_id": normalise_platform_account_id(
+                    request.platform, request.platform_account_id
+                ),
+                "handle": request.handle,
+                "auth": resolve_auth(request.platform, request.auth),
+                "credentials": cipher.encrypt(request.credentials),
+                "token_expires_at": request.credentials.expires_at,
+                "created_at": now,
+                "connected_at": now,
+            }
+        )
+    if not rows:
+        return []
+    session.execute(insert(Account), rows)
+    session.execute(
+        insert(AccountSync),
+        [{"account_id": row["id"], "platform": row["platform"], "next_sync_at": now} for row in rows],
+    )
+    return [str(row["id"]) for row in rows]

@@ -17,6 +17,8 @@ from adapters.metric_keys import CONTRACT_METRIC_KEYS
 Platform = Literal["instagram", "facebook", "x", "linkedin", "tiktok"]
 SyncStatus = Literal["pending", "synced", "partial", "failed", "requires_reconnect"]
 PrincipalKind = Literal["api_key", "jwt"]
+# What a principal may do: `read` analytics, or also `manage` accounts (API keys only).
+Scope = Literal["read", "manage"]
 
 # The seed's page size bounds.
 MAX_LIMIT = 100
@@ -30,7 +32,8 @@ def format_time(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValueError("naive datetime in a read model")
-    return value.astimezone(UTC).strftime(TIME_FORMAT)
+    # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits.
+    return value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -53,6 +56,8 @@ class AccountFilter:
     account_id: str | None = None
     platform: Platform | None = None
     limit: int = MAX_LIMIT
+    # The cursor's position (created_at, id): only rows after it (models.cursor).
+    after: tuple[datetime, str] | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
@@ -175,3 +180,8 @@ class Principal:
     kind: PrincipalKind
     api_key_id: int | None = None  # set for API keys, to record their use
     subject: str | None = None  # the JWT's `sub`, for logs
+    scope: Scope = "read"  # dashboard JWTs are always read-only
+
+    @property
+    def can_manage(self) -> bool:
+        return self.kind == "api_key" and self.scope == "manage"

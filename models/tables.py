@@ -28,6 +28,8 @@ from models.base import Base, utcnow
 PLATFORM_VALUES = ("instagram", "facebook", "x", "linkedin", "tiktok")
 SYNC_STATUS_VALUES = ("pending", "synced", "partial", "failed", "requires_reconnect")
 AUTH_VALUES = ("instagram", "facebook", "default")
+# `read` keys see analytics; `manage` keys may also connect and disconnect accounts.
+API_KEY_SCOPES = ("read", "manage")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -46,6 +48,7 @@ class ApiKey(Base):
     """A workspace's API key. Only a SHA-256 of the key is stored, with a short visible prefix."""
 
     __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint(_in("scope", API_KEY_SCOPES), name="scope"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
@@ -54,6 +57,7 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    scope: Mapped[str] = mapped_column(String(16), server_default=text("'read'"))
 
 
 class Account(Base):
@@ -83,6 +87,8 @@ class Account(Base):
     # Incremented by every (re)connect. A sync records the version it claimed and writes only while
     # it is still current, so a reconnect always wins against a sync that is running (docs/worker.md).
     credential_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    # Set by a disconnect (credentials erased, no syncs, hidden from the API); a reconnect clears it.
+    disconnected_at: Mapped[datetime | None]
 
     sync: Mapped[AccountSync] = relationship(back_populates="account", uselist=False)
 

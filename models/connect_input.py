@@ -1,0 +1,225 @@
+"""The fields of one account connection, as the management API and `account import` receive them.
+
+One pydantic model validates both, so a body and an import line are judged the same way, and every
+error names its field. Error messages never contain a value (a token could be one): callers report
+`field` and `reason` only. Strings are refused when PostgreSQL text could not hold them (NUL, lone
+surrogates), so a bad value is a 422 or a reported line, never a database error half-way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from adapters.base import Credentials
+from models.admin import AdminError, ConnectRequest, normalise_platform_account_id, resolve_auth
+from models.read_models import Platform
+
+# Bounds well above what the platforms issue (Meta's long-lived tokens are ~200 characters,
+# LinkedIn's ~350), low enough that a body can't make us encrypt and store megabytes.
+MAX_TOKEN_CHARS = 4096
+MAX_TEXT_CHARS = 512
+MAX_SCOPES = 100
+# Any zone offset keeps these in datetime's range once converted to UTC; older is no expiry at all.
+MIN_EXPIRY_YEAR, MAX_EXPIRY_YEAR = 1970, 9998
+EXPIRY_YEARS = r"^(?:19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9])-"
+
+
+def _storable_text(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid UTF-8 text") from None
+    return value
+
+
+def _iso_8601(value: object) -> object:
+    """ISO 8601 only (pydantic would read "1700000000" as a Unix time); no zone means UTC."""
+    if value is None or isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("must be an ISO 8601 time, e.g. 2026-12-01T00:00:00Z") from None
+    else:
+        raise ValueError("must be an ISO 8601 time, e.g. 2026-12-01T00:00:00Z")
+    if parsed is None:
+        return None
+    if not MIN_EXPIRY_YEAR <= parsed.year <= MAX_EXPIRY_YEAR:
+        raise ValueError(f"must lie in the years {MIN_EXPIRY_YEAR} to {MAX_EXPIRY_YEAR}")
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def split_scopes(value: str) -> list[str]:
+    """One string of scopes separated by commas or spaces (a CSV cell)."""
+    return [part for part in value.replace(",", " ").split() if part]
+
+
+# The document states what validation checks, so a client (or schemathesis) can tell a body we
+# accept from one we refuse: the patterns below say in JSON Schema what `_bounded` checks.
+NON_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+NO_NUL = r"^[^\x00]*$"
+LINKEDIN_ID = r"^\s*(?:(?:urn:li:organization:)?\d+|urn:li:person:[A-Za-z0-9_-]+)\s*$"
+
+
+def _bounded(max_chars: int, *, non_blank: bool) -> AfterValidator:
+    def check(value: str) -> str:
+        _storable_text(value)
+        if non_blank and not value.strip():
+            raise ValueError("must not be empty")
+        if len(value) > max_chars:
+            raise ValueError(f"must be at most {max_chars} characters")
+        return value
+
+    return AfterValidator(check)
+
+
+def _schema(max_chars: int, *, non_blank: bool) -> Any:
+    """The same rules as `_bounded`, in JSON Schema."""
+    if non_blank:
+        return Field(json_schema_extra={"minLength": 1, "maxLength": max_chars, "pattern": NON_BLANK})
+    return Field(json_schema_extra={"maxLength": max_chars, "pattern": NO_NUL})
+
+
+# Strings checked with our own messages (pydantic's speak of "items" for strings past a validator).
+RequiredText = Annotated[
+    str, _bounded(MAX_TEXT_CHARS, non_blank=True), _schema(MAX_TEXT_CHARS, non_blank=True)
+]
+Token = Annotated[str, _bounded(MAX_TOKEN_CHARS, non_blank=True), _schema(MAX_TOKEN_CHARS, non_blank=True)]
+OptionalText = Annotated[
+    str, _bounded(MAX_TEXT_CHARS, non_blank=False), _schema(MAX_TEXT_CHARS, non_blank=False)
+]
+
+
+def _few_scopes(value: list[str]) -> list[str]:
+    if len(value) > MAX_SCOPES:
+        raise ValueError(f"must hold at most {MAX_SCOPES} scopes")
+    return value
+
+
+def _platform_rules(schema: dict[str, Any]) -> None:
+    """Rules that depend on the platform, as JSON Schema (validation: the field validators)."""
+    schema["anyOf"] = [
+        {
+            "properties": {
+                "platform": {"const": "instagram"},
+                "auth": {"enum": ["instagram", "facebook", None]},
+            }
+        },
+        {
+            "properties": {
+                "platform": {"const": "linkedin"},
+                "platform_account_id": {"pattern": LINKEDIN_ID},
+                "auth": {"enum": ["default", None]},
+            }
+        },
+        {
+            "properties": {
+                "platform": {"enum": ["facebook", "x", "tiktok"]},
+                "auth": {"enum": ["default", None]},
+            }
+        },
+    ]
+
+
+class ConnectFields(BaseModel):
+    """Connect or reconnect one account: the same fields as `dravo-sync account connect`."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, json_schema_extra=_platform_rules)
+
+    platform: Platform = Field(description="instagram, facebook, x, linkedin or tiktok.")
+    platform_account_id: RequiredText = Field(
+        description="The account's id on the platform (LinkedIn: urn:li:organization:ID or its number, "
+        "or urn:li:person:ID).",
+        examples=["17841400000000000"],
+    )
+    handle: OptionalText | None = Field(None, description="Handle to show until the first sync.")
+    auth: Literal["instagram", "facebook", "default"] | None = Field(
+        None,
+        description="Instagram: instagram (Instagram Login, the default) or facebook (Facebook Login); "
+        "other platforms: default or null.",
+    )
+    # Plain strings, not SecretStr: the schema must carry their pattern. They are never logged,
+    # never in an error (hide_input_in_errors), and the repr leaves them out.
+    access_token: Token = Field(
+        repr=False, description="The platform access token. Stored encrypted, never echoed."
+    )
+    refresh_token: Token | None = Field(
+        None, repr=False, description="The refresh token, if the platform issued one."
+    )
+    token_expires_at: Annotated[datetime | None, BeforeValidator(_iso_8601)] = Field(
+        None,
+        description="When the access token expires (ISO 8601; without a zone: UTC).",
+        json_schema_extra={"format": "date-time", "pattern": EXPIRY_YEARS},
+    )
+    scopes: Annotated[list[RequiredText], AfterValidator(_few_scopes)] = Field(
+        default_factory=list,
+        description="The scopes the user granted.",
+        json_schema_extra={"maxItems": MAX_SCOPES},
+    )
+
+    @field_validator("platform_account_id")
+    @classmethod
+    def _platform_account_id(cls, value: str, info: ValidationInfo) -> str:
+        # The same rule `account connect` applies; it needs the platform, validated before.
+        platform = info.data.get("platform")
+        if platform is not None:
+            try:
+                normalise_platform_account_id(platform, value)
+            except AdminError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _auth(cls, value: str | None, info: ValidationInfo) -> str | None:
+        platform = info.data.get("platform")
+        if platform is not None:
+            try:
+                resolve_auth(platform, value)
+            except AdminError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    def credentials(self) -> Credentials:
+        return Credentials(
+            access_token=self.access_token.strip(),
+            refresh_token=self.refresh_token.strip() if self.refresh_token else None,
+            expires_at=self.token_expires_at,
+            scopes=tuple(scope.strip() for scope in self.scopes),
+        )
+
+    def request(self, workspace_id: str) -> ConnectRequest:
+        return ConnectRequest(
+            workspace_id=workspace_id,
+            platform=self.platform,
+            platform_account_id=self.platform_account_id,
+            credentials=self.credentials(),
+            handle=(self.handle or "").strip() or None,
+            auth=self.auth,
+        )
+
+
+def first_error(exc: ValidationError) -> tuple[str, str]:
+    """(field, reason) of the first error; never the offending value."""
+    errors = exc.errors(include_input=False, include_url=False)
+    if not errors:
+        return "line", "invalid"
+    error: Any = errors[0]
+    loc = [str(part) for part in error.get("loc", ())]
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return (".".join(loc) or "line"), message
