@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.readpool import AsyncReadPool
 from models.db import make_engine, make_session_factory
+from models.auth import JwtPolicy
 from ops.settings import Settings
 from worker.refresh import RefreshService, build_refresh_service
 
@@ -84,6 +85,8 @@ class AppState:
     redis: redis.Redis
     refresh: RefreshService
     key_use: KeyUseThrottle = field(default_factory=KeyUseThrottle)
+    # None: dashboard JWTs are refused (no DRAVO_JWT_SECRET).
+    jwt: JwtPolicy | None = None
     read_limiter: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(READ_CONCURRENCY))
 
     def read(self, work: Callable[[Connection], T]) -> T:
@@ -117,6 +120,20 @@ class AppState:
         self.engine.dispose()
 
 
+def jwt_policy(settings: Settings) -> JwtPolicy | None:
+    if settings.jwt_secret is None:
+        return None
+    secrets = [settings.jwt_secret.get_secret_value()]
+    if settings.jwt_previous_secret is not None:
+        secrets.append(settings.jwt_previous_secret.get_secret_value())
+    return JwtPolicy(
+        secrets=tuple(secrets),
+        audience=settings.jwt_audience or None,
+        issuer=settings.jwt_issuer or None,
+        max_ttl_seconds=settings.jwt_max_ttl_seconds,
+    )
+
+
 def build_state(settings: Settings) -> AppState:
     engine = make_engine(settings.database_url)
     redis_client = redis.Redis.from_url(
@@ -132,4 +149,5 @@ def build_state(settings: Settings) -> AppState:
         write_sessions=make_session_factory(engine),
         redis=redis_client,
         refresh=build_refresh_service(settings, engine, redis_client),
+        jwt=jwt_policy(settings),
     )
