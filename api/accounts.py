@@ -1,16 +1,18 @@
 """GET /v1/analytics/accounts and an account's history.
 
-Handlers are `async def`s that hand their blocking work (database reads, the refresh wait of up to
-DRAVO_REFRESH_WAIT_SECONDS) to a thread in one piece, so the event loop never blocks and a request
-takes one thread hop, not one per dependency. A plain list takes no thread at all: it is built by
-PostgreSQL as JSON text (`models.queries.account_page_statement`), read on the async pool
-(`api.readpool`) and sent as it comes.
+Handlers are `async def`s. A list takes no thread at all: it is built by PostgreSQL as JSON text
+(`models.queries.account_page_statement`), read on the async pool (`api.readpool`) and sent as it
+comes. A refresh awaits its wait of up to DRAVO_REFRESH_WAIT_SECONDS on the event loop too
+(`worker.refresh`), so a storm of refreshes holds no thread that other requests need; per workspace
+it is capped in concurrency and in accounts per minute (`api.ratelimit`, 429 past either).
+History hands its read to a thread in one piece.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Path, Query
@@ -19,41 +21,71 @@ from pydantic import BeforeValidator
 
 from api.dependencies import PrincipalDep, StateDep
 from api.errors import InvalidParameter, NotFound
-from api.ratelimit import check_refresh_rate
+from api.ratelimit import admit_accounts, refresh_slot
 from api.readpool import to_psycopg
 from api.schemas import AccountsPage, HistoryPage, error_responses
 from api.state import AppState
-from models.queries import EMPTY_PAGE, account_page_statement, list_account_rows, list_snapshots
-from models.read_models import MAX_LIMIT, AccountFilter, AccountRow, Platform, Principal
+from models.queries import EMPTY_PAGE, account_page_statement, list_snapshots
+from models.read_models import MAX_LIMIT, AccountFilter, Platform, Principal
 
 log = structlog.get_logger("dravo.api")
 
 REFRESH_PENDING_WARNING = "Refresh still running; showing cached metrics."
+REFRESH_LIMITED_WARNING = "Refresh limit of this workspace reached; showing cached metrics."
+REFRESH_BUDGET_WARNING = (
+    "Platform budget for refreshes spent (the rest is kept for scheduled syncs); showing cached metrics."
+)
 
 router = APIRouter(prefix="/v1/analytics")
 
 
-def _rows(state: AppState, principal: Principal, where: AccountFilter) -> list[AccountRow]:
-    return state.read(lambda connection: list_account_rows(connection, principal.workspace_id, where))
+async def _page(state: AppState, principal: Principal, where: AccountFilter) -> bytes | str:
+    """The page as PostgreSQL builds it (JSON text), on the async read pool."""
+    statement = account_page_statement(principal.workspace_id, where)
+    if statement is None:
+        return EMPTY_PAGE
+    row = await state.hot.fetch_one(to_psycopg(statement[0]), statement[1])
+    assert row is not None  # an aggregate: always one row
+    page: bytes | str = row[0]
+    return page
 
 
-def _refreshed(state: AppState, principal: Principal, where: AccountFilter) -> list[AccountRow]:
+async def _refreshed(state: AppState, principal: Principal, where: AccountFilter) -> dict[str, Any]:
+    """Refresh the page's accounts, awaited: the wait holds no thread (worker.refresh)."""
     settings = state.settings
-    check_refresh_rate(state.redis, principal.workspace_id, settings.refresh_requests_per_minute)
-    ids = [row.account_id for row in _rows(state, principal, where)]
-    result = state.refresh.refresh(ids, settings.refresh_wait_seconds)
-    if result.pending:
+    workspace_id = principal.workspace_id
+    page = json.loads(await _page(state, principal, where))
+    ids = [item["account_id"] for item in page["items"]]
+    async with refresh_slot(
+        state.async_redis, workspace_id, settings.refresh_concurrent_per_workspace, settings.refresh_wait_seconds
+    ):
+        plan = await state.refresh.plan(ids)
+        admitted = await admit_accounts(
+            state.async_redis, workspace_id, plan.candidates, settings.refresh_accounts_per_minute
+        )
+        result = await state.refresh.run(plan, admitted, settings.refresh_wait_seconds)
+    limited = set(plan.candidates) - set(admitted)
+    if result.pending or limited or result.budget_spent:
         log.info(
             "api.refresh.pending",
-            workspace_id=principal.workspace_id,
+            workspace_id=workspace_id,
             account_ids=sorted(result.pending),
             finished=len(result.finished),
+            limited=len(limited),
+            budget_spent=len(result.budget_spent),
         )
-    # Re-read: finished rows are fresh now, the others are what the cache holds.
-    rows = _rows(state, principal, where)
-    return [
-        row.with_warning(REFRESH_PENDING_WARNING) if row.account_id in result.pending else row for row in rows
-    ]
+    if result.finished:  # re-read: finished rows are fresh now, the others are what the cache holds
+        page = json.loads(await _page(state, principal, where))
+    for item in page["items"]:
+        account_id = item["account_id"]
+        if account_id in result.pending:
+            item["warnings"].append(REFRESH_PENDING_WARNING)
+        elif account_id in limited:
+            item["warnings"].append(REFRESH_LIMITED_WARNING)
+        elif account_id in result.budget_spent:
+            item["warnings"].append(REFRESH_BUDGET_WARNING)
+    result_page: dict[str, Any] = page
+    return result_page
 
 
 @router.get(
@@ -87,16 +119,8 @@ async def list_accounts(
     """
     where = AccountFilter(account_id=account_id, platform=platform, limit=limit)
     if refresh:
-        rows = await state.in_thread(lambda: _refreshed(state, principal, where))
-        items = [row.to_json() for row in rows]
-        return JSONResponse({"items": items, "total": len(items)})
-
-    statement = account_page_statement(principal.workspace_id, where)
-    if statement is None:
-        return Response(EMPTY_PAGE, media_type="application/json")
-    row = await state.hot.fetch_one(to_psycopg(statement[0]), statement[1])
-    assert row is not None  # an aggregate: always one row
-    return Response(row[0], media_type="application/json")
+        return JSONResponse(await _refreshed(state, principal, where))
+    return Response(await _page(state, principal, where), media_type="application/json")
 
 
 def _iso_8601_only(value: object) -> object:

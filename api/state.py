@@ -11,14 +11,16 @@ from typing import TypeVar
 
 import anyio.to_thread
 import redis
+import redis.asyncio as aredis
 from anyio import CapacityLimiter
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.readpool import AsyncReadPool
-from models.db import make_engine, make_session_factory
 from models.auth import JwtPolicy
+from models.db import make_session_factory
+from ops.metrics import FreshnessGauges
 from ops.settings import Settings
 from worker.refresh import RefreshService, build_refresh_service
 
@@ -32,7 +34,22 @@ REDIS_TIMEOUT_SECONDS = 2.0
 READ_CONCURRENCY = 8
 
 
-def make_reader(database_url: str, pool_size: int = READ_CONCURRENCY) -> Engine:
+def session_options(settings: Settings | None) -> str:
+    """Postgres options of every API connection: read-only, and no unbounded wait (docs/api.md)."""
+    options = ["-c default_transaction_read_only=on"]
+    if settings is not None:
+        options.append(f"-c statement_timeout={_ms(settings.api_statement_timeout_seconds)}")
+        options.append(f"-c lock_timeout={_ms(settings.api_lock_timeout_seconds)}")
+    return " ".join(options)
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def make_reader(
+    database_url: str, pool_size: int = READ_CONCURRENCY, settings: Settings | None = None
+) -> Engine:
     """The API's read engine: one round trip per read, and Postgres refuses writes.
 
     Autocommit, so a read is one statement with no BEGIN/ROLLBACK around it;
@@ -47,7 +64,27 @@ def make_reader(database_url: str, pool_size: int = READ_CONCURRENCY) -> Engine:
         max_overflow=0,
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 5, "options": "-c default_transaction_read_only=on"},
+        pool_timeout=settings.api_pool_timeout_seconds if settings is not None else 30,
+        connect_args={"connect_timeout": 5, "options": session_options(settings)},
+    )
+
+
+def make_writer(settings: Settings) -> Engine:
+    """The API's one write (`last_used_at`), with the same limits on every wait as the reads."""
+    return create_engine(
+        settings.database_url,
+        pool_size=2,
+        max_overflow=2,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        pool_timeout=settings.api_pool_timeout_seconds,
+        connect_args={
+            "connect_timeout": 5,
+            "options": (
+                f"-c statement_timeout={_ms(settings.api_statement_timeout_seconds)}"
+                f" -c lock_timeout={_ms(settings.api_lock_timeout_seconds)}"
+            ),
+        },
     )
 
 
@@ -83,7 +120,10 @@ class AppState:
     # Used for one thing only: the rate-limited `last_used_at` update of API keys.
     write_sessions: sessionmaker[Session]
     redis: redis.Redis
+    # The same Redis for awaited calls (refresh limits and waits, readiness): no thread per call.
+    async_redis: aredis.Redis
     refresh: RefreshService
+    gauges: FreshnessGauges
     key_use: KeyUseThrottle = field(default_factory=KeyUseThrottle)
     # None: dashboard JWTs are refused (no DRAVO_JWT_SECRET).
     jwt: JwtPolicy | None = None
@@ -110,11 +150,13 @@ class AppState:
         return await anyio.to_thread.run_sync(partial(self.read, work), limiter=self.read_limiter)
 
     async def aclose(self) -> None:
+        await self.gauges.stop()
+        await self.refresh.aclose()
+        await self.async_redis.aclose()
         await self.hot.close()
         self.close()
 
     def close(self) -> None:
-        self.refresh.close()
         self.redis.close()
         self.reader.dispose()
         self.engine.dispose()
@@ -135,19 +177,34 @@ def jwt_policy(settings: Settings) -> JwtPolicy | None:
 
 
 def build_state(settings: Settings) -> AppState:
-    engine = make_engine(settings.database_url)
+    engine = make_writer(settings)
     redis_client = redis.Redis.from_url(
         settings.redis_url,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
     )
+    async_redis = aredis.Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+    )
+    hot = AsyncReadPool(
+        settings.database_url,
+        READ_CONCURRENCY,
+        statement_timeout_ms=_ms(settings.api_statement_timeout_seconds),
+        lock_timeout_ms=_ms(settings.api_lock_timeout_seconds),
+        pool_timeout=settings.api_pool_timeout_seconds,
+    )
+    reader = make_reader(settings.database_url, settings=settings)
     return AppState(
         settings=settings,
         engine=engine,
-        hot=AsyncReadPool(settings.database_url, READ_CONCURRENCY),
-        reader=make_reader(settings.database_url),
+        hot=hot,
+        reader=reader,
         write_sessions=make_session_factory(engine),
         redis=redis_client,
-        refresh=build_refresh_service(settings, engine, redis_client),
+        async_redis=async_redis,
+        refresh=build_refresh_service(settings, hot, redis_client, async_redis),
+        gauges=FreshnessGauges(sessionmaker(reader), redis_client, settings.metrics_interval_seconds),
         jwt=jwt_policy(settings),
     )

@@ -1,19 +1,24 @@
 """Prometheus metrics. They measure data freshness, not only tasks.
 
 Counters and histograms are updated where things happen (worker tasks, dispatcher); the
-freshness gauges are computed from PostgreSQL at scrape time by `FreshnessCollector`, so they are
-right whichever process restarted. Labels are platform, outcome and queue names only: never an
+freshness gauges are computed from PostgreSQL by `FreshnessCollector`, so they are right whichever
+process restarted. The API computes them in the background (`FreshnessGauges`, at most every
+DRAVO_METRICS_INTERVAL_SECONDS) and a scrape only reads the last result: scraping runs no query. Labels are platform, outcome and queue names only: never an
 account id (cardinality) and never anything from a credential.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
+import anyio.to_thread
 import redis
 from prometheus_client import Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -126,3 +131,50 @@ class FreshnessCollector(Collector):
             except redis.RedisError:
                 return
             yield depth
+
+
+class FreshnessGauges(Collector):
+    """`FreshnessCollector`'s families, recomputed by a background task; `collect` only reads them."""
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        redis_client: redis.Redis | None,
+        interval_seconds: float,
+    ) -> None:
+        self._source = FreshnessCollector(session_factory, redis_client)
+        self._interval = interval_seconds
+        self._families: list[Metric] = []
+        self._computed_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def refresh_now(self) -> None:
+        """Blocking: the freshness query and the queue lengths (call it from a thread)."""
+        families: list[Metric] = list(self._source.collect())
+        self._families, self._computed_at = families, time.time()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="dravo-freshness-gauges")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            # The collector turns database and Redis errors into dravo_freshness_scrape_ok 0.
+            await anyio.to_thread.run_sync(self.refresh_now, abandon_on_cancel=True)
+            await asyncio.sleep(self._interval)
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families
+        age = GaugeMetricFamily(
+            "dravo_freshness_computed_timestamp_seconds",
+            "When the freshness gauges above were computed (0: not yet).",
+        )
+        age.add_metric([], self._computed_at)
+        yield age

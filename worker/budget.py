@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+import redis.asyncio as aredis
 
 from adapters.base import PLATFORMS, AccountRef, BudgetObservation, Platform
 from adapters.errors import RateLimited
@@ -223,7 +224,7 @@ class RedisRateBudget:
         budget = self._budgets[platform]
         keys = [_key(platform, "app"), _key(platform, "app", kind="pause")]
         tokens = int(self._run(self._available, keys, [budget.app.calls, budget.app.seconds * 1000]))
-        return tokens - budget.app.calls * reserve_fraction >= max(CALLS_PER_SYNC.get(platform, 1), 1)
+        return _above_reserve(tokens, budget, platform, reserve_fraction)
 
     def for_refresh(self, reserve_fraction: float) -> RefreshBudget:
         return RefreshBudget(self, reserve_fraction)
@@ -247,6 +248,20 @@ class RedisRateBudget:
     @staticmethod
     def _run(script: Any, keys: list[str], args: list[Any]) -> Any:
         return script(keys=keys, args=args)
+
+
+def _above_reserve(tokens: int, budget: PlatformBudget, platform: str, reserve_fraction: float) -> bool:
+    return tokens - budget.app.calls * reserve_fraction >= max(CALLS_PER_SYNC.get(platform, 1), 1)
+
+
+async def refresh_share_left(
+    client: aredis.Redis, budgets: dict[str, PlatformBudget], platform: str, reserve_fraction: float
+) -> bool:
+    """`RedisRateBudget.refreshable` on an asyncio client (the API's refresh service)."""
+    budget = budgets[platform]
+    keys = [_key(platform, "app"), _key(platform, "app", kind="pause")]
+    tokens = await client.eval(_AVAILABLE, len(keys), *keys, budget.app.calls, budget.app.seconds * 1000)
+    return _above_reserve(int(tokens), budget, platform, reserve_fraction)
 
 
 class RefreshBudget:
