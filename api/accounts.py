@@ -57,7 +57,10 @@ async def _refreshed(state: AppState, principal: Principal, where: AccountFilter
     page = json.loads(await _page(state, principal, where))
     ids = [item["account_id"] for item in page["items"]]
     async with refresh_slot(
-        state.async_redis, workspace_id, settings.refresh_concurrent_per_workspace, settings.refresh_wait_seconds
+        state.async_redis,
+        workspace_id,
+        settings.refresh_concurrent_per_workspace,
+        settings.refresh_wait_seconds,
     ):
         plan = await state.refresh.plan(ids)
         admitted = await admit_accounts(

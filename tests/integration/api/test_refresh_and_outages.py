@@ -84,7 +84,9 @@ def test_refreshes_are_limited_by_accounts_per_minute(
     with serve(create_app(settings)) as base, httpx.Client(base_url=base, timeout=30) as http:
         first = _refresh(http, a.api_key)
         assert first.status_code == 200
-        warnings = sorted(w for item in first.json()["items"] for w in item["warnings"] if "showing cached" in w)
+        warnings = sorted(
+            w for item in first.json()["items"] for w in item["warnings"] if "showing cached" in w
+        )
         # The older account went to the platforms, the other is over the limit.
         assert warnings == [REFRESH_LIMITED_WARNING, REFRESH_PENDING_WARNING]
         assert redis_client.llen(REFRESH_QUEUE) == 1
