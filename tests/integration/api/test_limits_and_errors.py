@@ -55,13 +55,16 @@ def test_a_slow_statement_answers_503_within_the_statement_timeout(
     ws = seeding.workspace(session_factory)
     seeding.seed_example(session_factory, ws.id)
     settings = make_settings(DRAVO_API_STATEMENT_TIMEOUT_SECONDS="0.5", DRAVO_API_LOCK_TIMEOUT_SECONDS="30")
-    with serve(create_app(settings)) as base, httpx.Client(base_url=base, timeout=30) as http:
-        with engine.connect() as conn:
-            conn.execute(text("LOCK TABLE account_sync IN ACCESS EXCLUSIVE MODE"))
-            started = time.monotonic()
-            locked = http.get(URL, headers=bearer(ws.api_key))
-            elapsed = time.monotonic() - started
-            conn.rollback()
+    with (
+        serve(create_app(settings)) as base,
+        httpx.Client(base_url=base, timeout=30) as http,
+        engine.connect() as conn,
+    ):
+        conn.execute(text("LOCK TABLE account_sync IN ACCESS EXCLUSIVE MODE"))
+        started = time.monotonic()
+        locked = http.get(URL, headers=bearer(ws.api_key))
+        elapsed = time.monotonic() - started
+        conn.rollback()
     assert locked.status_code == 503
     assert locked.json()["error"]["code"] == "service_unavailable"
     assert 0.4 < elapsed < 2.0
@@ -77,19 +80,22 @@ def test_waiting_for_a_pooled_connection_is_bounded(
         DRAVO_API_POOL_TIMEOUT_SECONDS="0.3",
         DRAVO_REFRESH_WAIT_SECONDS="0",
     )
-    with serve(create_app(settings)) as base, httpx.Client(base_url=base, timeout=30) as http:
-        with engine.connect() as conn:
-            conn.execute(text("LOCK TABLE account_sync IN ACCESS EXCLUSIVE MODE"))
-            # Fill every pooled connection with a list waiting on the lock, then ask once more.
-            with httpx.Client(base_url=base, timeout=30) as other:
-                with ThreadPoolExecutor(max_workers=8) as pool:
-                    waiting = [pool.submit(other.get, URL, headers=bearer(ws.api_key)) for _ in range(8)]
-                    time.sleep(0.5)
-                    started = time.monotonic()
-                    refused = http.get(URL, headers=bearer(ws.api_key))
-                    elapsed = time.monotonic() - started
-                    conn.rollback()
-                    assert all(w.result().status_code in (200, 503) for w in waiting)
+    with (
+        serve(create_app(settings)) as base,
+        httpx.Client(base_url=base, timeout=30) as http,
+        httpx.Client(base_url=base, timeout=30) as other,
+        engine.connect() as conn,
+        ThreadPoolExecutor(max_workers=8) as pool,
+    ):
+        conn.execute(text("LOCK TABLE account_sync IN ACCESS EXCLUSIVE MODE"))
+        # Fill every pooled connection with a list waiting on the lock, then ask once more.
+        waiting = [pool.submit(other.get, URL, headers=bearer(ws.api_key)) for _ in range(8)]
+        time.sleep(0.5)
+        started = time.monotonic()
+        refused = http.get(URL, headers=bearer(ws.api_key))
+        elapsed = time.monotonic() - started
+        conn.rollback()
+        assert all(w.result().status_code == 200 for w in waiting)  # served once the lock went
     assert refused.status_code == 503
     assert refused.json()["error"]["code"] == "service_unavailable"
     assert elapsed < 1.5
