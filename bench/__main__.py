@@ -1,4 +1,4 @@
-"""python -m bench [throughput|scheduler|api ...]: run benchmarks, rewrite docs/benchmarks.md."""
+"""python -m bench [throughput|scheduler|api|refresh_storm ...]: run benchmarks, rewrite docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ BENCHMARKS = {
     "throughput": "bench.throughput",
     "scheduler": "bench.scheduler",
     "api": "bench.api_bench",
+    "refresh_storm": "bench.refresh_storm",
 }
 
 
