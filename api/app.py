@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.dravo = state
         if config.metrics_token is not None:  # no /metrics, no gauges to compute
             await state.gauges.start()
+        await state.refresh.start()
         try:
             yield
         finally:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -102,28 +103,46 @@ def _seed(database_url: str, simulator: SimulatorClient, key: str) -> tuple[list
 # --- the storm, in its own process ------------------------------------------------------------
 
 
+async def _get(host: str, port: int, target: str, key: str) -> tuple[int, Any]:
+    """One GET on a fresh connection, in raw HTTP/1.1. With httpx's async pool, 200 concurrent
+    requests from one process measured up to 5 s more than the API's own log of them: the
+    client's overhead, not the server's."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(
+            f"GET {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        await writer.drain()
+        raw = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), json.loads(body)
+
+
 async def _storm(base: str, workspaces: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    limits = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=REQUESTS)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+    address = httpx.URL(base)
+    host, port = address.host, address.port or 80
 
-        async def one(n: int) -> dict[str, Any]:
-            ws = workspaces[n % len(workspaces)]
-            params = {"refresh": "true"}
-            if n % 2:  # half ask for one account, half for the whole workspace
-                params["accountId"] = ws["accounts"][(n // 10) % len(ws["accounts"])]
-            started = time.monotonic()
-            response = await client.get(URL, params=params, headers={"Authorization": f"Bearer {ws['key']}"})
-            seconds = time.monotonic() - started
-            body = response.json()
-            pending = 0
-            if response.status_code == 200:
-                pending = sum(
-                    1 for item in body["items"] for w in item["warnings"] if w.startswith("Refresh still")
-                )
-            return {"status": response.status_code, "seconds": seconds, "pending_rows": pending}
+    async def one(n: int) -> dict[str, Any]:
+        ws = workspaces[n % len(workspaces)]
+        params = {"refresh": "true"}
+        if n % 2:  # half ask for one account, half for the whole workspace
+            params["accountId"] = ws["accounts"][(n // 10) % len(ws["accounts"])]
+        target = f"{URL}?{httpx.QueryParams(params)}"
+        started = time.monotonic()
+        status, body = await _get(host, port, target, ws["key"])
+        seconds = time.monotonic() - started
+        pending = 0
+        if status == 200:
+            pending = sum(
+                1 for item in body["items"] for w in item["warnings"] if w.startswith("Refresh still")
+            )
+        return {"status": status, "seconds": seconds, "pending_rows": pending}
 
-        print("go", flush=True)
-        return list(await asyncio.gather(*(one(n) for n in range(REQUESTS))))
+    print("go", flush=True)
+    return list(await asyncio.gather(*(one(n) for n in range(REQUESTS))))
 
 
 def _storm_main() -> None:
@@ -170,7 +189,16 @@ def _summary(values: list[float]) -> dict[str, float]:
     }
 
 
-async def _one_run(base: str, storm: list[dict[str, Any]], bystander: str) -> dict[str, Any]:
+def _server_seconds(api_log: Path, offset: int) -> list[float]:
+    """The API's own measure of each refresh answered since `offset` (its `api.refresh.answered`)."""
+    with api_log.open("rb") as log:
+        log.seek(offset)
+        text = log.read().decode(errors="replace")
+    return [float(m) for m in re.findall(r"api\.refresh\.answered.*?seconds=([\d.]+)", text)]
+
+
+async def _one_run(base: str, storm: list[dict[str, Any]], bystander: str, api_log: Path) -> dict[str, Any]:
+    offset = api_log.stat().st_size
     quiet = await _probe_until(base, bystander, None, QUIET_SECONDS)
     child = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -195,6 +223,7 @@ async def _one_run(base: str, storm: list[dict[str, Any]], bystander: str) -> di
         "quiet": {name: _summary(v) for name, v in quiet.items()},
         "storm": {name: _summary(v) for name, v in during.items()},
         "refresh_seconds": _summary([r["seconds"] for r in results]),
+        "server_refresh_seconds": _summary(_server_seconds(api_log, offset)),
         "statuses": dict(statuses),
         "requests_with_pending_rows": sum(1 for r in results if r["pending_rows"]),
     }
@@ -227,7 +256,6 @@ def run() -> dict[str, Any]:
             "REDIS_URL": redis_server.url,
             "DRAVO_ENV": "production",
             "DRAVO_ENCRYPTION_KEY": key,
-            "DRAVO_LOG_LEVEL": "WARNING",
             "DRAVO_WORKER_METRICS_PORT": "0",
             "DRAVO_METRICS_TOKEN": METRICS_TOKEN,
             "DRAVO_REFRESH_WAIT_SECONDS": str(WAIT_SECONDS),
@@ -251,7 +279,7 @@ def run() -> dict[str, Any]:
         runs = []
         for i in range(RUNS):
             _settle(broker)
-            result = asyncio.run(_one_run(base, storm, bystander))
+            result = asyncio.run(_one_run(base, storm, bystander, log_dir / "api.log"))
             runs.append(result)
             _log(
                 f"run {i + 1}: refresh max {result['refresh_seconds']['max']:.2f} s, "
@@ -266,6 +294,7 @@ def _report(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
     probes = ("readyz", "list", "metrics")
     refresh_max = max(r["refresh_seconds"]["max"] for r in runs)
+    server_max = max(r["server_refresh_seconds"]["max"] for r in runs)
     data: dict[str, Any] = {
         "runs": runs,
         "requests": REQUESTS,
@@ -275,6 +304,7 @@ def _report(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "slow_latency_ms": SLOW_LATENCY_MS,
         "wait_seconds": WAIT_SECONDS,
         "refresh_max_seconds": refresh_max,
+        "server_refresh_max_seconds": server_max,
         "storm_p99_ms": {p: med("storm", p, "p99") for p in probes},
         "quiet_p99_ms": {p: med("quiet", p, "p99") for p in probes},
     }
@@ -306,14 +336,20 @@ and `dravo-sync worker` (one process per core, 64 threads each) run with their d
 
 | refreshes | median of {RUNS} run(s) | target |
 | --- | --- | --- |
-| slowest refresh answer (all runs) | {refresh_max:.2f} s | < {WAIT_SECONDS + 1:.0f} s |
+| slowest refresh answer, as the client saw it (all runs) | {refresh_max:.2f} s | < {WAIT_SECONDS + 1:.0f} s |
+| slowest refresh answer, the API's own `api.refresh.answered` log (all runs) | {server_max:.2f} s | |
 | median refresh answer | {median([r["refresh_seconds"]["p50"] for r in runs]):.2f} s | |
 | requests answered with some rows still refreshing (the slow account) | {median([float(r["requests_with_pending_rows"]) for r in runs]):.0f} of {REQUESTS} | |
 | statuses, all runs | {", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))} | all 200 |
 
 Every wait is awaited on the API's event loop (Redis pub/sub on an asyncio client, polls on the
 async read pool); no thread is held, so the probes queue behind nothing but the event loop's own
-work of answering the storm. Figures are medians of the runs' percentiles; 2 shared cores."""
+work of answering the storm. A refresh stops waiting 0.5 s before DRAVO_REFRESH_WAIT_SECONDS
+(counted from the start of its handler), which leaves the re-read and the answer inside the wait
+even when a hundred waits end together. The storm client sends raw HTTP/1.1, one connection per
+request: with httpx's async pool, the same 200 requests measured up to 5 s more at the client than
+in the API's own log. Figures are medians of the runs' percentiles; 2 cores shared with other
+work (the load average was 3 to 5 while these ran)."""
     save("refresh_storm", "python -m bench refresh_storm", markdown, data)
     return data
 

@@ -163,9 +163,12 @@ class RefreshService:
             started=started,
         )
 
-    async def run(self, plan: RefreshPlan, account_ids: Sequence[str], wait_seconds: float) -> RefreshResult:
-        """Refresh `account_ids` (admitted candidates of `plan`) and wait up to `wait_seconds`."""
-        deadline = time.monotonic() + max(wait_seconds, 0.0)
+    async def run(self, plan: RefreshPlan, account_ids: Sequence[str], deadline: float) -> RefreshResult:
+        """Refresh `account_ids` (admitted candidates of `plan`); wait until `deadline` at most.
+
+        `deadline` is on `time.monotonic()`'s clock, set by the caller when its request began, so
+        reading the rows and planning count against the same DRAVO_REFRESH_WAIT_SECONDS.
+        """
         waiting = {i for i in account_ids if i in plan.baseline}
         if waiting:
             await self._enqueue_within(sorted(waiting), deadline)
@@ -180,8 +183,14 @@ class RefreshService:
 
     async def refresh(self, account_ids: Sequence[str], wait_seconds: float) -> RefreshResult:
         """`plan` then `run` of every candidate (no per-workspace limits: those are the API's)."""
+        deadline = time.monotonic() + max(wait_seconds, 0.0)
         plan = await self.plan(account_ids)
-        return await self.run(plan, plan.candidates, wait_seconds)
+        return await self.run(plan, plan.candidates, deadline)
+
+    async def start(self) -> None:
+        """Subscribe and build the publisher before the first request needs them."""
+        await self._listener.ensure_started(LISTENER_START_SECONDS)
+        await anyio.to_thread.run_sync(self._publisher_app)
 
     async def aclose(self) -> None:
         await self._listener.close()
