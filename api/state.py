@@ -32,6 +32,9 @@ REDIS_TIMEOUT_SECONDS = 2.0
 # connection (so no thread ever waits for the pool). On 2 cores Postgres is saturated well before
 # 8 queries run at once; more threads would only queue inside Postgres and add latency.
 READ_CONCURRENCY = 8
+# The asyncio Redis client's connections: the pub/sub subscription holds one, each call borrows one
+# for well under a millisecond.
+ASYNC_REDIS_CONNECTIONS = 16
 
 
 def session_options(settings: Settings | None) -> str:
@@ -152,7 +155,7 @@ class AppState:
     async def aclose(self) -> None:
         await self.gauges.stop()
         await self.refresh.aclose()
-        await self.async_redis.aclose()
+        await self.async_redis.aclose(close_connection_pool=True)
         await self.hot.close()
         self.close()
 
@@ -183,10 +186,16 @@ def build_state(settings: Settings) -> AppState:
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
     )
-    async_redis = aredis.Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-        socket_timeout=REDIS_TIMEOUT_SECONDS,
+    # Bounded: a storm of refreshes shares ASYNC_REDIS_CONNECTIONS instead of opening one each, and
+    # waiting for one of them is bounded too (redis.ConnectionError: 503).
+    async_redis = aredis.Redis(
+        connection_pool=aredis.BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=ASYNC_REDIS_CONNECTIONS,
+            timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
     )
     hot = AsyncReadPool(
         settings.database_url,
