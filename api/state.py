@@ -114,7 +114,7 @@ class KeyUseThrottle:
 @dataclass
 class AppState:
     settings: Settings
-    # Writes (`last_used_at`) and the refresh service.
+    # The one write (`last_used_at`), see make_writer.
     engine: Engine
     # The reads of `GET /v1/analytics/accounts` (key lookup, page), awaited on the event loop.
     hot: AsyncReadPool
