@@ -30,7 +30,7 @@ async def readyz(state: StateDep) -> JSONResponse:
     # Both checks are awaited, not threaded: a storm of refresh waits can't starve the probe.
     failed: list[str] = []
     try:
-        await state.hot.fetch_one(b"SELECT 1", {})
+        await state.probe.fetch_one(b"SELECT 1", {})
     except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout):
         failed.append("postgres")
     try:

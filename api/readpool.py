@@ -131,3 +131,27 @@ class AsyncReadPool:
         idle, self._idle = self._idle, []
         for connection in idle:
             await connection.close()
+
+
+class ShareOfPool:
+    """At most `limit` of a pool's connections at once, for one kind of read (the refresh
+    service's), so that a storm of them leaves the rest of the pool to everyone's lists."""
+
+    def __init__(self, pool: AsyncReadPool, limit: int, wait_timeout: float | None) -> None:
+        self._pool = pool
+        self._limit = limit
+        self._wait_timeout = wait_timeout
+        self._slots: asyncio.Semaphore | None = None
+
+    async def fetch_all(self, sql: bytes, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        if self._slots is None:  # created on the event loop that uses it
+            self._slots = asyncio.Semaphore(self._limit)
+        try:
+            async with asyncio.timeout(self._wait_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise PoolTimeout(f"no database connection free within {self._wait_timeout} s") from None
+        try:
+            return await self._pool.fetch_all(sql, params)
+        finally:
+            self._slots.release()

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.readpool import AsyncReadPool
+from api.readpool import AsyncReadPool, ShareOfPool
 from models.auth import JwtPolicy
 from models.db import make_session_factory
 from ops.metrics import FreshnessGauges
@@ -35,6 +35,9 @@ READ_CONCURRENCY = 8
 # The asyncio Redis client's connections: the pub/sub subscription holds one, each call borrows one
 # for well under a millisecond.
 ASYNC_REDIS_CONNECTIONS = 16
+# Of the READ_CONCURRENCY async connections, the refresh service's own reads (rows to plan,
+# completion polls) may hold at most this many, so a refresh storm can't queue everyone's lists.
+REFRESH_READ_SHARE = 3
 
 
 def session_options(settings: Settings | None) -> str:
@@ -118,6 +121,8 @@ class AppState:
     engine: Engine
     # The reads of `GET /v1/analytics/accounts` (key lookup, page), awaited on the event loop.
     hot: AsyncReadPool
+    # /readyz's own connection: a probe must not queue behind the requests it vouches for.
+    probe: AsyncReadPool
     # The other reads of requests (see make_reader), in threads.
     reader: Engine
     # Used for one thing only: the rate-limited `last_used_at` update of API keys.
@@ -157,6 +162,7 @@ class AppState:
         await self.refresh.aclose()
         await self.async_redis.aclose(close_connection_pool=True)
         await self.hot.close()
+        await self.probe.close()
         self.close()
 
     def close(self) -> None:
@@ -204,16 +210,25 @@ def build_state(settings: Settings) -> AppState:
         lock_timeout_ms=_ms(settings.api_lock_timeout_seconds),
         pool_timeout=settings.api_pool_timeout_seconds,
     )
+    probe = AsyncReadPool(
+        settings.database_url,
+        1,
+        statement_timeout_ms=_ms(settings.api_statement_timeout_seconds),
+        lock_timeout_ms=_ms(settings.api_lock_timeout_seconds),
+        pool_timeout=settings.api_pool_timeout_seconds,
+    )
     reader = make_reader(settings.database_url, settings=settings)
+    refresh_reads = ShareOfPool(hot, REFRESH_READ_SHARE, settings.api_pool_timeout_seconds)
     return AppState(
         settings=settings,
         engine=engine,
         hot=hot,
+        probe=probe,
         reader=reader,
         write_sessions=make_session_factory(engine),
         redis=redis_client,
         async_redis=async_redis,
-        refresh=build_refresh_service(settings, hot, redis_client, async_redis),
+        refresh=build_refresh_service(settings, refresh_reads, redis_client, async_redis),
         gauges=FreshnessGauges(sessionmaker(reader), redis_client, settings.metrics_interval_seconds),
         jwt=jwt_policy(settings),
     )

@@ -89,9 +89,14 @@ def test_a_refresh_storm_does_not_block_readyz_lists_or_metrics(
 
     results, probes = asyncio.run(scenario())
     assert len(probes) >= 30, "the probes ran while the storm waited"
-    for name, status, seconds in probes:
-        assert status == 200, (name, status)
-        assert seconds < 0.5, (name, seconds)
+    assert all(status == 200 for _, status, _ in probes), probes
+    # Held threads made every probe wait for the refreshes (9 s seen). Now /readyz (its own
+    # connection) and /metrics (no query) never queue behind them; a list may queue briefly for
+    # the read pool behind the storm's own key lookups and pages, on a machine shared with others.
+    for name, limit in (("readyz", 0.5), ("metrics", 0.5), ("list", 1.5)):
+        times = sorted(seconds for probe, _, seconds in probes if probe == name)
+        assert times[-1] < limit, (name, times[-5:])
+        assert times[len(times) * 9 // 10] < 0.25, (name, times[-5:])
     for status, seconds, warnings in results:
         assert status == 200
         assert seconds < WAIT_SECONDS + 1
