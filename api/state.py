@@ -218,7 +218,11 @@ def build_state(settings: Settings) -> AppState:
         pool_timeout=settings.api_pool_timeout_seconds,
     )
     reader = make_reader(settings.database_url, settings=settings)
-    refresh_reads = ShareOfPool(hot, REFRESH_READ_SHARE, settings.api_pool_timeout_seconds)
+    # A refresh is prepared to wait anyway: its reads may queue for their share up to its wait
+    # (which they shorten), not only the pool timeout of a plain read.
+    refresh_reads = ShareOfPool(
+        hot, REFRESH_READ_SHARE, max(settings.refresh_wait_seconds, settings.api_pool_timeout_seconds)
+    )
     return AppState(
         settings=settings,
         engine=engine,
