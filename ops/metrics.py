@@ -166,8 +166,10 @@ class FreshnessGauges(Collector):
 
     async def _run(self) -> None:
         while True:
-            # The collector turns database and Redis errors into dravo_freshness_scrape_ok 0.
-            await anyio.to_thread.run_sync(self.refresh_now, abandon_on_cancel=True)
+            # The collector turns database and Redis errors into dravo_freshness_scrape_ok 0. Not
+            # abandoned on stop: the engine is disposed right after, and a query still running in
+            # an abandoned thread would leak its connection (statement_timeout bounds the wait).
+            await anyio.to_thread.run_sync(self.refresh_now)
             await asyncio.sleep(self._interval)
 
     def collect(self) -> Iterator[Metric]:
