@@ -40,6 +40,9 @@ class AsyncCompletionListener:
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._subscribed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Bumped at every (re)subscription: a waiter that saw the same value at its start and end
+        # missed no message (pub/sub loses messages only across a disconnect).
+        self.generation = 0
 
     async def ensure_started(self, timeout: float) -> bool:
         """Start the task once; True when the subscription is live (else: poll the DB)."""
@@ -53,6 +56,10 @@ class AsyncCompletionListener:
         except TimeoutError:
             return False
         return True
+
+    def live(self) -> int | None:
+        """The current generation while subscribed, else None."""
+        return self.generation if self._subscribed.is_set() else None
 
     def snapshot(self, account_ids: set[str]) -> dict[str, int]:
         return {i: self._counts[i] for i in account_ids}
@@ -91,6 +98,7 @@ class AsyncCompletionListener:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(PATTERN)
+                self.generation += 1
                 self._subscribed.set()
                 async for message in pubsub.listen():
                     if message.get("type") == "pmessage":

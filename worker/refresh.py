@@ -13,8 +13,9 @@ The API asks in two steps, both awaited on its event loop, so a waiting refresh 
 Concurrent refreshes of one account share one task: `SET dravo:refresh:<id> NX PX` decides who
 enqueues; the others just wait for the same outcome (single flight across API replicas).
 Completion is seen on the pub/sub channel the task publishes to after its commit (one shared
-asyncio subscription per process, `worker.completions.AsyncCompletionListener`), with a slow poll of
-`last_attempt_at` as a fallback for a lost message. Enqueueing (Redis SET, kombu publish) is the
+asyncio subscription per process, `worker.completions.AsyncCompletionListener`); `last_attempt_at`
+is polled every second only while that subscription is down or was re-made during the wait (a
+message may have been lost), and once at the end of every wait. Enqueueing (Redis SET, kombu publish) is the
 only blocking part: it runs in a small thread pool of its own, and a Redis failure or a publish
 that overruns the wait by ENQUEUE_SLACK_SECONDS raises `RefreshUnavailable` (the API answers 503).
 
@@ -84,6 +85,8 @@ class RefreshPlan:
     budget_spent: frozenset[str]  # the platform's app budget above the scheduled reserve is spent
     baseline: dict[str, int] = field(default_factory=dict, repr=False)
     started: datetime = field(default_factory=utcnow, repr=False)
+    # The listener's generation when the baseline was taken (None: not subscribed).
+    generation: int | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ class RefreshService:
             return RefreshPlan((), frozenset(), frozenset(), frozenset())
         # Listen before reading the rows: a completion between the two is not lost.
         await self._listener.ensure_started(LISTENER_START_SECONDS)
+        generation = self._listener.live()
         baseline = self._listener.snapshot(set(ids))
         started = utcnow() - CLOCK_SLACK
         states = await self._states(ids)
@@ -161,6 +165,7 @@ class RefreshService:
             budget_spent=frozenset(budget_spent),
             baseline=baseline,
             started=started,
+            generation=generation,
         )
 
     async def run(self, plan: RefreshPlan, account_ids: Sequence[str], deadline: float) -> RefreshResult:
@@ -172,7 +177,7 @@ class RefreshService:
         waiting = {i for i in account_ids if i in plan.baseline}
         if waiting:
             await self._enqueue_within(sorted(waiting), deadline)
-        finished = await self._wait(waiting, plan.baseline, plan.started, deadline) if waiting else set()
+        finished = await self._wait(waiting, plan, deadline) if waiting else set()
         return RefreshResult(
             finished=frozenset(finished),
             skipped_recent=plan.skipped_recent,
@@ -278,9 +283,8 @@ class RefreshService:
                 self._publisher = make_celery(self._settings)
             return self._publisher
 
-    async def _wait(
-        self, waiting: set[str], baseline: dict[str, int], started: datetime, deadline: float
-    ) -> set[str]:
+    async def _wait(self, waiting: set[str], plan: RefreshPlan, deadline: float) -> set[str]:
+        baseline, started = plan.baseline, plan.started
         finished: set[str] = set()
         next_poll = time.monotonic() + POLL_SECONDS
         while True:
@@ -292,8 +296,12 @@ class RefreshService:
             finished |= await self._listener.wait({i: baseline[i] for i in pending}, timeout)
             if time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + POLL_SECONDS
-                finished |= await self._attempted_since(waiting - finished, started)
-        if waiting - finished:  # a completion in the last poll interval still counts
+                # While subscribed without a break since the baseline no message was lost: the
+                # database is asked only when one may have been (a storm's waits then cost Redis
+                # events, not a query a second each).
+                if plan.generation is None or self._listener.live() != plan.generation:
+                    finished |= await self._attempted_since(waiting - finished, started)
+        if waiting - finished:  # a message lost in Redis itself (a worker's failed publish)
             finished |= await self._attempted_since(waiting - finished, started)
         return finished
 
