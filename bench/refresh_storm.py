@@ -354,8 +354,10 @@ even when a hundred waits end together. The storm client sends raw HTTP/1.1, one
 request: with httpx's async pool, the same 200 requests measured up to 5 s more at the client than
 in the API's own log. Figures are medians of the runs' percentiles; the 2 cores were shared with
 other work (1-minute load average {min(loads):.1f} to {max(loads):.1f} at the runs' starts). The
-worst single probes come at the storm's start, when 200 requests' key lookups and page reads queue
-for the same 8 read connections as the probes' reads."""
+slowest probes come when 200 requests arrive at once and when a hundred waits end together: then
+the one API process's event loop has a few hundred requests' steps queued ahead of a probe, and a
+list's reads also queue for the 8 read connections (`/readyz` has its own, `/metrics` needs none).
+More API processes (`--workers`) would spread that; the shipped default is 1 (section 3)."""
     save("refresh_storm", "python -m bench refresh_storm", markdown, data)
     return data
 
