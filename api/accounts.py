@@ -1,16 +1,19 @@
 """GET /v1/analytics/accounts and an account's history.
 
-Handlers are `async def`s that hand their blocking work (database reads, the refresh wait of up to
-DRAVO_REFRESH_WAIT_SECONDS) to a thread in one piece, so the event loop never blocks and a request
-takes one thread hop, not one per dependency. A plain list takes no thread at all: it is built by
-PostgreSQL as JSON text (`models.queries.account_page_statement`), read on the async pool
-(`api.readpool`) and sent as it comes.
+Handlers are `async def`s. A list takes no thread at all: it is built by PostgreSQL as JSON text
+(`models.queries.account_page_statement`), read on the async pool (`api.readpool`) and sent as it
+comes. A refresh awaits its wait of up to DRAVO_REFRESH_WAIT_SECONDS on the event loop too
+(`worker.refresh`), so a storm of refreshes holds no thread that other requests need; per workspace
+it is capped in concurrency and in accounts per minute (`api.ratelimit`, 429 past either).
+History hands its read to a thread in one piece.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Path, Query, Request
@@ -20,49 +23,90 @@ from pydantic import BeforeValidator
 from api.dependencies import PrincipalDep, StateDep
 from api.errors import InvalidParameter, NotFound
 from api.history_cursor import decode_history_cursor, encode_history_cursor
-from api.ratelimit import check_refresh_rate
+from api.ratelimit import admit_accounts, refresh_slot
 from api.readpool import to_psycopg
 from api.schemas import AccountsPage, HistoryPage, error_responses
 from api.state import AppState
 from models.cursor import CURSOR_PATTERN, CursorPosition, InvalidCursor, decode_cursor
-from models.queries import (
-    EMPTY_PAGE,
-    MAX_SNAPSHOTS,
-    account_page_statement,
-    list_account_rows,
-    next_page_cursor,
-    snapshot_page,
-)
-from models.read_models import MAX_LIMIT, AccountFilter, AccountRow, Platform, Principal
+from models.queries import EMPTY_PAGE, MAX_SNAPSHOTS, account_page_statement, snapshot_page
+from models.read_models import MAX_LIMIT, AccountFilter, Platform, Principal
 
 log = structlog.get_logger("dravo.api")
 
 REFRESH_PENDING_WARNING = "Refresh still running; showing cached metrics."
+REFRESH_LIMITED_WARNING = "Refresh limit of this workspace reached; showing cached metrics."
+REFRESH_BUDGET_WARNING = (
+    "Platform budget for refreshes spent (the rest is kept for scheduled syncs); showing cached metrics."
+)
+
+ANSWER_SECONDS = 0.5
 
 router = APIRouter(prefix="/v1/analytics")
 
 
-def _rows(state: AppState, principal: Principal, where: AccountFilter) -> list[AccountRow]:
-    return state.read(lambda connection: list_account_rows(connection, principal.workspace_id, where))
+async def _page(
+    state: AppState, principal: Principal, where: AccountFilter
+) -> tuple[bytes | str, str | None]:
+    """The page as PostgreSQL builds it (JSON text, `next_cursor` included) and its next cursor,
+    on the async read pool."""
+    statement = account_page_statement(principal.workspace_id, where)
+    if statement is None:
+        return EMPTY_PAGE, None
+    row = await state.hot.fetch_one(to_psycopg(statement[0]), statement[1])
+    assert row is not None  # an aggregate: always one row
+    page: bytes | str = row[0]
+    next_cursor: str | None = row[1]
+    return page, next_cursor
 
 
-def _refreshed(state: AppState, principal: Principal, where: AccountFilter) -> list[AccountRow]:
+async def _refreshed(
+    state: AppState, principal: Principal, where: AccountFilter
+) -> tuple[dict[str, Any], str | None]:
+    """Refresh the page's accounts, awaited: the wait holds no thread (worker.refresh)."""
     settings = state.settings
-    check_refresh_rate(state.redis, principal.workspace_id, settings.refresh_requests_per_minute)
-    ids = [row.account_id for row in _rows(state, principal, where)]
-    result = state.refresh.refresh(ids, settings.refresh_wait_seconds)
-    if result.pending:
-        log.info(
-            "api.refresh.pending",
-            workspace_id=principal.workspace_id,
-            account_ids=sorted(result.pending),
-            finished=len(result.finished),
+    # The wait counts from here: reading and planning are part of DRAVO_REFRESH_WAIT_SECONDS, and
+    # the re-read and the answer after it get ANSWER_SECONDS of it (under a storm, many waits end
+    # at the same moment and queue for the read pool).
+    started = time.monotonic()
+    deadline = started + max(settings.refresh_wait_seconds - ANSWER_SECONDS, 0.0)
+    workspace_id = principal.workspace_id
+    text, next_cursor = await _page(state, principal, where)
+    page = json.loads(text)
+    ids = [item["account_id"] for item in page["items"]]
+    async with refresh_slot(
+        state.async_redis,
+        workspace_id,
+        settings.refresh_concurrent_per_workspace,
+        settings.refresh_wait_seconds,
+    ):
+        plan = await state.refresh.plan(ids)
+        admitted = await admit_accounts(
+            state.async_redis, workspace_id, plan.candidates, settings.refresh_accounts_per_minute
         )
-    # Re-read: finished rows are fresh now, the others are what the cache holds.
-    rows = _rows(state, principal, where)
-    return [
-        row.with_warning(REFRESH_PENDING_WARNING) if row.account_id in result.pending else row for row in rows
-    ]
+        result = await state.refresh.run(plan, admitted, deadline)
+    limited = set(plan.candidates) - set(admitted)
+    if result.finished:  # re-read: finished rows are fresh now, the others are what the cache holds
+        page = json.loads((await _page(state, principal, where))[0])
+    for item in page["items"]:
+        account_id = item["account_id"]
+        if account_id in result.pending:
+            item["warnings"].append(REFRESH_PENDING_WARNING)
+        elif account_id in limited:
+            item["warnings"].append(REFRESH_LIMITED_WARNING)
+        elif account_id in result.budget_spent:
+            item["warnings"].append(REFRESH_BUDGET_WARNING)
+    log.info(
+        "api.refresh.answered",
+        workspace_id=workspace_id,
+        seconds=round(time.monotonic() - started, 3),
+        finished=len(result.finished),
+        pending=sorted(result.pending),
+        limited=len(limited),
+        budget_spent=len(result.budget_spent),
+        deferred=len(result.deferred),
+    )
+    result_page: dict[str, Any] = page
+    return result_page, next_cursor
 
 
 @router.get(
@@ -107,25 +151,10 @@ async def list_accounts(
     """
     where = AccountFilter(account_id=account_id, platform=platform, limit=limit, after=_position(cursor))
     if refresh:
-        rows = await state.in_thread(lambda: _refreshed(state, principal, where))
-        items = [row.to_json() for row in rows]
-        last = rows[-1].account_id if len(rows) == where.limit else None
-        next_cursor = (
-            None
-            if last is None
-            else await state.read_in_thread(
-                lambda connection: next_page_cursor(connection, principal.workspace_id, where, last)
-            )
-        )
-        body = {"items": items, "total": len(items), "next_cursor": next_cursor}
+        body, next_cursor = await _refreshed(state, principal, where)
         return JSONResponse(body, headers=_next_link(request, next_cursor))
-
-    statement = account_page_statement(principal.workspace_id, where)
-    if statement is None:
-        return Response(EMPTY_PAGE, media_type="application/json")
-    row = await state.hot.fetch_one(to_psycopg(statement[0]), statement[1])
-    assert row is not None  # an aggregate: always one row
-    return Response(row[0], media_type="application/json", headers=_next_link(request, row[1]))
+    page, next_cursor = await _page(state, principal, where)
+    return Response(page, media_type="application/json", headers=_next_link(request, next_cursor))
 
 
 def _position(cursor: str | None) -> CursorPosition | None:

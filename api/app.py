@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api import accounts, health, management, metrics
 from api.errors import install_error_handlers
+from api.limits import HeaderSizeLimit
 from api.state import build_state
 from ops.settings import Settings, get_settings
 
@@ -31,6 +32,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(config)
         app.state.dravo = state
+        if config.metrics_token is not None:  # no /metrics, no gauges to compute
+            await state.gauges.start()
+        await state.refresh.start()
         try:
             yield
         finally:
@@ -46,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.add_middleware(HeaderSizeLimit, max_bytes=config.api_max_header_bytes)
     app.include_router(accounts.router, tags=["analytics"])
     app.include_router(management.router, tags=["management"])
     app.include_router(health.router, tags=["operations"])

@@ -48,11 +48,8 @@ async def get_principal(
     """The workspace the bearer token acts for; 401 for anything else."""
     if credentials is None or not credentials.credentials:
         raise Unauthorized()
-    secret = state.settings.jwt_secret
     # Shape, signature and expiry need no database; a token failing them costs no thread hop.
-    check: BearerCheck | None = check_bearer(
-        credentials.credentials.strip(), secret.get_secret_value() if secret else None
-    )
+    check: BearerCheck | None = check_bearer(credentials.credentials.strip(), state.jwt)
     if check is None:
         raise Unauthorized()
     lookup = check.lookup()

@@ -8,8 +8,10 @@
     ├── RateLimited          429 rate_limited (+ Retry-After)
     └── ServiceUnavailable   503 service_unavailable
 
-Framework errors (validation, unknown route, wrong method) and outages of Postgres or Redis are
-mapped onto the same shape by `install_error_handlers`, so a client never sees another body.
+Framework errors (validation, unknown route, wrong method), outages of Postgres or Redis and the
+API's own time limits (statement_timeout, lock_timeout, no pooled connection free: 503) are
+mapped onto the same shape by `install_error_handlers`, and so is anything unexpected (a 500 with
+no traceback in the body; the traceback goes to the log), so a client never sees another body.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+import psycopg.errors
 import redis
 import structlog
 from fastapi import FastAPI, Request
@@ -25,6 +28,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.readpool import PoolTimeout
 from worker.refresh import RefreshUnavailable
 
 log = structlog.get_logger("dravo.api")
@@ -41,6 +45,14 @@ OUTAGES: tuple[type[Exception], ...] = (
     redis.ConnectionError,
     redis.TimeoutError,
     RefreshUnavailable,
+    PoolTimeout,
+)
+# Outages that are a limit firing: the database answered, but not within the API's time limits.
+TIMEOUTS: tuple[type[Exception], ...] = (
+    psycopg.errors.QueryCanceled,
+    psycopg.errors.LockNotAvailable,
+    sa_exc.TimeoutError,
+    PoolTimeout,
 )
 
 
@@ -139,13 +151,29 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
 
     async def on_outage(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("api.dependency_unavailable", path=request.url.path, error=type(exc).__name__)
-        return error_response(
-            503, ServiceUnavailable.code, "A backing service is unavailable; try again shortly."
+        cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+        timed_out = isinstance(exc, TIMEOUTS) or isinstance(cause, TIMEOUTS)
+        log.warning(
+            "api.dependency_timeout" if timed_out else "api.dependency_unavailable",
+            path=request.url.path,
+            error=type(cause).__name__,
         )
+        message = (
+            "The database did not answer in time; try again shortly."
+            if timed_out
+            else "A backing service is unavailable; try again shortly."
+        )
+        return error_response(503, ServiceUnavailable.code, message, headers={"Retry-After": "1"})
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug: the details go to the log, the client gets the one shape and no traceback.
+        log.error("api.unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
+        return error_response(500, ApiError.code, "Internal error; the service operator has been alerted.")
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     for outage in OUTAGES:
         app.add_exception_handler(outage, on_outage)
+    # Starlette serves this from its outermost middleware, for any exception nothing above caught.
+    app.add_exception_handler(Exception, on_unexpected)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import psycopg
 import redis
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 
 from api.dependencies import StateDep
 from api.errors import error_response
+from api.readpool import PoolTimeout
 from api.schemas import Health, error_responses
 
 router = APIRouter()
@@ -27,13 +27,14 @@ async def healthz() -> JSONResponse:
     responses=error_responses(503),
 )
 async def readyz(state: StateDep) -> JSONResponse:
+    # Both checks are awaited, not threaded: a storm of refresh waits can't starve the probe.
     failed: list[str] = []
     try:
-        await state.read_in_thread(lambda connection: connection.execute(text("SELECT 1")))
-    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError):
+        await state.probe.fetch_one(b"SELECT 1", {})
+    except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout):
         failed.append("postgres")
     try:
-        await state.in_thread(state.redis.ping)
+        await state.async_redis.ping()
     except (redis.ConnectionError, redis.TimeoutError):
         failed.append("redis")
     if failed:

@@ -89,7 +89,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
         403: "The API key lacks the scope this route needs (`manage`); JWTs are read-only.",
         404: "No such account in this workspace.",
         422: "A parameter has an invalid value; `error.param` names it.",
-        429: "Too many refresh requests for this workspace; see Retry-After.",
-        503: "Postgres or Redis is unavailable.",
+        429: "A per-workspace refresh cap (concurrent requests, accounts per minute); see Retry-After.",
+        503: "Postgres or Redis is unavailable, or a database time limit fired; see Retry-After.",
     }
     return {status: {"model": ErrorResponse, "description": descriptions[status]} for status in statuses}

@@ -11,13 +11,16 @@ from typing import TypeVar
 
 import anyio.to_thread
 import redis
+import redis.asyncio as aredis
 from anyio import CapacityLimiter
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.readpool import AsyncReadPool
-from models.db import make_engine, make_session_factory
+from api.readpool import AsyncReadPool, ShareOfPool
+from models.auth import JwtPolicy
+from models.db import make_session_factory
+from ops.metrics import FreshnessGauges
 from ops.settings import Settings
 from worker.refresh import RefreshService, build_refresh_service
 
@@ -29,9 +32,30 @@ REDIS_TIMEOUT_SECONDS = 2.0
 # connection (so no thread ever waits for the pool). On 2 cores Postgres is saturated well before
 # 8 queries run at once; more threads would only queue inside Postgres and add latency.
 READ_CONCURRENCY = 8
+# The asyncio Redis client's connections: the pub/sub subscription holds one, each call borrows one
+# for well under a millisecond.
+ASYNC_REDIS_CONNECTIONS = 16
+# Of the READ_CONCURRENCY async connections, the refresh service's own reads (rows to plan,
+# completion polls) may hold at most this many, so a refresh storm can't queue everyone's lists.
+REFRESH_READ_SHARE = 3
 
 
-def make_reader(database_url: str, pool_size: int = READ_CONCURRENCY) -> Engine:
+def session_options(settings: Settings | None) -> str:
+    """Postgres options of every API connection: read-only, and no unbounded wait (docs/api.md)."""
+    options = ["-c default_transaction_read_only=on"]
+    if settings is not None:
+        options.append(f"-c statement_timeout={_ms(settings.api_statement_timeout_seconds)}")
+        options.append(f"-c lock_timeout={_ms(settings.api_lock_timeout_seconds)}")
+    return " ".join(options)
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def make_reader(
+    database_url: str, pool_size: int = READ_CONCURRENCY, settings: Settings | None = None
+) -> Engine:
     """The API's read engine: one round trip per read, and Postgres refuses writes.
 
     Autocommit, so a read is one statement with no BEGIN/ROLLBACK around it;
@@ -46,7 +70,27 @@ def make_reader(database_url: str, pool_size: int = READ_CONCURRENCY) -> Engine:
         max_overflow=0,
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 5, "options": "-c default_transaction_read_only=on"},
+        pool_timeout=settings.api_pool_timeout_seconds if settings is not None else 30,
+        connect_args={"connect_timeout": 5, "options": session_options(settings)},
+    )
+
+
+def make_writer(settings: Settings) -> Engine:
+    """The API's one write (`last_used_at`), with the same limits on every wait as the reads."""
+    return create_engine(
+        settings.database_url,
+        pool_size=2,
+        max_overflow=2,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        pool_timeout=settings.api_pool_timeout_seconds,
+        connect_args={
+            "connect_timeout": 5,
+            "options": (
+                f"-c statement_timeout={_ms(settings.api_statement_timeout_seconds)}"
+                f" -c lock_timeout={_ms(settings.api_lock_timeout_seconds)}"
+            ),
+        },
     )
 
 
@@ -73,17 +117,24 @@ class KeyUseThrottle:
 @dataclass
 class AppState:
     settings: Settings
-    # Writes (`last_used_at`) and the refresh service.
+    # The one write (`last_used_at`), see make_writer.
     engine: Engine
     # The reads of `GET /v1/analytics/accounts` (key lookup, page), awaited on the event loop.
     hot: AsyncReadPool
+    # /readyz's own connection: a probe must not queue behind the requests it vouches for.
+    probe: AsyncReadPool
     # The other reads of requests (see make_reader), in threads.
     reader: Engine
     # Used for one thing only: the rate-limited `last_used_at` update of API keys.
     write_sessions: sessionmaker[Session]
     redis: redis.Redis
+    # The same Redis for awaited calls (refresh limits and waits, readiness): no thread per call.
+    async_redis: aredis.Redis
     refresh: RefreshService
+    gauges: FreshnessGauges
     key_use: KeyUseThrottle = field(default_factory=KeyUseThrottle)
+    # None: dashboard JWTs are refused (no DRAVO_JWT_SECRET).
+    jwt: JwtPolicy | None = None
     read_limiter: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(READ_CONCURRENCY))
 
     def read(self, work: Callable[[Connection], T]) -> T:
@@ -107,29 +158,81 @@ class AppState:
         return await anyio.to_thread.run_sync(partial(self.read, work), limiter=self.read_limiter)
 
     async def aclose(self) -> None:
+        await self.gauges.stop()
+        await self.refresh.aclose()
+        await self.async_redis.aclose(close_connection_pool=True)
         await self.hot.close()
+        await self.probe.close()
         self.close()
 
     def close(self) -> None:
-        self.refresh.close()
         self.redis.close()
         self.reader.dispose()
         self.engine.dispose()
 
 
+def jwt_policy(settings: Settings) -> JwtPolicy | None:
+    if settings.jwt_secret is None:
+        return None
+    secrets = [settings.jwt_secret.get_secret_value()]
+    if settings.jwt_previous_secret is not None:
+        secrets.append(settings.jwt_previous_secret.get_secret_value())
+    return JwtPolicy(
+        secrets=tuple(secrets),
+        audience=settings.jwt_audience or None,
+        issuer=settings.jwt_issuer or None,
+        max_ttl_seconds=settings.jwt_max_ttl_seconds,
+    )
+
+
 def build_state(settings: Settings) -> AppState:
-    engine = make_engine(settings.database_url)
+    engine = make_writer(settings)
     redis_client = redis.Redis.from_url(
         settings.redis_url,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
     )
+    # Bounded: a storm of refreshes shares ASYNC_REDIS_CONNECTIONS instead of opening one each, and
+    # waiting for one of them is bounded too (redis.ConnectionError: 503).
+    async_redis = aredis.Redis(
+        connection_pool=aredis.BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=ASYNC_REDIS_CONNECTIONS,
+            timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+    )
+    hot = AsyncReadPool(
+        settings.database_url,
+        READ_CONCURRENCY,
+        statement_timeout_ms=_ms(settings.api_statement_timeout_seconds),
+        lock_timeout_ms=_ms(settings.api_lock_timeout_seconds),
+        pool_timeout=settings.api_pool_timeout_seconds,
+    )
+    probe = AsyncReadPool(
+        settings.database_url,
+        1,
+        statement_timeout_ms=_ms(settings.api_statement_timeout_seconds),
+        lock_timeout_ms=_ms(settings.api_lock_timeout_seconds),
+        pool_timeout=settings.api_pool_timeout_seconds,
+    )
+    reader = make_reader(settings.database_url, settings=settings)
+    # A refresh is prepared to wait anyway: its reads may queue for their share up to its wait
+    # (which they shorten), not only the pool timeout of a plain read.
+    refresh_reads = ShareOfPool(
+        hot, REFRESH_READ_SHARE, max(settings.refresh_wait_seconds, settings.api_pool_timeout_seconds)
+    )
     return AppState(
         settings=settings,
         engine=engine,
-        hot=AsyncReadPool(settings.database_url, READ_CONCURRENCY),
-        reader=make_reader(settings.database_url),
+        hot=hot,
+        probe=probe,
+        reader=reader,
         write_sessions=make_session_factory(engine),
         redis=redis_client,
-        refresh=build_refresh_service(settings, engine, redis_client),
+        async_redis=async_redis,
+        refresh=build_refresh_service(settings, refresh_reads, redis_client, async_redis),
+        gauges=FreshnessGauges(sessionmaker(reader), redis_client, settings.metrics_interval_seconds),
+        jwt=jwt_policy(settings),
     )

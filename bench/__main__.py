@@ -1,4 +1,4 @@
-"""python -m bench [throughput|scheduler|api|paging|import ...]: run benchmarks, rewrite docs/benchmarks.md."""
+"""python -m bench [throughput|scheduler|api|paging|import|refresh_storm ...]: run benchmarks, rewrite docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ BENCHMARKS = {
     "api": "bench.api_bench",
     "paging": "bench.paging",
     "import": "bench.import_bench",
+    "refresh_storm": "bench.refresh_storm",
 }
 
 

@@ -11,17 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import jwt
 from sqlalchemy import or_, text, update
 from sqlalchemy.orm import Session
 
 from models.apikeys import key_matches, looks_like_key, visible_prefix
+from models.jwts import JwtPolicy as JwtPolicy  # re-exported: the API imports models.auth only
+from models.jwts import decode
 from models.queries import Reader
 from models.read_models import Principal, Scope
 from models.tables import ApiKey
 
-# Pinned: never let the token's header pick the algorithm (`alg: none`, RS/HS confusion).
-JWT_ALGORITHMS = ["HS256"]
 # `last_used_at` is coarse on purpose: at most one write per key per this period.
 KEY_USE_RESOLUTION = timedelta(minutes=1)
 
@@ -37,21 +36,9 @@ def resolve_api_key(session: Reader, token: str) -> Principal | None:
     return None if check is None else check.resolve(session)
 
 
-def decode_jwt(token: str, secret: str) -> dict[str, Any] | None:
-    """The claims of a valid dashboard JWT, or None (bad signature, alg, exp or claims)."""
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            secret,
-            algorithms=JWT_ALGORITHMS,
-            options={"require": ["exp", "workspace_id"], "verify_aud": False},
-        )
-    except (jwt.PyJWTError, ValueError):
-        return None
-    workspace_id = claims.get("workspace_id")
-    if not isinstance(workspace_id, str) or not workspace_id:
-        return None
-    return claims
+def decode_jwt(token: str, secret: str | JwtPolicy) -> dict[str, Any] | None:
+    """The claims of a valid dashboard JWT, or None (see `models.jwts` for every check)."""
+    return decode(token, JwtPolicy.of(secret))
 
 
 def _jwt_principal(claims: dict[str, Any]) -> Principal:
@@ -63,7 +50,7 @@ def _jwt_principal(claims: dict[str, Any]) -> Principal:
     )
 
 
-def resolve_jwt(session: Reader, token: str, secret: str | None) -> Principal | None:
+def resolve_jwt(session: Reader, token: str, secret: str | JwtPolicy | None) -> Principal | None:
     if not secret:  # dashboard JWTs are refused until DRAVO_JWT_SECRET is set
         return None
     claims = decode_jwt(token, secret)
@@ -112,7 +99,7 @@ class BearerCheck:
         return self.principal(None if row is None else tuple(row))
 
 
-def check_bearer(token: str, jwt_secret: str | None) -> BearerCheck | None:
+def check_bearer(token: str, jwt_secret: str | JwtPolicy | None) -> BearerCheck | None:
     """None for a token that can't be valid whatever the database holds (shape, signature, expiry)."""
     if looks_like_key(token):
         return BearerCheck(token)
@@ -122,7 +109,7 @@ def check_bearer(token: str, jwt_secret: str | None) -> BearerCheck | None:
     return None if claims is None else BearerCheck(token, claims)
 
 
-def resolve_bearer(session: Reader, token: str, jwt_secret: str | None) -> Principal | None:
+def resolve_bearer(session: Reader, token: str, jwt_secret: str | JwtPolicy | None) -> Principal | None:
     check = check_bearer(token, jwt_secret)
     return None if check is None else check.resolve(session)
 

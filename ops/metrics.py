@@ -1,19 +1,24 @@
 """Prometheus metrics. They measure data freshness, not only tasks.
 
 Counters and histograms are updated where things happen (worker tasks, dispatcher); the
-freshness gauges are computed from PostgreSQL at scrape time by `FreshnessCollector`, so they are
-right whichever process restarted. Labels are platform, outcome and queue names only: never an
+freshness gauges are computed from PostgreSQL by `FreshnessCollector`, so they are right whichever
+process restarted. The API computes them in the background (`FreshnessGauges`, at most every
+DRAVO_METRICS_INTERVAL_SECONDS) and a scrape only reads the last result: scraping runs no query. Labels are platform, outcome and queue names only: never an
 account id (cardinality) and never anything from a credential.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 
+import anyio.to_thread
 import redis
 from prometheus_client import Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -165,3 +170,52 @@ class VersionLifetimeCollector(Collector):
                 days.add_metric([lifetime.platform, lifetime.version], lifetime.days_left)
             warning.add_metric([lifetime.platform, lifetime.version], 1 if lifetime.warning else 0)
         yield from (days, warning)
+
+
+class FreshnessGauges(Collector):
+    """`FreshnessCollector`'s families, recomputed by a background task; `collect` only reads them."""
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        redis_client: redis.Redis | None,
+        interval_seconds: float,
+    ) -> None:
+        self._source = FreshnessCollector(session_factory, redis_client)
+        self._interval = interval_seconds
+        self._families: list[Metric] = []
+        self._computed_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def refresh_now(self) -> None:
+        """Blocking: the freshness query and the queue lengths (call it from a thread)."""
+        families: list[Metric] = list(self._source.collect())
+        self._families, self._computed_at = families, time.time()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="dravo-freshness-gauges")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            # The collector turns database and Redis errors into dravo_freshness_scrape_ok 0. Not
+            # abandoned on stop: the engine is disposed right after, and a query still running in
+            # an abandoned thread would leak its connection (statement_timeout bounds the wait).
+            await anyio.to_thread.run_sync(self.refresh_now)
+            await asyncio.sleep(self._interval)
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families
+        age = GaugeMetricFamily(
+            "dravo_freshness_computed_timestamp_seconds",
+            "When the freshness gauges above were computed (0: not yet).",
+        )
+        age.add_metric([], self._computed_at)
+        yield age

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     # Comma-separated Fernet keys: the first encrypts, all decrypt (key rotation).
     encryption_key: SecretStr | None = None
     jwt_secret: SecretStr | None = None
+    # Accepted besides jwt_secret while the dashboard rotates its secret (models/jwts.py).
+    jwt_previous_secret: SecretStr | None = None
+    # Checked (and required in the token) when set.
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    # A JWT whose exp lies further ahead than this is refused: no long-lived dashboard tokens.
+    jwt_max_ttl_seconds: int = Field(86_400, ge=60)
 
     instagram_api_base: str = "https://graph.instagram.com"
     facebook_api_base: str = "https://graph.facebook.com"
@@ -95,7 +102,23 @@ class Settings(BaseSettings):
 
     refresh_wait_seconds: float = Field(10.0, ge=0, le=60)
     refresh_min_interval_seconds: int = Field(60, ge=0)
-    refresh_requests_per_minute: int = Field(30, ge=1)
+    # Per workspace, over every API process: accounts refreshed in any 60 s (a sliding window),
+    # and refresh=true requests waiting at once (past either: 429 with Retry-After).
+    refresh_accounts_per_minute: int = Field(60, ge=1)
+    refresh_concurrent_per_workspace: int = Field(4, ge=1)
+    # Share of every platform's app budget that refreshes may not touch: it stays for scheduled syncs.
+    scheduled_budget_reserve_percent: float = Field(50.0, ge=0, le=100)
+
+    # The API's own waits (docs/api.md): per statement, per lock, and for a pooled connection.
+    api_statement_timeout_seconds: float = Field(5.0, gt=0, le=300)
+    api_lock_timeout_seconds: float = Field(2.0, gt=0, le=300)
+    api_pool_timeout_seconds: float = Field(2.0, gt=0, le=60)
+    # Requests whose headers together exceed this are refused with 431.
+    api_max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576)
+    # GET /metrics needs `Authorization: Bearer <this>`; unset, the API serves no /metrics.
+    metrics_token: SecretStr | None = None
+    # How often each API process recomputes its freshness gauges (a scrape runs no query).
+    metrics_interval_seconds: float = Field(15.0, gt=0, le=15)
 
     lease_seconds: int = Field(300, ge=10)
     dispatch_interval_seconds: float = Field(5.0, gt=0)
@@ -196,7 +219,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
-    @field_validator("jwt_secret")
+    @field_validator("jwt_secret", "jwt_previous_secret")
     @classmethod
     def _jwt_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
@@ -204,6 +227,15 @@ class Settings(BaseSettings):
         # RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
         if len(value.get_secret_value().encode()) < 32:
             raise ValueError("must be at least 32 bytes (HS256 needs a key as long as its hash)")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (it guards every tenant's counts)")
         return value
 
     @field_validator("encryption_key")

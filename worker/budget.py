@@ -14,6 +14,11 @@ What the platforms report feeds the same keys (`observe`):
   `pause_seconds`, because at 100 % Meta stops answering for hours.
 
 Budgets are "CALLS/SECONDS" strings in settings (DRAVO_X_USER_BUDGET=75/900, ...).
+
+Scheduled syncs keep their share: a refresh (`RefreshBudget`, what `refresh=true` syncs spend)
+may only take app tokens while more than DRAVO_SCHEDULED_BUDGET_RESERVE_PERCENT of the app
+bucket would be left, so however often tenants refresh, the dispatcher's syncs still find the
+reserved part of every platform's budget.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+import redis.asyncio as aredis
 
 from adapters.base import PLATFORMS, AccountRef, BudgetObservation, Platform
 from adapters.errors import RateLimited
@@ -38,11 +44,13 @@ CALLS_PER_SYNC: dict[str, int] = {"instagram": 3, "facebook": 3, "x": 1, "linked
 UNAVAILABLE_RETRY = timedelta(seconds=30)
 
 # KEYS: app bucket, user bucket, app pause, user pause. ARGV: app calls, app period ms,
-# user calls, user period ms, calls wanted. Returns {granted, wait_ms, which (1 app, 2 user)}.
+# user calls, user period ms, calls wanted, app tokens that must stay (the scheduled reserve; 0
+# for scheduled syncs). Returns {granted, wait_ms, which (1 app, 2 user)}.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local want = tonumber(ARGV[5])
+local floors = {tonumber(ARGV[6] or '0'), 0}
 local wait, which = 0, 0
 for i = 3, 4 do
   local pttl = redis.call('PTTL', KEYS[i])
@@ -58,8 +66,8 @@ for i = 1, 2 do
   if have == nil or ts == nil then have, ts = cap, now end
   have = math.min(cap, have + math.max(0, now - ts) * rate)
   tokens[i] = have
-  if have < want then
-    local need = math.ceil((want - have) / rate)
+  if have - floors[i] < want then
+    local need = math.ceil((want + floors[i] - have) / rate)
     if need > wait then wait, which = need, i end
   end
 end
@@ -158,12 +166,14 @@ class RedisRateBudget:
         self._cap = client.register_script(_CAP)
         self._available = client.register_script(_AVAILABLE)
 
-    def acquire(self, account: AccountRef, calls: int = 1) -> None:
+    def acquire(self, account: AccountRef, calls: int = 1, reserve_fraction: float = 0.0) -> None:
+        """Spend `calls` tokens, leaving at least `reserve_fraction` of the app bucket unspent."""
         budget = self._budgets[account.platform]
         keys = self._keys(account)
         args = [budget.app.calls, budget.app.seconds * 1000, budget.user.calls, budget.user.seconds * 1000]
+        floor = budget.app.calls * reserve_fraction
         try:
-            granted, wait_ms, which = self._run(self._acquire, keys, [*args, calls])
+            granted, wait_ms, which = self._run(self._acquire, keys, [*args, calls, floor])
         except redis.RedisError as exc:
             raise RateLimited(
                 "the shared rate budget is unreachable; the sync is deferred",
@@ -209,6 +219,16 @@ class RedisRateBudget:
         tokens = int(self._run(self._available, keys, [budget.app.calls, budget.app.seconds * 1000]))
         return tokens // max(CALLS_PER_SYNC.get(platform, 1), 1)
 
+    def refreshable(self, platform: str, reserve_fraction: float) -> bool:
+        """Whether a refresh sync of `platform` would find app tokens above the scheduled reserve."""
+        budget = self._budgets[platform]
+        keys = [_key(platform, "app"), _key(platform, "app", kind="pause")]
+        tokens = int(self._run(self._available, keys, [budget.app.calls, budget.app.seconds * 1000]))
+        return _above_reserve(tokens, budget, platform, reserve_fraction)
+
+    def for_refresh(self, reserve_fraction: float) -> RefreshBudget:
+        return RefreshBudget(self, reserve_fraction)
+
     def _pause(self, key: str, milliseconds: int) -> None:
         # Only ever lengthen a pause: a shorter hint must not cut a longer one.
         with self._redis.pipeline(transaction=True) as pipe:
@@ -228,6 +248,34 @@ class RedisRateBudget:
     @staticmethod
     def _run(script: Any, keys: list[str], args: list[Any]) -> Any:
         return script(keys=keys, args=args)
+
+
+def _above_reserve(tokens: int, budget: PlatformBudget, platform: str, reserve_fraction: float) -> bool:
+    return tokens - budget.app.calls * reserve_fraction >= max(CALLS_PER_SYNC.get(platform, 1), 1)
+
+
+async def refresh_share_left(
+    client: aredis.Redis, budgets: dict[str, PlatformBudget], platform: str, reserve_fraction: float
+) -> bool:
+    """`RedisRateBudget.refreshable` on an asyncio client (the API's refresh service)."""
+    budget = budgets[platform]
+    keys = [_key(platform, "app"), _key(platform, "app", kind="pause")]
+    tokens = await client.eval(_AVAILABLE, len(keys), *keys, budget.app.calls, budget.app.seconds * 1000)
+    return _above_reserve(int(tokens), budget, platform, reserve_fraction)
+
+
+class RefreshBudget:
+    """The budget a refresh sync spends: the same buckets, minus the scheduled syncs' reserve."""
+
+    def __init__(self, budget: RedisRateBudget, reserve_fraction: float) -> None:
+        self._budget = budget
+        self._reserve = reserve_fraction
+
+    def acquire(self, account: AccountRef, calls: int = 1) -> None:
+        self._budget.acquire(account, calls, self._reserve)
+
+    def observe(self, account: AccountRef, observation: BudgetObservation) -> None:
+        self._budget.observe(account, observation)
 
 
 def pause_key(platform: Platform, scope: str, account_id: str | None = None) -> str:

@@ -2,18 +2,19 @@
 
 Every `sync.account` publishes on `dravo:sync-done:<id>` after its commit. Instead of one
 subscription per waiting request (100 concurrent refreshes would hold 100 Redis connections),
-one daemon thread pattern-subscribes and bumps a per-account counter; waiters block on a
-condition variable. If Redis goes away the thread reconnects, and waiters fall back to polling
-the database (see `worker.refresh`), so a lost message only costs latency.
+one asyncio task pattern-subscribes and bumps a per-account counter; waiters await an event and
+hold no thread. If Redis goes away the task reconnects, and waiters fall back to polling the
+database (see `worker.refresh`), so a lost message only costs latency.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import threading
 from collections import Counter
 
 import redis
+import redis.asyncio as aredis
 import structlog
 
 from worker.names import sync_done_channel
@@ -23,77 +24,98 @@ log = structlog.get_logger()
 PATTERN = sync_done_channel("*")
 PREFIX = sync_done_channel("")
 RECONNECT_SECONDS = 1.0
-# How long the thread blocks on the socket before checking for close().
-POLL_SECONDS = 0.25
 
 
-class CompletionListener:
-    def __init__(self, client: redis.Redis) -> None:
+class AsyncCompletionListener:
+    """The subscription of one asyncio process (the API).
+
+    One task pattern-subscribes on an asyncio Redis client; each waiter registers an event for the
+    accounts it waits for and is woken only by those (no thundering herd over every waiter).
+    Built and used on one event loop.
+    """
+
+    def __init__(self, client: aredis.Redis) -> None:
         self._redis = client
-        self._cond = threading.Condition()
         self._counts: Counter[str] = Counter()
-        self._subscribed = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._subscribed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        # Bumped at every (re)subscription: a waiter that saw the same value at its start and end
+        # missed no message (pub/sub loses messages only across a disconnect).
+        self.generation = 0
 
-    def ensure_started(self, timeout: float) -> bool:
-        """Start the thread once; True when the subscription is live (else: poll the DB)."""
-        with self._start_lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name="dravo-sync-done", daemon=True)
-                self._thread.start()
-        return self._subscribed.wait(timeout)
+    async def ensure_started(self, timeout: float) -> bool:
+        """Start the task once; True when the subscription is live (else: poll the DB)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="dravo-sync-done")
+        if self._subscribed.is_set():
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await self._subscribed.wait()
+        except TimeoutError:
+            return False
+        return True
 
-    @property
-    def live(self) -> bool:
-        return self._subscribed.is_set()
+    def live(self) -> int | None:
+        """The current generation while subscribed, else None."""
+        return self.generation if self._subscribed.is_set() else None
 
     def snapshot(self, account_ids: set[str]) -> dict[str, int]:
-        with self._cond:
-            return {i: self._counts[i] for i in account_ids}
+        return {i: self._counts[i] for i in account_ids}
 
-    def wait(self, baseline: dict[str, int], timeout: float) -> set[str]:
-        """Block up to `timeout` for any change; return the accounts completed since `baseline`."""
-        with self._cond:
-            done = {i for i, n in baseline.items() if self._counts[i] > n}
-            if not done and timeout > 0:
-                self._cond.wait(timeout)
-                done = {i for i, n in baseline.items() if self._counts[i] > n}
+    async def wait(self, baseline: dict[str, int], timeout: float) -> set[str]:
+        """Wait up to `timeout` for one of `baseline`'s accounts; return those completed since."""
+        done = {i for i, n in baseline.items() if self._counts[i] > n}
+        if done or timeout <= 0:
             return done
+        event = asyncio.Event()
+        for account_id in baseline:
+            self._waiters.setdefault(account_id, set()).add(event)
+        try:
+            async with asyncio.timeout(timeout):
+                await event.wait()
+        except TimeoutError:
+            pass
+        finally:
+            for account_id in baseline:
+                events = self._waiters.get(account_id)
+                if events is not None:
+                    events.discard(event)
+                    if not events:
+                        del self._waiters[account_id]
+        return {i for i, n in baseline.items() if self._counts[i] > n}
 
-    def close(self) -> None:
-        self._stop.set()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout=1.0)  # a daemon stuck in a reconnect must not hold shutdown
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    async def _run(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                pubsub.psubscribe(PATTERN)
+                await pubsub.psubscribe(PATTERN)
+                self.generation += 1
                 self._subscribed.set()
-                while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=POLL_SECONDS)
-                    if message is not None and message.get("type") == "pmessage":
+                async for message in pubsub.listen():
+                    if message.get("type") == "pmessage":
                         self._record(message["channel"])
-            except (redis.RedisError, OSError, ValueError) as exc:
-                # OSError/ValueError: the client was closed under us (shutdown); else a lost link.
-                if self._stop.is_set():
-                    return
+            except (redis.RedisError, OSError) as exc:
                 log.warning("refresh.listener_disconnected", error=type(exc).__name__)
             finally:
                 self._subscribed.clear()
-                with contextlib.suppress(redis.RedisError, OSError, ValueError):
-                    pubsub.close()
-            self._stop.wait(RECONNECT_SECONDS)
+                with contextlib.suppress(redis.RedisError, OSError, RuntimeError):
+                    await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
+            await asyncio.sleep(RECONNECT_SECONDS)
 
     def _record(self, channel: bytes | str) -> None:
         name = channel.decode() if isinstance(channel, bytes) else channel
         if not name.startswith(PREFIX):
             return
-        with self._cond:
-            self._counts[name[len(PREFIX) :]] += 1
-            self._cond.notify_all()
+        account_id = name[len(PREFIX) :]
+        self._counts[account_id] += 1
+        for event in self._waiters.get(account_id, ()):
+            event.set()

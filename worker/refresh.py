@@ -1,17 +1,23 @@
 """On-demand refresh: the only worker module the API imports.
 
-`RefreshService.refresh(ids, wait_seconds)` asks the worker to sync the given accounts now, on the
-high-priority `refresh` queue, and waits up to `wait_seconds` for them:
+The API asks in two steps, both awaited on its event loop, so a waiting refresh holds no thread:
 
-- an account whose last attempt is younger than DRAVO_REFRESH_MIN_INTERVAL_SECONDS, or that waits
-  for a reconnect, is not asked again (`skipped_recent`);
-- concurrent refreshes of one account share one task: `SET dravo:refresh:<id> NX PX` decides who
-  enqueues; the others just wait for the same outcome (single flight across API replicas);
-- completion is seen on the pub/sub channel the task publishes to after its commit (one shared
-  subscription per process, `worker.completions`), with a slow poll of `last_attempt_at` as a
-  fallback for a lost message;
-- the call never blocks much past `wait_seconds`: publishing gives up within ~1 s, and a Redis
-  failure while enqueueing raises `RefreshUnavailable` (the API answers 503).
+- `plan(ids)` reads the rows and sorts the accounts into those worth a platform call now
+  (`candidates`, stalest first) and those answered from the cache: read in the last
+  DRAVO_REFRESH_MIN_INTERVAL_SECONDS or waiting for a reconnect (`skipped_recent`), deferred by a
+  rate limit until a reset still ahead (`deferred`: its row carries the deferral warning), or of a
+  platform whose app budget has nothing left above the scheduled syncs' reserve (`budget_spent`);
+- `run(plan, ids, wait_seconds)` enqueues the admitted candidates on the high-priority `refresh`
+  queue and waits up to `wait_seconds` for them.
+
+Concurrent refreshes of one account share one task: `SET dravo:refresh:<id> NX PX` decides who
+enqueues; the others just wait for the same outcome (single flight across API replicas).
+Completion is seen on the pub/sub channel the task publishes to after its commit (one shared
+asyncio subscription per process, `worker.completions.AsyncCompletionListener`); `last_attempt_at`
+is polled every second only while that subscription is down or was re-made during the wait (a
+message may have been lost), and once at the end of every wait. Enqueueing (Redis SET, kombu publish) is the
+only blocking part: it runs in a small thread pool of its own, and a Redis failure or a publish
+that overruns the wait by ENQUEUE_SLACK_SECONDS raises `RefreshUnavailable` (the API answers 503).
 
 Importing this module pulls in neither Celery nor adapters; the publisher is built on first use.
 Accounts unknown to the database are ignored (they appear in no set of the result).
@@ -24,24 +30,24 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
+import anyio
+import anyio.to_thread
 import redis
-import sqlalchemy
-from sqlalchemy import select
+import redis.asyncio as aredis
 
 from models.base import utcnow
-from models.tables import AccountSync
 from ops.settings import Settings
-from worker.completions import CompletionListener
+from worker.completions import AsyncCompletionListener
 from worker.names import REFRESH_QUEUE, SYNC_ACCOUNT, refresh_lock_key
 
 if TYPE_CHECKING:
     from celery import Celery
+
+    from worker.budget import PlatformBudget
 
 # How long the first call waits for the completion subscription before relying on polling.
 LISTENER_START_SECONDS = 1.0
@@ -51,65 +57,148 @@ ENQUEUE_SLACK_SECONDS = 1.0
 POLL_SECONDS = 1.0
 # A clock step between this process and the worker must not hide a completion.
 CLOCK_SLACK = timedelta(seconds=1)
+# Threads that publish refresh tasks; a publish takes a millisecond, so a few serve any storm.
+ENQUEUE_THREADS = 4
+
+STATES_SQL = (
+    b"SELECT account_id, platform, last_attempt_at, sync_status, deferred_note, next_sync_at"
+    b" FROM account_sync WHERE account_id = ANY(%(ids)s)"
+)
+LAST_ATTEMPTS_SQL = b"SELECT account_id, last_attempt_at FROM account_sync WHERE account_id = ANY(%(ids)s)"
 
 
 class RefreshUnavailable(Exception):
     """The refresh could not be enqueued: the broker (Redis) is unreachable."""
 
 
+class RowReader(Protocol):
+    """Async reads on the API's connections (`api.readpool.AsyncReadPool` is one)."""
+
+    async def fetch_all(self, sql: bytes, params: dict[str, Any]) -> list[tuple[Any, ...]]: ...
+
+
+@dataclass(frozen=True)
+class RefreshPlan:
+    candidates: tuple[str, ...]  # worth a platform call now, stalest first
+    skipped_recent: frozenset[str]  # read within DRAVO_REFRESH_MIN_INTERVAL_SECONDS, or requires_reconnect
+    deferred: frozenset[str]  # a rate limit's reset is still ahead: the cached row says so
+    budget_spent: frozenset[str]  # the platform's app budget above the scheduled reserve is spent
+    baseline: dict[str, int] = field(default_factory=dict, repr=False)
+    started: datetime = field(default_factory=utcnow, repr=False)
+    # The listener's generation when the baseline was taken (None: not subscribed).
+    generation: int | None = field(default=None, repr=False)
+
+
 @dataclass(frozen=True)
 class RefreshResult:
     finished: frozenset[str]  # synced (row written) within the wait
-    skipped_recent: frozenset[str]  # read within DRAVO_REFRESH_MIN_INTERVAL_SECONDS: no platform call
+    skipped_recent: frozenset[str]
     pending: frozenset[str]  # still queued/running when the wait ended
+    deferred: frozenset[str] = frozenset()
+    budget_spent: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class _RowState:
+    platform: str
     last_attempt_at: datetime | None
     sync_status: str
+    deferred_note: str | None
+    next_sync_at: datetime | None
 
 
 class RefreshService:
-    """Thread-safe; one per process (it owns one pub/sub connection, see worker.completions)."""
+    """One per API process, used on one event loop (it owns one pub/sub connection)."""
 
-    def __init__(self, settings: Settings, engine: sqlalchemy.Engine, redis_client: redis.Redis) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        rows: RowReader,
+        redis_client: redis.Redis,
+        async_redis: aredis.Redis,
+    ) -> None:
+        from worker.budget import budgets_from_settings
+
         self._settings = settings
-        self._engine = engine
+        self._rows = rows
         self._redis = redis_client
+        self._async_redis = async_redis
+        self._budgets: dict[str, PlatformBudget] = budgets_from_settings(settings)
+        self._reserve = settings.scheduled_budget_reserve_percent / 100
         self._publisher: Celery | None = None
         self._publisher_lock = threading.Lock()
         self._min_interval = timedelta(seconds=settings.refresh_min_interval_seconds)
         # The marker outlives any sane wait; the task deletes it when done, and a lost task
         # only delays the next refresh of that account by this much.
         self._lock_ms = max(settings.lease_seconds, 30) * 1000
-        self._listener = CompletionListener(redis_client)
-        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dravo-refresh")
+        self._listener = AsyncCompletionListener(async_redis)
+        self._enqueue_limiter: anyio.CapacityLimiter | None = None
 
-    def refresh(self, account_ids: Sequence[str], wait_seconds: float) -> RefreshResult:
-        deadline = time.monotonic() + max(wait_seconds, 0.0)
+    async def plan(self, account_ids: Sequence[str]) -> RefreshPlan:
         ids = list(dict.fromkeys(account_ids))
         if not ids:
-            return RefreshResult(frozenset(), frozenset(), frozenset())
+            return RefreshPlan((), frozenset(), frozenset(), frozenset())
         # Listen before reading the rows: a completion between the two is not lost.
-        self._listener.ensure_started(timeout=min(LISTENER_START_SECONDS, max(wait_seconds, 0.0)))
+        await self._listener.ensure_started(LISTENER_START_SECONDS)
+        generation = self._listener.live()
         baseline = self._listener.snapshot(set(ids))
         started = utcnow() - CLOCK_SLACK
-        states = self._states(ids)
-        skipped = {i for i, s in states.items() if self._skip(s, started + CLOCK_SLACK)}
-        waiting = {i for i in states if i not in skipped}
-        if waiting:
-            self._enqueue_within(sorted(waiting), deadline)
-        finished = self._wait(waiting, baseline, started, deadline) if waiting else set()
-        return RefreshResult(
-            finished=frozenset(finished),
+        states = await self._states(ids)
+        now = started + CLOCK_SLACK
+        skipped = {i for i, s in states.items() if self._skip(s, now)}
+        deferred = {
+            i
+            for i, s in states.items()
+            if i not in skipped and s.deferred_note and s.next_sync_at is not None and s.next_sync_at > now
+        }
+        rest = [i for i in states if i not in skipped and i not in deferred]
+        spent = await self._budget_spent({states[i].platform for i in rest})
+        budget_spent = {i for i in rest if states[i].platform in spent}
+        candidates = sorted(
+            (i for i in rest if i not in budget_spent),
+            key=lambda i: (states[i].last_attempt_at is not None, states[i].last_attempt_at or now, i),
+        )
+        return RefreshPlan(
+            candidates=tuple(candidates),
             skipped_recent=frozenset(skipped),
-            pending=frozenset(waiting - finished),
+            deferred=frozenset(deferred),
+            budget_spent=frozenset(budget_spent),
+            baseline=baseline,
+            started=started,
+            generation=generation,
         )
 
-    def close(self) -> None:
-        self._listener.close()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+    async def run(self, plan: RefreshPlan, account_ids: Sequence[str], deadline: float) -> RefreshResult:
+        """Refresh `account_ids` (admitted candidates of `plan`); wait until `deadline` at most.
+
+        `deadline` is on `time.monotonic()`'s clock, set by the caller when its request began, so
+        reading the rows and planning count against the same DRAVO_REFRESH_WAIT_SECONDS.
+        """
+        waiting = {i for i in account_ids if i in plan.baseline}
+        if waiting:
+            await self._enqueue_within(sorted(waiting), deadline)
+        finished = await self._wait(waiting, plan, deadline) if waiting else set()
+        return RefreshResult(
+            finished=frozenset(finished),
+            skipped_recent=plan.skipped_recent,
+            pending=frozenset(waiting - finished),
+            deferred=plan.deferred,
+            budget_spent=plan.budget_spent,
+        )
+
+    async def refresh(self, account_ids: Sequence[str], wait_seconds: float) -> RefreshResult:
+        """`plan` then `run` of every candidate (no per-workspace limits: those are the API's)."""
+        deadline = time.monotonic() + max(wait_seconds, 0.0)
+        plan = await self.plan(account_ids)
+        return await self.run(plan, plan.candidates, deadline)
+
+    async def start(self) -> None:
+        """Subscribe and build the publisher before the first request needs them."""
+        await self._listener.ensure_started(LISTENER_START_SECONDS)
+        await anyio.to_thread.run_sync(self._publisher_app)
+
+    async def aclose(self) -> None:
+        await self._listener.close()
         with self._publisher_lock:
             if self._publisher is not None:
                 self._publisher.close()
@@ -121,26 +210,36 @@ class RefreshService:
         last = state.last_attempt_at
         return last is not None and now - last < self._min_interval
 
-    def _states(self, ids: list[str]) -> dict[str, _RowState]:
-        query = select(AccountSync.account_id, AccountSync.last_attempt_at, AccountSync.sync_status).where(
-            AccountSync.account_id.in_(ids)
-        )
-        with self._engine.connect() as conn:
-            return {row[0]: _RowState(row[1], row[2]) for row in conn.execute(query)}
+    async def _states(self, ids: list[str]) -> dict[str, _RowState]:
+        rows = await self._rows.fetch_all(STATES_SQL, {"ids": ids})
+        return {row[0]: _RowState(*row[1:]) for row in rows}
 
-    def _last_attempts(self, ids: set[str]) -> dict[str, datetime | None]:
-        query = select(AccountSync.account_id, AccountSync.last_attempt_at).where(
-            AccountSync.account_id.in_(sorted(ids))
-        )
-        with self._engine.connect() as conn:
-            return {row[0]: row[1] for row in conn.execute(query)}
+    async def _budget_spent(self, platforms: set[str]) -> set[str]:
+        from worker.budget import refresh_share_left
 
-    def _enqueue_within(self, account_ids: list[str], deadline: float) -> None:
-        # Redis clients retry connects with backoff (seconds); the caller's deadline wins.
-        job = self._executor.submit(self._enqueue_all, account_ids)
+        if self._reserve <= 0:
+            return set()
+        spent = set()
+        for platform in sorted(platforms):
+            try:
+                if not await refresh_share_left(self._async_redis, self._budgets, platform, self._reserve):
+                    spent.add(platform)
+            except redis.RedisError as exc:
+                raise RefreshUnavailable(f"Redis unavailable: {type(exc).__name__}") from exc
+        return spent
+
+    async def _enqueue_within(self, account_ids: list[str], deadline: float) -> None:
+        # Redis clients retry connects with backoff (seconds); the caller's deadline wins. An
+        # abandoned publish finishes (or fails) in its thread; the request does not wait for it.
+        if self._enqueue_limiter is None:
+            self._enqueue_limiter = anyio.CapacityLimiter(ENQUEUE_THREADS)
+        limit = max(deadline - time.monotonic(), 0.0) + ENQUEUE_SLACK_SECONDS
         try:
-            job.result(timeout=max(deadline - time.monotonic(), 0.0) + ENQUEUE_SLACK_SECONDS)
-        except FutureTimeout:
+            with anyio.fail_after(limit):
+                await anyio.to_thread.run_sync(
+                    self._enqueue_all, account_ids, limiter=self._enqueue_limiter, abandon_on_cancel=True
+                )
+        except TimeoutError:
             raise RefreshUnavailable("Redis unavailable: no answer in time") from None
 
     def _enqueue_all(self, account_ids: list[str]) -> None:
@@ -184,9 +283,8 @@ class RefreshService:
                 self._publisher = make_celery(self._settings)
             return self._publisher
 
-    def _wait(
-        self, waiting: set[str], baseline: dict[str, int], started: datetime, deadline: float
-    ) -> set[str]:
+    async def _wait(self, waiting: set[str], plan: RefreshPlan, deadline: float) -> set[str]:
+        baseline, started = plan.baseline, plan.started
         finished: set[str] = set()
         next_poll = time.monotonic() + POLL_SECONDS
         while True:
@@ -195,25 +293,37 @@ class RefreshService:
             if not pending or now >= deadline:
                 break
             timeout = max(0.0, min(deadline, next_poll) - now)
-            finished |= self._listener.wait({i: baseline[i] for i in pending}, timeout)
+            finished |= await self._listener.wait({i: baseline[i] for i in pending}, timeout)
             if time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + POLL_SECONDS
-                finished |= self._attempted_since(waiting - finished, started)
-        if waiting - finished:  # a completion in the last poll interval still counts
-            finished |= self._attempted_since(waiting - finished, started)
+                # While subscribed without a break since the baseline no message was lost: the
+                # database is asked only when one may have been (a storm's waits then cost Redis
+                # events, not a query a second each).
+                if plan.generation is None or self._listener.live() != plan.generation:
+                    finished |= await self._attempted_since(waiting - finished, started)
+        if waiting - finished:  # a message lost in Redis itself (a worker's failed publish)
+            finished |= await self._attempted_since(waiting - finished, started)
         return finished
 
-    def _attempted_since(self, ids: set[str], started: datetime) -> set[str]:
+    async def _attempted_since(self, ids: set[str], started: datetime) -> set[str]:
         if not ids:
             return set()
-        return {i for i, at in self._last_attempts(ids).items() if at is not None and at >= started}
+        rows = await self._rows.fetch_all(LAST_ATTEMPTS_SQL, {"ids": sorted(ids)})
+        return {row[0] for row in rows if row[1] is not None and row[1] >= started}
 
 
 def build_refresh_service(
-    settings: Settings, engine: sqlalchemy.Engine, redis_client: redis.Redis
+    settings: Settings, rows: RowReader, redis_client: redis.Redis, async_redis: aredis.Redis
 ) -> RefreshService:
     """The API's composition root calls this once per process."""
-    return RefreshService(settings, engine, redis_client)
+    return RefreshService(settings, rows, redis_client, async_redis)
 
 
-__all__ = ["RefreshResult", "RefreshService", "RefreshUnavailable", "build_refresh_service"]
+__all__ = [
+    "RefreshPlan",
+    "RefreshResult",
+    "RefreshService",
+    "RefreshUnavailable",
+    "RowReader",
+    "build_refresh_service",
+]

@@ -105,7 +105,7 @@ class SyncRunner:
             return SyncReport(account_id=account_id, claimed=False)
         started = time.perf_counter()
         try:
-            update, calls = self._fetch(claim, now)
+            update, calls = self._fetch(claim, now, mode)
             written = self._write(claim, update)
         finally:
             self._notify(account_id)
@@ -117,7 +117,7 @@ class SyncRunner:
         )
         return SyncReport(account_id, True, written, update.sync_status, calls)
 
-    def _fetch(self, claim: ClaimedAccount, now: datetime) -> tuple[RowUpdate, int]:
+    def _fetch(self, claim: ClaimedAccount, now: datetime, mode: Mode) -> tuple[RowUpdate, int]:
         deps = self._deps
         ref = AccountRef(
             account_id=claim.account_id,
@@ -147,7 +147,12 @@ class SyncRunner:
             credentials=credentials,
             credential_sink=sink,
             catalog=deps.catalog,
-            budget=deps.budget,
+            # A refresh leaves the scheduled syncs' share of the app budget alone (worker.budget).
+            budget=(
+                deps.budget.for_refresh(deps.settings.scheduled_budget_reserve_percent / 100)
+                if mode == "refresh"
+                else deps.budget
+            ),
             now=now,
             insights_window_days=deps.settings.insights_window_days,
         )

@@ -71,6 +71,8 @@ def serve_api(
         log_level=config.log_level.lower(),
         lifespan="on",
         server_header=False,
+        # h11's own header cap (api.limits caps headers for httptools, which has none).
+        h11_max_incomplete_event_size=config.api_max_header_bytes,
         # On a stop, in-flight requests (a refresh waits up to this long) may finish.
         timeout_graceful_shutdown=int(config.refresh_wait_seconds) + 5,
     )

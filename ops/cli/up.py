@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import time
 from types import FrameType
@@ -75,6 +76,8 @@ def up(
     for platform in PLATFORMS:
         env.setdefault(f"DRAVO_{platform.upper()}_API_BASE", f"{simulator_url}/{platform}")
     env.setdefault("DRAVO_LINKEDIN_OAUTH_BASE", f"{simulator_url}/linkedin-oauth")
+    # /metrics is served only behind a token (api.metrics); a trial gets a fresh one.
+    env.setdefault("DRAVO_METRICS_TOKEN", secrets.token_urlsafe(24))
     os.environ.update(env)
     config = settings()
 
@@ -117,6 +120,8 @@ def up(
             f"  {seed.api_key}\n\n"
             "Try:\n\n"
             f"  curl -s -H 'Authorization: Bearer {seed.api_key}' {api_url}/v1/analytics/accounts\n\n"
+            "Metrics (DRAVO_METRICS_TOKEN):\n\n"
+            f"  curl -s -H 'Authorization: Bearer {env['DRAVO_METRICS_TOKEN']}' {api_url}/metrics\n\n"
             "Press Ctrl-C to stop everything.\n"
         )
 

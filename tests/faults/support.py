@@ -109,8 +109,9 @@ def group_syncs(times: list[float], quiet_seconds: float) -> list[list[float]]:
     return groups
 
 
-def scrape(url: str) -> str:
-    response = httpx.get(url, timeout=10)
+def scrape(url: str, token: str | None = None) -> str:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    response = httpx.get(url, timeout=10, headers=headers)
     response.raise_for_status()
     return response.text
 

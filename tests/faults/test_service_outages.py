@@ -33,6 +33,9 @@ REDIS_OUTAGE_SECONDS = 20
 POSTGRES_OUTAGE_SECONDS = 10
 
 
+METRICS_TOKEN = "metrics-token-for-the-outage-test"
+
+
 @pytest.fixture
 def private_postgres(tmp_path: Path) -> Iterator[PostgresCluster]:
     cluster = PostgresCluster(tmp_path / "pg")
@@ -82,6 +85,9 @@ def test_redis_and_postgres_outages(
         DRAVO_JWT_SECRET=seeding.JWT_SECRET,
         DRAVO_REFRESH_WAIT_SECONDS="3",
         DRAVO_REFRESH_MIN_INTERVAL_SECONDS="0",
+        # Every refresh here names all accounts; the per-workspace cap is not under test.
+        DRAVO_REFRESH_ACCOUNTS_PER_MINUTE="100000",
+        DRAVO_METRICS_TOKEN=METRICS_TOKEN,
         # Rows keep coming due every minute, so syncs are running when the services go away.
         **{f"DRAVO_{p.upper()}_FRESHNESS_SECONDS": "60" for p in PLATFORMS},
     )
@@ -158,7 +164,7 @@ def test_redis_and_postgres_outages(
             assert final[account_id]["last_updated_at"] >= row["last_updated_at"]
         assert all(n >= 1 for n in snapshot_counts(sessions, [a.account_id for a in everyone]).values())
 
-        credential_scan.texts["api /metrics"] = scrape(f"{base}/metrics")
+        credential_scan.texts["api /metrics"] = scrape(f"{base}/metrics", token=METRICS_TOKEN)
     finally:
         client.close()
         stop(api)

@@ -70,6 +70,9 @@ def _stop(up: subprocess.Popen[bytes], ports: list[int]) -> None:
     assert _children_of(ports) == []
 
 
+METRICS_TOKEN = "metrics-token-for-the-up-test"
+
+
 @pytest.mark.e2e
 def test_up_runs_the_stack_and_stops_on_ctrl_c(
     test_env: dict[str, str], session_factory: sessionmaker[Session], tmp_path: Path
@@ -82,6 +85,8 @@ def test_up_runs_the_stack_and_stops_on_ctrl_c(
         "DRAVO_ENV": "development",
         "DRAVO_DISPATCH_INTERVAL_SECONDS": "1",
         "DRAVO_WORKER_METRICS_PORT": str(ports["worker_metrics"]),
+        "DRAVO_METRICS_TOKEN": METRICS_TOKEN,
+        "DRAVO_METRICS_INTERVAL_SECONDS": "1",
     }
     log = tmp_path / "up.log"
     up = _start(env, ports, log)
@@ -104,9 +109,15 @@ def test_up_runs_the_stack_and_stops_on_ctrl_c(
         assert any("rate limit" in w for w in rate_limited["warnings"])
 
         assert httpx.get(f"http://127.0.0.1:{ports['flower']}/", timeout=10).status_code == 200
-        metrics = httpx.get(f"{api}/metrics").text
+        assert httpx.get(f"{api}/metrics").status_code == 401  # not public
+        reconnect = 'dravo_accounts{platform="linkedin",sync_status="requires_reconnect"} 1.0'
+        metrics = ""
+        deadline = time.monotonic() + 10  # the gauges are recomputed every second here
+        while reconnect not in metrics and time.monotonic() < deadline:
+            metrics = httpx.get(f"{api}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+            time.sleep(0.5)
         assert 'dravo_accounts_stale{platform="x"}' in metrics
-        assert 'dravo_accounts{platform="linkedin",sync_status="requires_reconnect"} 1.0' in metrics
+        assert reconnect in metrics
         # One exporter per worker process (one per core): ports base, base+1, ...
         worker_metrics = ""
         for port in range(ports["worker_metrics"], ports["worker_metrics"] + (os.cpu_count() or 1)):

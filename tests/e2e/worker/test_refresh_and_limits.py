@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import redis
-from sqlalchemy import Engine
+import redis.asyncio as aredis
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.readpool import AsyncReadPool
 from ops.settings import get_settings
 from simulator.client import SimulatorClient
 from tests.e2e.worker.conftest import attempted, rows, wait_for_rows
@@ -22,21 +23,27 @@ def test_a_hundred_concurrent_refreshes_make_one_platform_call(
     processes: Processes,
     simulator: SimulatorClient,
     session_factory: sessionmaker[Session],
-    engine: Engine,
     e2e_redis: redis.Redis,
     workspace: str,
 ) -> None:
     sim = simulator.upsert_account("tiktok", "hot-1", params={}, latency_ms=300)
     account_id = connect(session_factory, workspace, "tiktok", "hot-1", sim["access_token"])
     processes.worker(concurrency=16)  # no beat: only refreshes reach the platform
-    service = build_refresh_service(get_settings(), engine, e2e_redis)
-    try:
-        with ThreadPoolExecutor(max_workers=100) as pool:
-            results: list[RefreshResult] = list(
-                pool.map(lambda _: service.refresh([account_id], wait_seconds=10), range(100))
-            )
-    finally:
-        service.close()
+    settings = get_settings()
+
+    async def storm() -> list[RefreshResult]:
+        # As the API runs it: one service per process, awaited on its event loop.
+        rows = AsyncReadPool(settings.database_url, 8)
+        async_redis = aredis.Redis.from_url(settings.redis_url)
+        service = build_refresh_service(settings, rows, e2e_redis, async_redis)
+        try:
+            return list(await asyncio.gather(*(service.refresh([account_id], 10) for _ in range(100))))
+        finally:
+            await service.aclose()
+            await async_redis.aclose()
+            await rows.close()
+
+    results = asyncio.run(storm())
 
     assert simulator.total_requests("tiktok", "hot-1") == 1
     for result in results:
