@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from adapters.base import Credentials
+from models import outbox
 from models.apikeys import NewApiKey, generate_key
 from models.base import utcnow
 from models.crypto import TokenCipher
@@ -151,6 +152,8 @@ def connect_account(session: Session, cipher: TokenCipher, request: ConnectReque
     existing.reconnected_at = now
     if request.handle:
         existing.handle = request.handle
+    # The webhook event first: it locks the row and compares the status it replaces.
+    outbox.record_operator_status_change(session, existing.id, "pending")
     # The lease is dropped too: a sync still running with the old credentials must not write.
     session.execute(
         update(AccountSync)

@@ -58,6 +58,18 @@ class TokenCipher:
             scopes=tuple(payload.get("scopes") or ()),
         )
 
+    def encrypt_text(self, value: str) -> bytes:
+        """A secret that is not a platform credential (a webhook signing secret)."""
+        return self._fernet.encrypt(value.encode())
+
+    def decrypt_text(self, blob: bytes) -> str:
+        try:
+            return self._fernet.decrypt(bytes(blob)).decode()
+        except InvalidToken:
+            raise CredentialsUnreadable(
+                "a stored secret can't be decrypted: DRAVO_ENCRYPTION_KEY does not hold its key"
+            ) from None
+
     def rotate(self, blob: bytes) -> bytes:
         """Re-encrypt with the first key."""
         try:

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import DateTime, TextClause, TextualSelect, bindparam, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
+from models import outbox
 from models.tables import Account, AccountSync
 
 
@@ -215,23 +216,47 @@ def store_credentials(
 
 @lru_cache(maxsize=64)
 def _write_statement(columns: tuple[str, ...]) -> TextClause:
-    """The outcome UPDATE of these columns and the snapshot INSERT, as one statement."""
+    """The outcome UPDATE of these columns, the snapshot INSERT and the webhook events, as one
+    statement: an event is written exactly when its row change is (the transactional outbox)."""
     table = AccountSync.__table__.c
     unknown = [c for c in columns if c not in table or c in ("account_id", "lease_token", "lease_until")]
     if unknown:
         raise ValueError(f"not outcome columns of account_sync: {unknown}")
     assignments = "".join(f"{c} = :{c}, " for c in columns)
     return text(
-        # Only column names of account_sync (checked above) are interpolated.
+        # Only column names of account_sync (checked above) and fixed SQL are interpolated.
         f"""
-        WITH written AS (
-            UPDATE account_sync SET {assignments}lease_token = NULL, lease_until = NULL
-            WHERE account_id = :account_id AND lease_token = :lease_token
-            RETURNING account_id, sync_status, metrics
+        WITH before AS (
+            -- The row as it was (locked), so the events can compare old and new status.
+            SELECT account_id, sync_status AS old_status, expiry_notified_for AS old_expiry
+            FROM account_sync WHERE account_id = :account_id AND lease_token = :lease_token
+            FOR UPDATE
+        ), written AS (
+            UPDATE account_sync AS s SET {assignments}lease_token = NULL, lease_until = NULL,
+                expiry_notified_for = COALESCE(CAST(:token_expiring_at AS timestamptz),
+                                               s.expiry_notified_for)
+            FROM before
+            WHERE s.account_id = before.account_id AND s.lease_token = :lease_token
+            RETURNING s.account_id, s.sync_status, s.metrics, s.error_message, s.warnings,
+                      before.old_status, before.old_expiry
         ), snapshot AS (
             INSERT INTO metric_snapshots (account_id, captured_at, sync_status, metrics)
             SELECT account_id, CAST(:snapshot_at AS timestamptz), sync_status, metrics FROM written
             WHERE CAST(:snapshot_at AS timestamptz) IS NOT NULL
+        ), status_event AS (
+            {outbox.INSERT_EVENT_SQL}
+            SELECT {outbox.WEBHOOK_ID_SQL}, a.workspace_id, w.account_id, 'account.status_changed',
+                   {outbox.status_changed_payload_sql("w", "a")}, now()
+            FROM written AS w JOIN accounts AS a ON a.id = w.account_id
+            WHERE w.sync_status <> w.old_status
+        ), expiry_event AS (
+            {outbox.INSERT_EVENT_SQL}
+            SELECT {outbox.WEBHOOK_ID_SQL}, a.workspace_id, w.account_id, 'account.token_expiring',
+                   {outbox.token_expiring_payload_sql("w", "a", "CAST(:token_expiring_at AS timestamptz)")},
+                   now()
+            FROM written AS w JOIN accounts AS a ON a.id = w.account_id
+            WHERE CAST(:token_expiring_at AS timestamptz) IS NOT NULL
+              AND w.old_expiry IS DISTINCT FROM CAST(:token_expiring_at AS timestamptz)
         )
         SELECT count(*) FROM written
         """  # noqa: S608
@@ -239,6 +264,7 @@ def _write_statement(columns: tuple[str, ...]) -> TextClause:
         *(bindparam(c, type_=table[c].type) for c in columns),
         bindparam("lease_token", type_=table.lease_token.type),
         bindparam("snapshot_at", type_=DateTime(timezone=True)),
+        bindparam("token_expiring_at", type_=DateTime(timezone=True)),
     )
 
 
@@ -249,14 +275,24 @@ def write_outcome(
     values: dict[str, Any],
     *,
     snapshot_at: datetime | None = None,
+    token_expiring_at: datetime | None = None,
 ) -> bool:
     """Write the row and release the lease; with `snapshot_at`, append the read to the history.
 
     False (and nothing written) when this sync no longer holds the lease. One round trip: the
-    snapshot is inserted from the UPDATE's RETURNING in the same statement.
+    snapshot is inserted from the UPDATE's RETURNING in the same statement, and so are the
+    webhook events: `account.status_changed` when sync_status changes (never when it stays), and
+    `account.token_expiring` with `token_expiring_at` (the expiry of a token inside the warning
+    window) the first time that expiry is seen.
     """
     statement = _write_statement(tuple(values))
-    params = {**values, "account_id": account_id, "lease_token": lease_token, "snapshot_at": snapshot_at}
+    params = {
+        **values,
+        "account_id": account_id,
+        "lease_token": lease_token,
+        "snapshot_at": snapshot_at,
+        "token_expiring_at": token_expiring_at,
+    }
     return bool(session.execute(statement, params).scalar_one())
 
 

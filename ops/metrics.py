@@ -126,3 +126,16 @@ class FreshnessCollector(Collector):
             except redis.RedisError:
                 return
             yield depth
+
+
+# Webhooks (docs/webhooks.md): counted in the worker process that made the attempt.
+WEBHOOK_ATTEMPTS = Counter(
+    "dravo_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome (delivered, retry, failed, refused).",
+    ["outcome"],
+)
+WEBHOOK_LATENCY = Histogram(
+    "dravo_webhook_delivery_seconds",
+    "Wall time of one webhook request, connect to status line.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)

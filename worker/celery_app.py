@@ -18,11 +18,12 @@ from kombu.entity import Exchange, Queue
 
 from ops.settings import Settings
 from worker.names import DISPATCH_DUE, PLATFORM_QUEUES, REFRESH_QUEUE, SYNC_ACCOUNT, platform_queue
+from worker.webhooks.names import WEBHOOKS_QUEUE
 
 
 def queues() -> list[Queue]:
     exchange = Exchange("dravo", type="direct")  # type: ignore[no-untyped-call]
-    names = [REFRESH_QUEUE, "sync.dispatch", *(platform_queue(p) for p in PLATFORM_QUEUES)]
+    names = [REFRESH_QUEUE, "sync.dispatch", *(platform_queue(p) for p in PLATFORM_QUEUES), WEBHOOKS_QUEUE]
     return [Queue(name, exchange, routing_key=name) for name in names]  # type: ignore[no-untyped-call]
 
 
@@ -40,7 +41,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_queues": queues(),
         "task_default_queue": REFRESH_QUEUE,
         "task_default_exchange": "dravo",
-        "task_routes": {DISPATCH_DUE: {"queue": "sync.dispatch", "routing_key": "sync.dispatch"}},
+        "task_routes": {
+            DISPATCH_DUE: {"queue": "sync.dispatch", "routing_key": "sync.dispatch"},
+            # Webhook work has its own queue: a slow receiver never waits in front of a sync.
+            "webhooks.*": {"queue": WEBHOOKS_QUEUE, "routing_key": WEBHOOKS_QUEUE},
+        },
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,

@@ -72,6 +72,9 @@ class RowUpdate:
     deferred_note: str | None
     event: str  # the log event: sync.succeeded, sync.partial, sync.rate_limited...
     snapshot: bool = False  # a successful read: also append to metric_snapshots
+    # The expiry of a token inside the warning window that can't be refreshed silently: the
+    # outcome write emits `account.token_expiring` the first time it sees this expiry.
+    token_expiring_at: datetime | None = None
     log_fields: dict[str, str] = field(default_factory=dict)
 
     def values(self, now: datetime) -> dict[str, Any]:
