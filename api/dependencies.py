@@ -1,4 +1,4 @@
-"""Request dependencies: the process state and the authenticated workspace.
+"""Request dependencies: the process state, the authenticated workspace and its scope.
 
 Both are `async def`: FastAPI would run a plain `def` dependency in its threadpool, one thread hop
 each. Authentication needs the database only for API keys and JWT workspaces, and then takes one
@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.errors import Unauthorized
+from api.errors import Forbidden, Unauthorized
 from api.readpool import to_psycopg
 from api.state import AppState
 from models.auth import BearerCheck, check_bearer, record_key_use
@@ -67,3 +67,16 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+MANAGE_REQUIRED_MESSAGE = "This route needs an API key with the 'manage' scope."
+
+
+async def require_manage(principal: PrincipalDep) -> Principal:
+    """The principal of a `manage` API key; 403 for a `read` key or a dashboard JWT (read-only)."""
+    if not principal.can_manage:
+        raise Forbidden(MANAGE_REQUIRED_MESSAGE)
+    return principal
+
+
+ManagerDep = Annotated[Principal, Depends(require_manage)]

@@ -2,6 +2,7 @@
 
     ApiError                 (raised by handlers and dependencies)
     ├── Unauthorized         401 unauthorized
+    ├── Forbidden            403 forbidden (a valid token without the scope a route needs)
     ├── NotFound             404 not_found
     ├── InvalidParameter     422 invalid_parameter (names the parameter)
     ├── RateLimited          429 rate_limited (+ Retry-After)
@@ -60,6 +61,11 @@ class Unauthorized(ApiError):
 
     def __init__(self) -> None:
         super().__init__(UNAUTHORIZED_MESSAGE, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
 
 
 class NotFound(ApiError):

@@ -79,6 +79,7 @@ class Health(_Strict):
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     descriptions = {
         401: "Missing or invalid API key / JWT.",
+        403: "The API key lacks the scope this route needs (`manage`); JWTs are read-only.",
         404: "No such account in this workspace.",
         422: "A parameter has an invalid value; `error.param` names it.",
         429: "Too many refresh requests for this workspace; see Retry-After.",

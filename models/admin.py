@@ -16,7 +16,7 @@ from models.apikeys import NewApiKey, generate_key
 from models.base import utcnow
 from models.crypto import TokenCipher
 from models.ids import new_account_id, new_workspace_id
-from models.tables import PLATFORM_VALUES, Account, AccountSync, ApiKey, Workspace
+from models.tables import API_KEY_SCOPES, PLATFORM_VALUES, Account, AccountSync, ApiKey, Workspace
 
 
 class AdminError(Exception):
@@ -84,10 +84,14 @@ def require_workspace(session: Session, workspace_id: str) -> None:
         raise AdminError(f"unknown workspace {workspace_id!r}")
 
 
-def create_api_key(session: Session, workspace_id: str) -> NewApiKey:
+def create_api_key(session: Session, workspace_id: str, scope: str = "read") -> NewApiKey:
+    if scope not in API_KEY_SCOPES:
+        raise AdminError(f"unknown scope {scope!r} (one of {', '.join(API_KEY_SCOPES)})")
     require_workspace(session, workspace_id)
     new_key = generate_key()
-    session.add(ApiKey(workspace_id=workspace_id, prefix=new_key.prefix, key_hash=new_key.key_hash))
+    session.add(
+        ApiKey(workspace_id=workspace_id, prefix=new_key.prefix, key_hash=new_key.key_hash, scope=scope)
+    )
     session.flush()
     return new_key
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from models.apikeys import key_matches, looks_like_key, visible_prefix
 from models.queries import Reader
-from models.read_models import Principal
+from models.read_models import Principal, Scope
 from models.tables import ApiKey
 
 # Pinned: never let the token's header pick the algorithm (`alg: none`, RS/HS confusion).
@@ -28,7 +28,7 @@ KEY_USE_RESOLUTION = timedelta(minutes=1)
 
 # The one statement authentication needs, for a key or a JWT (`:name` parameters). A key is found
 # by its visible prefix and its hash compared here, in constant time; a JWT needs its workspace.
-KEY_LOOKUP_SQL = "SELECT id, workspace_id, key_hash, revoked_at FROM api_keys WHERE prefix = :prefix"
+KEY_LOOKUP_SQL = "SELECT id, workspace_id, key_hash, revoked_at, scope FROM api_keys WHERE prefix = :prefix"
 WORKSPACE_LOOKUP_SQL = "SELECT id FROM workspaces WHERE id = :workspace_id"
 
 
@@ -95,11 +95,13 @@ class BearerCheck:
             return None
         if self.jwt_claims is not None:
             return _jwt_principal(self.jwt_claims)
-        key_id, workspace_id, key_hash, revoked_at = row
+        key_id, workspace_id, key_hash, revoked_at, scope = row
         # Compare even for a revoked key, so timing does not tell revoked from wrong.
         if not key_matches(self.token, bytes(key_hash)) or revoked_at is not None:
             return None
-        return Principal(workspace_id=workspace_id, kind="api_key", api_key_id=key_id)
+        # Anything but a known wider scope reads only: a bad value never grants more.
+        granted: Scope = "manage" if scope == "manage" else "read"
+        return Principal(workspace_id=workspace_id, kind="api_key", api_key_id=key_id, scope=granted)
 
     def resolve(self, session: Reader) -> Principal | None:
         lookup = self.lookup()

@@ -17,6 +17,8 @@ from adapters.metric_keys import CONTRACT_METRIC_KEYS
 Platform = Literal["instagram", "facebook", "x", "linkedin", "tiktok"]
 SyncStatus = Literal["pending", "synced", "partial", "failed", "requires_reconnect"]
 PrincipalKind = Literal["api_key", "jwt"]
+# What a principal may do: `read` analytics, or also `manage` accounts (API keys only).
+Scope = Literal["read", "manage"]
 
 # The seed's page size bounds.
 MAX_LIMIT = 100
@@ -166,3 +168,8 @@ class Principal:
     kind: PrincipalKind
     api_key_id: int | None = None  # set for API keys, to record their use
     subject: str | None = None  # the JWT's `sub`, for logs
+    scope: Scope = "read"  # dashboard JWTs are always read-only
+
+    @property
+    def can_manage(self) -> bool:
+        return self.kind == "api_key" and self.scope == "manage"

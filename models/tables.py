@@ -27,6 +27,8 @@ from models.base import Base, utcnow
 PLATFORM_VALUES = ("instagram", "facebook", "x", "linkedin", "tiktok")
 SYNC_STATUS_VALUES = ("pending", "synced", "partial", "failed", "requires_reconnect")
 AUTH_VALUES = ("instagram", "facebook", "default")
+# `read` keys see analytics; `manage` keys may also connect and disconnect accounts.
+API_KEY_SCOPES = ("read", "manage")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -45,6 +47,7 @@ class ApiKey(Base):
     """A workspace's API key. Only a SHA-256 of the key is stored, with a short visible prefix."""
 
     __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint(_in("scope", API_KEY_SCOPES), name="scope"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
@@ -53,6 +56,7 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    scope: Mapped[str] = mapped_column(String(16), server_default=text("'read'"))
 
 
 class Account(Base):
@@ -79,6 +83,8 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)
     reconnected_at: Mapped[datetime | None]
+    # Set by a disconnect (credentials erased, no syncs, hidden from the API); a reconnect clears it.
+    disconnected_at: Mapped[datetime | None]
 
     sync: Mapped[AccountSync] = relationship(back_populates="account", uselist=False)
 

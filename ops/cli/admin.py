@@ -65,11 +65,19 @@ def workspace_create(name: Annotated[str, typer.Argument(help="A name for people
 @apikey_app.command("create")
 def apikey_create(
     workspace: Annotated[str, typer.Option("--workspace", help="Workspace id (ws_...).")],
+    scope: Annotated[
+        str,
+        typer.Option(
+            "--scope",
+            help="'read' (analytics only, the default) or 'manage' (also connects and disconnects "
+            "accounts through /v1/accounts).",
+        ),
+    ] = "read",
 ) -> None:
     """Create an API key; print it alone on stdout. It is shown this once: only its hash is kept."""
     with transaction() as session:
         try:
-            new_key = create_api_key(session, workspace)
+            new_key = create_api_key(session, workspace, scope)
         except AdminError as exc:
             raise fail(str(exc)) from None
     typer.echo(new_key.key)

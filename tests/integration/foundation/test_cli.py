@@ -150,3 +150,16 @@ def test_help_everywhere(test_env: dict[str, str], command: list[str]) -> None:
     result = run(test_env, *command, "--help")
     assert result.returncode == 0
     assert "Usage" in result.stdout
+
+
+def test_apikey_scope(test_env: dict[str, str], session_factory: sessionmaker[Session]) -> None:
+    workspace = run(test_env, "workspace", "create", "demo").stdout.strip()
+    manage = run(test_env, "apikey", "create", "--workspace", workspace, "--scope", "manage")
+    assert manage.returncode == 0, manage.stderr
+    read = run(test_env, "apikey", "create", "--workspace", workspace)
+    assert read.returncode == 0, read.stderr
+    bad = run(test_env, "apikey", "create", "--workspace", workspace, "--scope", "admin")
+    assert bad.returncode == 2 and "unknown scope" in bad.stderr
+    with session_factory() as session:
+        scopes = {key.prefix: key.scope for key in session.query(ApiKey)}
+    assert scopes == {manage.stdout.strip()[:16]: "manage", read.stdout.strip()[:16]: "read"}
