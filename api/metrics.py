@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from sqlalchemy.orm import sessionmaker
 
 from ops.metrics import FreshnessCollector
+from ops.webhook_metrics import WebhookCollector
 
 router = APIRouter()
 
@@ -20,6 +21,7 @@ def _freshness_registry(request: Request) -> CollectorRegistry:
         state = request.app.state.dravo
         registry = CollectorRegistry(auto_describe=False)
         registry.register(FreshnessCollector(sessionmaker(state.reader), state.redis))
+        registry.register(WebhookCollector(sessionmaker(state.reader)))
         request.app.state.freshness_registry = registry
     return registry
 

@@ -333,3 +333,11 @@ def backlog(session: Session) -> tuple[int, int]:
     """(events not yet fanned out, deliveries pending)."""
     row = session.execute(_BACKLOG).one()
     return int(row[0]), int(row[1])
+
+
+_DELIVERIES_BY_STATUS = text("SELECT status, count(*) FROM webhook_deliveries GROUP BY status")
+
+
+def deliveries_by_status(session: Session) -> dict[str, int]:
+    """Deliveries still kept (pending, and delivered/failed until pruned), by status."""
+    return {str(r[0]): int(r[1]) for r in session.execute(_DELIVERIES_BY_STATUS)}

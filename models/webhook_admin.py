@@ -3,6 +3,7 @@ the attempts of one endpoint (`dravo-sync webhook deliveries`)."""
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,6 +55,16 @@ class AttemptView:
     latency_ms: int | None
     error: str | None
     next_attempt_at: datetime | None
+
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
+# Standard Webhooks asks for 24 to 64 random bytes.
+SECRET_BYTES = 32
+
+
+def new_secret() -> str:
+    """A signing secret as Standard Webhooks libraries read it: whsec_ + base64."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
 def new_endpoint_id() -> str:

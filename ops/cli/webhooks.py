@@ -18,11 +18,11 @@ from models.webhook_admin import (
     enable_endpoint,
     list_attempts,
     list_endpoints,
+    new_secret,
 )
 from models.webhook_targets import TargetRefused
 from models.webhooks import EVENT_TYPES
 from ops.cli.app import app, fail, settings, transaction
-from worker.webhooks.signing import new_secret
 
 webhook_app = typer.Typer(
     help="Webhook endpoints: signed events when an account changes (docs/webhooks.md).", no_args_is_help=True

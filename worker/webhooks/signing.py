@@ -3,21 +3,11 @@ its reference library `standardwebhooks`: `v1,` + base64(HMAC-SHA256(secret, id.
 
 from __future__ import annotations
 
-import base64
 import json
-import secrets
 from datetime import datetime
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook
-
-SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
-# The spec asks for 24 to 64 random bytes.
-SECRET_BYTES = 32
-
-
-def new_secret() -> str:
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
 def body(payload: dict[str, Any]) -> str:
