@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -139,7 +140,8 @@ def list_endpoints(session: Session, workspace_id: str | None = None) -> list[En
     )
     if workspace_id is not None:
         query = query.where(WebhookEndpoint.workspace_id == workspace_id)
-    return [_view(row[0], int(row[1] or 0)) for row in session.execute(query).tuples().all()]
+    rows: list[Any] = list(session.execute(query).all())
+    return [_view(endpoint, int(pending_count or 0)) for endpoint, pending_count in rows]
 
 
 def delete_endpoint(session: Session, endpoint_id: str, workspace_id: str | None = None) -> bool:
