@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BeforeValidator
 
@@ -23,7 +23,14 @@ from api.ratelimit import check_refresh_rate
 from api.readpool import to_psycopg
 from api.schemas import AccountsPage, HistoryPage, error_responses
 from api.state import AppState
-from models.queries import EMPTY_PAGE, account_page_statement, list_account_rows, list_snapshots
+from models.cursor import CursorPosition, InvalidCursor, decode_cursor
+from models.queries import (
+    EMPTY_PAGE,
+    account_page_statement,
+    list_account_rows,
+    list_snapshots,
+    next_page_cursor,
+)
 from models.read_models import MAX_LIMIT, AccountFilter, AccountRow, Platform, Principal
 
 log = structlog.get_logger("dravo.api")
@@ -63,6 +70,7 @@ def _refreshed(state: AppState, principal: Principal, where: AccountFilter) -> l
     responses=error_responses(401, 422, 429, 503),
 )
 async def list_accounts(
+    request: Request,
     state: StateDep,
     principal: PrincipalDep,
     account_id: Annotated[
@@ -78,25 +86,62 @@ async def list_accounts(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT} (default {MAX_LIMIT}).")
     ] = MAX_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="Opaque: the `next_cursor` of the previous page. Pages stay stable while "
+            "accounts are connected.",
+            max_length=200,
+        ),
+    ] = None,
 ) -> Response:
     """One row per connected account of the caller's workspace, by creation time then id.
 
     With `refresh=true` the matching accounts are synced now (at most
     DRAVO_REFRESH_WAIT_SECONDS of waiting); rows whose refresh is still running come back as
-    cached, with a warning.
+    cached, with a warning. `next_cursor` (also a `Link: <...>; rel="next"` header) asks for the
+    next page; it is null on the last one.
     """
-    where = AccountFilter(account_id=account_id, platform=platform, limit=limit)
+    where = AccountFilter(account_id=account_id, platform=platform, limit=limit, after=_position(cursor))
     if refresh:
         rows = await state.in_thread(lambda: _refreshed(state, principal, where))
         items = [row.to_json() for row in rows]
-        return JSONResponse({"items": items, "total": len(items)})
+        last = rows[-1].account_id if len(rows) == where.limit else None
+        next_cursor = (
+            None
+            if last is None
+            else await state.read_in_thread(
+                lambda connection: next_page_cursor(connection, principal.workspace_id, where, last)
+            )
+        )
+        body = {"items": items, "total": len(items), "next_cursor": next_cursor}
+        return JSONResponse(body, headers=_next_link(request, next_cursor))
 
     statement = account_page_statement(principal.workspace_id, where)
     if statement is None:
         return Response(EMPTY_PAGE, media_type="application/json")
     row = await state.hot.fetch_one(to_psycopg(statement[0]), statement[1])
     assert row is not None  # an aggregate: always one row
-    return Response(row[0], media_type="application/json")
+    return Response(row[0], media_type="application/json", headers=_next_link(request, row[1]))
+
+
+def _position(cursor: str | None) -> CursorPosition | None:
+    if cursor is None:
+        return None
+    try:
+        return decode_cursor(cursor)
+    except InvalidCursor:
+        raise InvalidParameter(
+            "Invalid value for parameter 'cursor': not a cursor of this API; pass the `next_cursor` "
+            "of the previous page.",
+            param="cursor",
+        ) from None
+
+
+def _next_link(request: Request, next_cursor: str | None) -> dict[str, str] | None:
+    if next_cursor is None:
+        return None
+    return {"Link": f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'}
 
 
 def _iso_8601_only(value: object) -> object:

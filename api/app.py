@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import accounts, health, metrics, webhooks
+from api import accounts, health, management, metrics, webhooks
 from api.errors import install_error_handlers
 from api.state import build_state
 from ops.settings import Settings, get_settings
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(accounts.router, tags=["analytics"])
+    app.include_router(management.router, tags=["management"])
     app.include_router(health.router, tags=["operations"])
     app.include_router(metrics.router)
     app.include_router(webhooks.router, tags=["webhooks"])

@@ -43,6 +43,10 @@ class AccountItem(_Strict):
 class AccountsPage(_Strict):
     items: list[AccountItem] = Field(description="One row per connected account.")
     total: int = Field(ge=0, description="Number of accounts returned.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page. Also in the "
+        '`Link: <...>; rel="next"` header.'
+    )
 
 
 class SnapshotItem(_Strict):

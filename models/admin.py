@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,18 @@ from models.apikeys import NewApiKey, generate_key
 from models.base import utcnow
 from models.crypto import TokenCipher
 from models.ids import new_account_id, new_workspace_id
-from models.tables import API_KEY_SCOPES, PLATFORM_VALUES, Account, AccountSync, ApiKey, Workspace
+from models.tables import (
+    API_KEY_SCOPES,
+    PLATFORM_VALUES,
+    Account,
+    AccountSync,
+    ApiKey,
+    MetricSnapshot,
+    Workspace,
+)
+
+# What a disconnected account keeps of its credentials: nothing (the column is NOT NULL).
+ERASED_CREDENTIALS = b""
 
 
 class AdminError(Exception):
@@ -154,6 +165,7 @@ def connect_account(session: Session, cipher: TokenCipher, request: ConnectReque
     existing.token_expires_at = request.credentials.expires_at
     existing.auth = auth
     existing.reconnected_at = now
+    existing.disconnected_at = None  # a reconnect after a disconnect brings the account back
     if request.handle:
         existing.handle = request.handle
     # The webhook event first: it locks the row and compares the status it replaces.
@@ -191,6 +203,8 @@ def rotate_credentials(session: Session, cipher: TokenCipher, batch_size: int = 
         if not rows:
             return rotated
         for row in rows:
+            if row.credentials == ERASED_CREDENTIALS:  # disconnected: nothing to re-encrypt
+                continue
             row.credentials = cipher.rotate(row.credentials)
             rotated += 1
         last_id = rows[-1].id
@@ -217,9 +231,168 @@ def list_account_ids(
     session: Session, *, platform: str | None = None, workspace_id: str | None = None
 ) -> list[str]:
     """Accounts an operator wants to act on in bulk, oldest first."""
-    query = select(Account.id).order_by(Account.created_at, Account.id)
+    query = (
+        select(Account.id).where(Account.disconnected_at.is_(None)).order_by(Account.created_at, Account.id)
+    )
     if platform is not None:
         query = query.where(Account.platform == platform)
     if workspace_id is not None:
         query = query.where(Account.workspace_id == workspace_id)
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class DisconnectOutcome:
+    """What `disconnect_account` did; a second disconnect reports `already_disconnected`."""
+
+    account_id: str
+    workspace_id: str
+    platform: str
+    disconnected_at: datetime
+    already_disconnected: bool
+    # A sync held the lease: it was revoked, so that sync's outcome and rotated tokens are dropped.
+    sync_in_flight: bool
+    snapshots_deleted: int
+
+
+def disconnect_account(
+    session: Session,
+    account_id: str,
+    *,
+    workspace_id: str | None = None,
+    purge_history: bool = False,
+    at: datetime | None = None,
+) -> DisconnectOutcome | None:
+    """Stop syncing an account at once, erase its credentials, hide it from the API.
+
+    None when there is no such account (in `workspace_id`, when given). The row is kept, marked
+    `disconnected_at`, so its history survives (unless `purge_history`) and a reconnect brings it
+    back. Syncing stops because the sync row loses its schedule and its lease: the dispatcher and
+    refreshes only claim scheduled rows, and a sync already running writes its outcome (and any
+    rotated credentials) only `WHERE lease_token = <its lease>`, which now matches nothing.
+    """
+    if "\x00" in account_id or (workspace_id is not None and "\x00" in workspace_id):
+        return None
+    query = select(Account).where(Account.id == account_id)
+    if workspace_id is not None:
+        query = query.where(Account.workspace_id == workspace_id)
+    # Locks the account, then its sync row: the same order as a reconnect.
+    account = session.scalars(query.with_for_update()).one_or_none()
+    if account is None:
+        return None
+    already = account.disconnected_at is not None
+    in_flight = False
+    if not already:
+        now = at or utcnow()
+        lease = session.execute(
+            select(AccountSync.lease_token, AccountSync.lease_until)
+            .where(AccountSync.account_id == account.id)
+            .with_for_update()
+        ).one_or_none()
+        in_flight = (
+            lease is not None
+            and lease.lease_token is not None
+            and (lease.lease_until is None or lease.lease_until > now)
+        )
+        session.execute(
+            update(AccountSync)
+            .where(AccountSync.account_id == account.id)
+            .values(next_sync_at=None, lease_token=None, lease_until=None)
+        )
+        # The webhook event in the same transaction: committed with the disconnect, or not at all.
+        outbox.record_disconnected(session, account.id)
+        account.credentials = ERASED_CREDENTIALS
+        account.token_expires_at = None
+        account.disconnected_at = now
+    deleted = 0
+    if purge_history:
+        result = session.execute(delete(MetricSnapshot).where(MetricSnapshot.account_id == account.id))
+        deleted = int(result.rowcount)  # type: ignore[attr-defined]
+    session.flush()
+    assert account.disconnected_at is not None
+    return DisconnectOutcome(
+        account_id=account.id,
+        workspace_id=account.workspace_id,
+        platform=account.platform,
+        disconnected_at=account.disconnected_at,
+        already_disconnected=already,
+        sync_in_flight=in_flight,
+        snapshots_deleted=deleted,
+    )
+
+
+ACCOUNT_LIST_STATUSES = ("pending", "synced", "partial", "failed", "requires_reconnect", "disconnected")
+
+
+@dataclass(frozen=True)
+class AccountListing:
+    """One account as `account list` shows it: never a token."""
+
+    account_id: str
+    workspace_id: str
+    platform: str
+    platform_account_id: str
+    handle: str | None
+    status: str
+    last_updated_at: datetime | None
+    token_expires_at: datetime | None
+
+
+def list_accounts(
+    session: Session,
+    *,
+    workspace_id: str | None = None,
+    platform: str | None = None,
+    status: str | None = None,
+) -> list[AccountListing]:
+    """Accounts oldest first; disconnected ones only when `status` is "disconnected"."""
+    status_column = func.coalesce(AccountSync.sync_status, "pending")
+    query = (
+        select(Account, status_column, AccountSync.last_updated_at)
+        .outerjoin(AccountSync, AccountSync.account_id == Account.id)
+        .order_by(Account.created_at, Account.id)
+    )
+    if status == "disconnected":
+        query = query.where(Account.disconnected_at.is_not(None))
+    else:
+        query = query.where(Account.disconnected_at.is_(None))
+        if status is not None:
+            query = query.where(status_column == status)
+    if workspace_id is not None:
+        query = query.where(Account.workspace_id == workspace_id)
+    if platform is not None:
+        query = query.where(Account.platform == platform)
+    return [
+        AccountListing(
+            account_id=account.id,
+            workspace_id=account.workspace_id,
+            platform=account.platform,
+            platform_account_id=account.platform_account_id,
+            handle=account.handle,
+            status="disconnected" if account.disconnected_at is not None else str(sync_status),
+            last_updated_at=None if account.disconnected_at is not None else last_updated_at,
+            token_expires_at=account.token_expires_at,
+        )
+        for account, sync_status, last_updated_at in session.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class ApiKeyListing:
+    """One key as `apikey list` shows it: its visible prefix only, never the key or its hash."""
+
+    prefix: str
+    scope: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def list_api_keys(session: Session, workspace_id: str) -> list[ApiKeyListing]:
+    require_workspace(session, workspace_id)
+    rows = session.execute(
+        select(ApiKey.prefix, ApiKey.scope, ApiKey.created_at, ApiKey.last_used_at, ApiKey.revoked_at)
+        .where(ApiKey.workspace_id == workspace_id)
+        .order_by(ApiKey.created_at, ApiKey.id)
+    )
+    return [ApiKeyListing(*row) for row in rows]

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, exists, select, text
 from sqlalchemy.orm import Session
 
+from models.cursor import cursor_sql, encode_cursor
 from models.read_models import (
     METRIC_ORDER,
     AccountFilter,
@@ -43,6 +44,7 @@ __all__ = [
     "get_account_row",
     "list_account_rows",
     "list_snapshots",
+    "next_page_cursor",
     "workspace_exists",
 ]
 
@@ -130,37 +132,55 @@ ROW_JSON = f"""
             WHERE jsonb_typeof(e.value) = 'string') AS w ON true"""  # noqa: S608
 
 
-def _workspace_accounts(by_account: bool, by_platform: bool) -> str:
-    clauses = ["workspace_id = :workspace_id"]
+def _workspace_accounts(
+    by_account: bool, by_platform: bool, after: bool = False, limit: str = "limit"
+) -> str:
+    # Disconnected accounts are gone from the API. `after` is the cursor's keyset seek: a range
+    # scan of ix_accounts_workspace_created from the position, whatever the position is.
+    clauses = ["workspace_id = :workspace_id", "disconnected_at IS NULL"]
     if by_account:
         clauses.append("id = :account_id")
     if by_platform:
         clauses.append("platform = :platform")
+    if after:
+        clauses.append("(created_at, id) > (:after_created_at, :after_id)")
     return (
         f"(SELECT * FROM accounts WHERE {' AND '.join(clauses)} "  # noqa: S608
-        "ORDER BY created_at, id LIMIT :limit)"
+        f"ORDER BY created_at, id LIMIT :{limit})"
     )
 
 
 @functools.cache
-def _page_sql(by_account: bool, by_platform: bool) -> str:
-    rows = ROW_JSON.replace("{accounts}", _workspace_accounts(by_account, by_platform))
-    return f"""SELECT '{{"items":[' || coalesce(string_agg(p.item, ',' ORDER BY p.created_at, p.id), '')
-                   || '],"total":' || count(*) || '}}'
-              FROM ({rows}) AS p"""  # noqa: S608
+def _page_sql(by_account: bool, by_platform: bool, after: bool) -> str:
+    # One row more than the page (:fetch = :limit + 1) tells whether a next page exists; its
+    # cursor is the position of the page's last row (models.cursor).
+    rows = ROW_JSON.replace("{accounts}", _workspace_accounts(by_account, by_platform, after, "fetch"))
+    next_cursor = cursor_sql("p.created_at", "p.id")
+    return f"""SELECT '{{"items":[' || page.items || '],"total":' || page.total
+                   || ',"next_cursor":' || coalesce(to_json(page.next_cursor)::text, 'null') || '}}',
+                   page.next_cursor
+              FROM (SELECT coalesce(string_agg(p.item, ',' ORDER BY p.n) FILTER (WHERE p.n <= :limit), '') AS items,
+                           count(*) FILTER (WHERE p.n <= :limit) AS total,
+                           CASE WHEN count(*) > :limit
+                                THEN max(CASE WHEN p.n = :limit THEN {next_cursor} END) END AS next_cursor
+                      FROM (SELECT r.*, row_number() OVER (ORDER BY r.created_at, r.id) AS n
+                              FROM ({rows}) AS r) AS p) AS page"""  # noqa: S608
 
 
 def account_page_sql(where: AccountFilter) -> str:
     """The one statement behind `GET /v1/analytics/accounts`: the whole 200 body as text."""
-    return _page_sql(where.account_id is not None, where.platform is not None)
+    return _page_sql(where.account_id is not None, where.platform is not None, where.after is not None)
 
 
 def _page_params(workspace_id: str, where: AccountFilter, now: datetime | None) -> dict[str, Any]:
     params: dict[str, Any] = {
         "workspace_id": workspace_id,
         "limit": where.limit,
+        "fetch": where.limit + 1,
         "now": now or datetime.now(UTC),
     }
+    if where.after is not None:
+        params["after_created_at"], params["after_id"] = where.after
     if where.account_id is not None:
         params["account_id"] = where.account_id
     if where.platform is not None:
@@ -168,15 +188,17 @@ def _page_params(workspace_id: str, where: AccountFilter, now: datetime | None) 
     return params
 
 
-EMPTY_PAGE = '{"items":[],"total":0}'
+EMPTY_PAGE = '{"items":[],"total":0,"next_cursor":null}'
 
 
 def account_page_statement(
     workspace_id: str, where: AccountFilter, now: datetime | None = None
 ) -> tuple[str, dict[str, Any]] | None:
-    """The statement (`:name` parameters) whose one value is the page as JSON text; None when no
-    row can match, and the page is EMPTY_PAGE."""
+    """The statement (`:name` parameters) whose row is (the page as JSON text, its next cursor or
+    NULL); None when no row can match, and the page is EMPTY_PAGE."""
     if not _storable(workspace_id) or (where.account_id is not None and not _storable(where.account_id)):
+        return None
+    if where.after is not None and not _storable(where.after[1]):
         return None
     return account_page_sql(where), _page_params(workspace_id, where, now)
 
@@ -184,12 +206,12 @@ def account_page_statement(
 def account_page_json(
     reader: Reader, workspace_id: str, where: AccountFilter, now: datetime | None = None
 ) -> str:
-    """`{"items": [...], "total": N}` for a workspace, by account creation time then id, as JSON text
-    built by PostgreSQL in one statement."""
+    """`{"items": [...], "total": N, "next_cursor": ...}` for a workspace, by account creation time
+    then id, as JSON text built by PostgreSQL in one statement."""
     statement = account_page_statement(workspace_id, where, now)
     if statement is None:
         return EMPTY_PAGE
-    body: str = reader.execute(text(statement[0]), statement[1]).scalar_one()
+    body: str = reader.execute(text(statement[0]), statement[1]).one()[0]
     return body
 
 
@@ -199,7 +221,11 @@ def list_account_rows(
     """A workspace's rows, by account creation time then id: one SQL query whatever the count."""
     if not _storable(workspace_id) or (where.account_id is not None and not _storable(where.account_id)):
         return []
-    accounts = _workspace_accounts(where.account_id is not None, where.platform is not None)
+    if where.after is not None and not _storable(where.after[1]):
+        return []
+    accounts = _workspace_accounts(
+        where.account_id is not None, where.platform is not None, where.after is not None
+    )
     query = ROW_JSON.replace("{accounts}", accounts) + " ORDER BY a.created_at, a.id"
     result = reader.execute(text(query), _page_params(workspace_id, where, now))
     return [AccountRow.from_json(json.loads(row.item), workspace_id=workspace_id) for row in result]
@@ -216,10 +242,35 @@ def get_account_row(reader: Reader, account_id: str, now: datetime | None = None
     return None if row is None else AccountRow.from_json(json.loads(row.item), workspace_id=row.workspace_id)
 
 
+def next_page_cursor(
+    reader: Reader, workspace_id: str, where: AccountFilter, last_account_id: str
+) -> str | None:
+    """The cursor after `last_account_id` when a row follows it under `where`, else None (the
+    rows were read some other way than `account_page_statement`, e.g. by a refresh)."""
+    if not (_storable(workspace_id) and _storable(last_account_id)):
+        return None
+    position = reader.execute(
+        select(Account.created_at).where(Account.id == last_account_id, Account.workspace_id == workspace_id)
+    ).scalar_one_or_none()
+    if position is None:
+        return None
+    following = AccountFilter(
+        account_id=where.account_id, platform=where.platform, limit=1, after=(position, last_account_id)
+    )
+    accounts = _workspace_accounts(where.account_id is not None, where.platform is not None, True)
+    params = _page_params(workspace_id, following, None)
+    found = reader.execute(text(f"SELECT 1 FROM {accounts} AS a"), params).first()  # noqa: S608
+    return None if found is None else encode_cursor(position, last_account_id)
+
+
 def account_in_workspace(reader: Reader, workspace_id: str, account_id: str) -> bool:
     if not (_storable(workspace_id) and _storable(account_id)):
         return False
-    query = select(exists().where(Account.id == account_id, Account.workspace_id == workspace_id))
+    query = select(
+        exists().where(
+            Account.id == account_id, Account.workspace_id == workspace_id, Account.disconnected_at.is_(None)
+        )
+    )
     return bool(reader.scalar(query))
 
 

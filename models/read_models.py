@@ -55,6 +55,8 @@ class AccountFilter:
     account_id: str | None = None
     platform: Platform | None = None
     limit: int = MAX_LIMIT
+    # The cursor's position (created_at, id): only rows after it (models.cursor).
+    after: tuple[datetime, str] | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:

@@ -59,6 +59,7 @@ def collect_status(session: Session, now: datetime, *, expiring_limit: int = 5) 
             func.sum(overdue),
         )
         .join(AccountSync, AccountSync.account_id == Account.id)
+        .where(Account.disconnected_at.is_(None))
         .group_by(Account.platform, AccountSync.sync_status)
     ).all()
     grouped: dict[str, dict[str, int]] = {}

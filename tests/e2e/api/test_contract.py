@@ -41,7 +41,10 @@ def test_seed_example_field_by_field(
         response = httpx.get(f"{base}/v1/analytics/accounts", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200
         body = response.json()
-        assert list(body) == ["items", "total"]
+        # The seed's fields first, unchanged; then the cursor (CONTRACT.md section 1), null here.
+        assert list(body) == ["items", "total", "next_cursor"]
+        assert body.pop("next_cursor") is None
+        assert "link" not in response.headers
         assert body["total"] == expected["total"]
         for got, want in zip(body["items"], expected["items"], strict=True):
             assert list(got) == list(want)  # every field, in the seed's order

@@ -206,5 +206,5 @@ def test_refresh_never_touches_another_workspace(
     body = client.get(
         URL, params={"accountId": "acc_of_b", "refresh": "true"}, headers=bearer(a.api_key)
     ).json()
-    assert body == {"items": [], "total": 0}
+    assert body == {"items": [], "total": 0, "next_cursor": None}
     assert redis_client.exists(refresh_lock_key("acc_of_b")) == 0

@@ -100,7 +100,13 @@ def test_openapi_document(document: dict[str, Any]) -> None:
         "description": "A Dravo API key (`dra_…`) or a dashboard JWT (HS256, claims `workspace_id` and `exp`).",
     }
     listing = document["paths"]["/v1/analytics/accounts"]["get"]
-    assert [p["name"] for p in listing["parameters"]] == ["accountId", "platform", "refresh", "limit"]
+    assert [p["name"] for p in listing["parameters"]] == [
+        "accountId",
+        "platform",
+        "refresh",
+        "limit",
+        "cursor",
+    ]
     assert set(listing["responses"]) == {"200", "401", "422", "429", "503"}
     for status in ("401", "422", "429", "503"):
         assert listing["responses"][status]["content"]["application/json"]["schema"] == {

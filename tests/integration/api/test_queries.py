@@ -279,5 +279,5 @@ def test_metric_values_and_key_order_as_json_readers_see_them(
         ("é", 5),
     ]
     assert row.handle == tricky and row.warnings == (tricky,) and row.error_message == tricky
-    expected = {"items": [row.to_json()], "total": 1}
+    expected = {"items": [row.to_json()], "total": 1, "next_cursor": None}
     assert page == json.dumps(expected, ensure_ascii=False, separators=(",", ":"))

@@ -77,4 +77,8 @@ def test_both_scopes_read_analytics(guarded: httpx.Client, session_factory: sess
         ws = create_workspace(session, "a")
         keys = [create_api_key(session, ws, scope).key for scope in ("read", "manage")]
     for key in keys:
-        assert guarded.get("/v1/analytics/accounts", headers=bearer(key)).json() == {"items": [], "total": 0}
+        assert guarded.get("/v1/analytics/accounts", headers=bearer(key)).json() == {
+            "items": [],
+            "total": 0,
+            "next_cursor": None,
+        }

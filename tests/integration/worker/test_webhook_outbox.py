@@ -177,3 +177,28 @@ def test_fan_out_claim_order_cap_and_prune(
         # Two events are delivered; the rest still wait: only those two go.
         assert outbox.prune(session, now + timedelta(days=1), 100) == 2
     assert len(events(session_factory)) == 7
+
+
+def test_disconnect_writes_account_disconnected_in_its_transaction(
+    session_factory: sessionmaker[Session], workspace: str
+) -> None:
+    from models.admin import disconnect_account
+
+    account_id = connect(session_factory, workspace, "x", "x-1", "token-x-1")
+    with session_factory.begin() as session:
+        assert disconnect_account(session, account_id) is not None
+    with session_factory.begin() as session:
+        disconnect_account(session, account_id)  # already disconnected: no second event
+    with session_factory.begin() as session:
+        disconnect_account(session, account_id, workspace_id="ws_other")  # not found: none
+    [event] = events(session_factory, account_id)
+    assert event.event_type == "account.disconnected"
+    assert event.payload["data"] == {"account_id": account_id, "workspace_id": workspace, "platform": "x"}
+
+    # Rolled back with the disconnect: no event without the change.
+    other = connect(session_factory, workspace, "x", "x-2", "token-x-2")
+    session = session_factory()
+    disconnect_account(session, other)
+    session.rollback()
+    session.close()
+    assert events(session_factory, other) == []

@@ -1,0 +1,166 @@
+"""The management API: the application backend that runs the OAuth flow hands us its accounts.
+
+    POST   /v1/accounts                 connect or reconnect (201 new, 200 reconnected)
+    GET    /v1/accounts/{id}            the connection record
+    DELETE /v1/accounts/{id}            disconnect (`?purge_history=true` also deletes snapshots)
+
+Only `manage` API keys, within their own workspace (`require_manage`: a `read` key or a JWT gets
+403); another workspace's account is 404, as an unknown one. These are the only routes that write
+accounts, each in one transaction (a bad body is refused before it starts: nothing is
+half-written), through the same model functions as the CLI. Tokens go in, never out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.dependencies import ManagerDep, StateDep
+from api.errors import InvalidParameter, NotFound
+from api.schemas import TIME_PATTERN, error_responses
+from api.state import AppState
+from models.admin import AdminError, DisconnectOutcome, connect_account, disconnect_account
+from models.connect_input import ConnectFields
+from models.connections import ConnectionRecord, get_connection
+from models.crypto import TokenCipher
+from models.read_models import Platform, Principal, SyncStatus, format_time
+
+router = APIRouter(prefix="/v1/accounts")
+
+NOT_FOUND_MESSAGE = "No such account in this workspace."
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Connection(_Strict):
+    """An account's connection record (no tokens)."""
+
+    account_id: str = Field(examples=["acc_8f2c1d"])
+    platform: Platform
+    platform_account_id: str
+    handle: str | None
+    auth: str = Field(description="instagram or facebook (Instagram accounts), default otherwise.")
+    scopes: list[str] | None = Field(description="Granted scopes; null if the credentials can't be read.")
+    token_expires_at: str | None = Field(pattern=TIME_PATTERN)
+    connected_at: str = Field(pattern=TIME_PATTERN)
+    reconnected_at: str | None = Field(pattern=TIME_PATTERN)
+    sync_status: SyncStatus
+    last_updated_at: str | None = Field(pattern=TIME_PATTERN, description="When metrics were last read.")
+    next_sync_at: str | None = Field(pattern=TIME_PATTERN, description="When the next sync is due.")
+
+
+class Disconnection(_Strict):
+    """What a disconnect did. Disconnecting again is not an error: `already_disconnected`."""
+
+    account_id: str
+    disconnected_at: str = Field(pattern=TIME_PATTERN)
+    already_disconnected: bool
+    sync_stopped: bool = Field(description="A sync was running: its outcome will not be written.")
+    credentials_erased: bool
+    snapshots_deleted: int = Field(ge=0, description="With purge_history=true: snapshots deleted.")
+
+
+def _cipher(state: AppState) -> TokenCipher:
+    return TokenCipher(state.settings.encryption_keys)
+
+
+def _connect(state: AppState, principal: Principal, fields: ConnectFields) -> tuple[ConnectionRecord, bool]:
+    cipher = _cipher(state)
+    with state.write_sessions.begin() as session:
+        try:
+            outcome = connect_account(session, cipher, fields.request(principal.workspace_id))
+        except AdminError as exc:
+            raise InvalidParameter(f"Invalid request body: {exc}.", param="body") from None
+        session.flush()
+        record = get_connection(session, cipher, principal.workspace_id, outcome.account_id)
+    assert record is not None  # written just now, in this transaction
+    return record, outcome.reconnected
+
+
+def _disconnect(
+    state: AppState, principal: Principal, account_id: str, purge_history: bool
+) -> DisconnectOutcome | None:
+    with state.write_sessions.begin() as session:
+        return disconnect_account(
+            session, account_id, workspace_id=principal.workspace_id, purge_history=purge_history
+        )
+
+
+@router.post(
+    "",
+    summary="Connect an account, or reconnect it with new credentials.",
+    status_code=201,
+    response_model=Connection,
+    responses={
+        200: {"model": Connection, "description": "Reconnected."},
+        **error_responses(401, 403, 422, 503),
+    },
+)
+async def connect(state: StateDep, principal: ManagerDep, body: ConnectFields) -> JSONResponse:
+    """Connect (201) or reconnect (200: new credentials, the row back to pending and synced at
+    once). The answer is the connection record; tokens are never echoed."""
+    record, reconnected = await state.in_thread(lambda: _connect(state, principal, body))
+    return JSONResponse(
+        record.to_json(),
+        status_code=200 if reconnected else 201,
+        headers={"Location": f"/v1/accounts/{record.account_id}"},
+    )
+
+
+@router.get(
+    "/{account_id}",
+    summary="The connection record of one account.",
+    response_model=Connection,
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+async def get_account(
+    state: StateDep,
+    principal: ManagerDep,
+    account_id: Annotated[str, Path(description="Connected account id.")],
+) -> JSONResponse:
+    """Platform, handle, scopes, token expiry, connected and reconnected times, sync status."""
+    cipher = _cipher(state)
+    record = await state.read_in_thread(
+        lambda connection: get_connection(connection, cipher, principal.workspace_id, account_id)
+    )
+    if record is None:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    return JSONResponse(record.to_json())
+
+
+@router.delete(
+    "/{account_id}",
+    summary="Disconnect an account: syncing stops at once and its credentials are erased.",
+    response_model=Disconnection,
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+async def delete_account(
+    state: StateDep,
+    principal: ManagerDep,
+    account_id: Annotated[str, Path(description="Connected account id.")],
+    purge_history: Annotated[bool, Query(description="Also delete the account's metric snapshots.")] = False,
+) -> JSONResponse:
+    """As `dravo-sync account disconnect`: a sync in flight writes nothing afterwards, the account
+    disappears from every other route, and a second DELETE answers `already_disconnected`."""
+    outcome = await state.in_thread(lambda: _disconnect(state, principal, account_id, purge_history))
+    if outcome is None:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    return JSONResponse(_disconnection(outcome))
+
+
+def _disconnection(outcome: DisconnectOutcome) -> dict[str, object]:
+    disconnected_at: datetime = outcome.disconnected_at
+    return {
+        "account_id": outcome.account_id,
+        "disconnected_at": format_time(disconnected_at),
+        "already_disconnected": outcome.already_disconnected,
+        "sync_stopped": outcome.sync_in_flight,
+        "credentials_erased": True,
+        "snapshots_deleted": outcome.snapshots_deleted,
+    }
