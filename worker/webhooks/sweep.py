@@ -19,6 +19,7 @@ import structlog
 
 from models import outbox
 from worker.composition import WorkerDeps
+from worker.webhooks.deps import lease
 from worker.webhooks.names import ACTIVE_KEY
 
 log = structlog.get_logger()
@@ -39,9 +40,8 @@ class SweepReport:
 
 
 def hold_seconds(deps: WorkerDeps) -> float:
-    """How long an endpoint counts as served once handed out: the task's budget plus one request."""
-    s = deps.settings
-    return s.webhook_task_budget_seconds + 3 * s.webhook_timeout_seconds + 30
+    """How long an endpoint counts as served once handed out: the task's budget plus one lease."""
+    return deps.settings.webhook_task_budget_seconds + lease(deps.settings).total_seconds()
 
 
 def sweep(deps: WorkerDeps, publish: Publish, now: datetime | None = None) -> SweepReport:
