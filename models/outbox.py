@@ -153,16 +153,18 @@ _CLAIM = text(
         SELECT id FROM webhook_endpoints WHERE id = :endpoint_id AND disabled_at IS NULL FOR UPDATE
     ), in_flight AS (
         SELECT count(*) AS n FROM webhook_deliveries
-        WHERE endpoint_id = :endpoint_id AND status = 'pending' AND lease_until > :now
-    ), heads AS (
-        SELECT DISTINCT ON (d.account_id) d.id, d.next_attempt_at, d.lease_until
-        FROM webhook_deliveries AS d
-        WHERE d.endpoint_id = :endpoint_id AND d.status = 'pending'
-        ORDER BY d.account_id, d.event_id
+        WHERE endpoint_id = :endpoint_id AND lease_until IS NOT NULL AND lease_until > :now
+          AND status = 'pending'
     ), due AS (
-        SELECT h.id FROM heads AS h, endpoint
-        WHERE h.next_attempt_at <= :now AND (h.lease_until IS NULL OR h.lease_until <= :now)
-        ORDER BY h.next_attempt_at, h.id
+        -- In event order, the pending deliveries no earlier pending event of their account precedes.
+        SELECT d.id FROM webhook_deliveries AS d, endpoint
+        WHERE d.endpoint_id = :endpoint_id AND d.status = 'pending' AND d.next_attempt_at <= :now
+          AND (d.lease_until IS NULL OR d.lease_until <= :now)
+          AND NOT EXISTS (
+              SELECT 1 FROM webhook_deliveries AS p
+              WHERE p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id
+                AND p.status = 'pending' AND p.event_id < d.event_id)
+        ORDER BY d.event_id
         LIMIT GREATEST(:cap - (SELECT n FROM in_flight), 0)
     )
     UPDATE webhook_deliveries AS d SET lease_until = :until, attempts = d.attempts + 1

@@ -94,6 +94,18 @@ class WebhookDelivery(Base):
             "event_id",
             postgresql_where=text("status = 'pending'"),
         ),
+        # ... and the claim's scan in event order, and its count of requests in flight.
+        Index(
+            "ix_webhook_deliveries_due",
+            "endpoint_id",
+            "event_id",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_webhook_deliveries_leased",
+            "endpoint_id",
+            postgresql_where=text("lease_until IS NOT NULL"),
+        ),
         Index("ix_webhook_deliveries_event_id", "event_id"),
     )
 

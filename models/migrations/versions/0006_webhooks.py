@@ -111,6 +111,20 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("status = 'pending'"),
     )
+    op.create_index(
+        "ix_webhook_deliveries_due",
+        "webhook_deliveries",
+        ["endpoint_id", "event_id"],
+        unique=False,
+        postgresql_where=sa.text("status = 'pending'"),
+    )
+    op.create_index(
+        "ix_webhook_deliveries_leased",
+        "webhook_deliveries",
+        ["endpoint_id"],
+        unique=False,
+        postgresql_where=sa.text("lease_until IS NOT NULL"),
+    )
     op.create_index("ix_webhook_deliveries_event_id", "webhook_deliveries", ["event_id"], unique=False)
     op.create_table(
         "webhook_attempts",
