@@ -9,6 +9,7 @@ BENCHMARKS = {
     "throughput": "bench.throughput",
     "scheduler": "bench.scheduler",
     "api": "bench.api_bench",
+    "webhooks": "bench.webhooks",
 }
 
 

@@ -259,19 +259,23 @@ def record_attempts(
     session: Session, endpoint_id: str, results: list[AttemptResult], *, disable_after: int
 ) -> bool:
     """Write a batch's attempts; True if the endpoint got disabled by them."""
-    for r in results:
+    if results:
+        # One executemany (pipelined by psycopg): one round trip for the batch, not one per row.
         session.execute(
             _RECORD_ATTEMPT,
-            {
-                "delivery_id": r.delivery_id,
-                "attempt": r.attempt,
-                "attempted_at": r.attempted_at,
-                "outcome": r.outcome,
-                "status_code": r.status_code,
-                "latency_ms": r.latency_ms,
-                "error": r.error,
-                "next_attempt_at": r.next_attempt_at,
-            },
+            [
+                {
+                    "delivery_id": r.delivery_id,
+                    "attempt": r.attempt,
+                    "attempted_at": r.attempted_at,
+                    "outcome": r.outcome,
+                    "status_code": r.status_code,
+                    "latency_ms": r.latency_ms,
+                    "error": r.error,
+                    "next_attempt_at": r.next_attempt_at,
+                }
+                for r in results
+            ],
         )
     delivered = [r for r in results if r.outcome == "delivered"]
     failed = [r for r in results if r.outcome == "failed"]

@@ -135,7 +135,7 @@ class Settings(BaseSettings):
     # Webhooks (docs/webhooks.md). Every request's connect, write and read each time out after this.
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
     # Requests in flight per endpoint, across every worker.
-    webhook_endpoint_concurrency: int = Field(4, ge=1, le=64)
+    webhook_endpoint_concurrency: int = Field(8, ge=1, le=64)
     # Worker slots webhook deliveries may take at once (one per endpoint being served), so a
     # slow or dead endpoint can never take the slots syncs run in.
     webhook_max_active_endpoints: int = Field(4, ge=1, le=256)
