@@ -122,12 +122,13 @@ def fan_out(session: Session, now: datetime, limit: int) -> tuple[int, int]:
 
 _DUE_ENDPOINTS = text(
     """
-    SELECT e.id FROM webhook_endpoints AS e
-    WHERE e.disabled_at IS NULL AND EXISTS (
-        SELECT 1 FROM webhook_deliveries AS d
-        WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= :now
-          AND (d.lease_until IS NULL OR d.lease_until <= :now))
-    ORDER BY e.id
+    SELECT d.endpoint_id FROM webhook_deliveries AS d
+    JOIN webhook_endpoints AS e ON e.id = d.endpoint_id AND e.disabled_at IS NULL
+    WHERE d.status = 'pending' AND d.next_attempt_at <= :now
+      AND (d.lease_until IS NULL OR d.lease_until <= :now)
+    GROUP BY d.endpoint_id
+    -- The longest waiting first; ties at random, so no endpoint always comes last.
+    ORDER BY min(d.next_attempt_at), random()
     """
 )
 

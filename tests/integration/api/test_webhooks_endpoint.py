@@ -50,6 +50,10 @@ def test_manage_key_creates_lists_and_deletes(
     assert body["events"] == ["account.status_changed"] and body["enabled"] is True
     Webhook(body["secret"])
 
+    metrics = api.get("/metrics").text
+    assert 'dravo_webhook_outbox_backlog{stage="deliveries"} 0.0' in metrics
+    assert 'dravo_webhook_deliveries{status="pending"} 0.0' in metrics
+
     listed = api.get("/v1/webhooks", headers=bearer(manage)).json()
     assert [w["id"] for w in listed["items"]] == [body["id"]]
     assert "secret" not in listed["items"][0]

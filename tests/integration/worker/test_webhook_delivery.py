@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import outbox
@@ -181,3 +181,47 @@ def test_a_slow_endpoint_times_out_and_does_not_hold_another(
     with session_factory() as session:
         [attempt] = list_attempts(session, slow_id)
     assert attempt.error is not None and attempt.error.startswith("timeout")
+
+
+def test_sweep_fans_out_hands_out_at_most_the_cap_and_prunes(
+    deps: WorkerDeps, session_factory: sessionmaker[Session], workspace: str, redis_client: object
+) -> None:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from worker.webhooks.sweep import release, sweep
+
+    capped = replace(
+        deps,
+        settings=deps.settings.model_copy(
+            update={"webhook_max_active_endpoints": 2, "webhook_retention_seconds": 60}
+        ),
+    )
+    endpoints = [
+        add_endpoint(session_factory, workspace, f"http://127.0.0.1:9/{n}", new_secret()) for n in range(3)
+    ]
+    with session_factory.begin() as session:
+        session.execute(
+            text(
+                f"""{outbox.INSERT_EVENT_SQL}
+                SELECT {outbox.WEBHOOK_ID_SQL}, CAST(:ws AS text), 'acc_a', 'account.status_changed',
+                       CAST('{{"type": "account.status_changed", "data": {{}}}}' AS jsonb), now()"""
+            ),
+            {"ws": workspace},
+        )
+    published: list[str] = []
+    report = sweep(capped, published.append)
+    assert (report.events, report.deliveries) == (1, 3)
+    assert len(published) == 2  # the cap: two endpoints served at once
+    assert sweep(capped, published.append).handed_out == 0  # both still active, no room
+    release(capped, published[0])
+    assert sweep(capped, published.append).handed_out == 1
+    assert set(published) <= set(endpoints)
+
+    # Nothing is pruned while deliveries wait; once all are finished and old enough, it goes.
+    with session_factory.begin() as session:
+        session.execute(text("UPDATE webhook_deliveries SET status = 'delivered'"))
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    assert sweep(capped, published.append, now=later).pruned == 1
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
