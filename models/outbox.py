@@ -168,9 +168,10 @@ _CLAIM = text(
         ORDER BY d.event_id
         LIMIT GREATEST(:cap - (SELECT n FROM in_flight), 0)
     )
+    -- = ANY(ARRAY(...)): primary key probes; a join on `due` was planned as a scan of the table.
     UPDATE webhook_deliveries AS d SET lease_until = :until, attempts = d.attempts + 1
-    FROM due, webhook_outbox AS o
-    WHERE d.id = due.id AND o.id = d.event_id
+    FROM webhook_outbox AS o
+    WHERE d.id = ANY (ARRAY(SELECT id FROM due)) AND o.id = d.event_id
     RETURNING d.id, d.attempts, d.created_at, o.webhook_id, o.event_type, o.payload
     """
 )
