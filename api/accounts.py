@@ -23,7 +23,7 @@ from api.ratelimit import check_refresh_rate
 from api.readpool import to_psycopg
 from api.schemas import AccountsPage, HistoryPage, error_responses
 from api.state import AppState
-from models.cursor import CursorPosition, InvalidCursor, decode_cursor
+from models.cursor import CURSOR_PATTERN, CursorPosition, InvalidCursor, decode_cursor
 from models.queries import (
     EMPTY_PAGE,
     account_page_statement,
@@ -91,7 +91,8 @@ async def list_accounts(
         Query(
             description="Opaque: the `next_cursor` of the previous page. Pages stay stable while "
             "accounts are connected.",
-            max_length=200,
+            # Checked by models.cursor with Python's regex semantics, the document's.
+            json_schema_extra={"pattern": CURSOR_PATTERN},
         ),
     ] = None,
 ) -> Response:

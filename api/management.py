@@ -13,18 +13,18 @@ half-written), through the same model functions as the CLI. Tokens go in, never 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.dependencies import ManagerDep, StateDep
-from api.errors import InvalidParameter, NotFound
+from api.errors import InvalidParameter, NotFound, error_response
 from api.schemas import TIME_PATTERN, error_responses
 from api.state import AppState
 from models.admin import AdminError, DisconnectOutcome, connect_account, disconnect_account
-from models.connect_input import ConnectFields
+from models.connect_input import ConnectFields, first_error
 from models.connections import ConnectionRecord, get_connection
 from models.crypto import TokenCipher
 from models.read_models import Platform, Principal, SyncStatus, format_time
@@ -92,6 +92,25 @@ def _disconnect(
         )
 
 
+def _body_schema() -> dict[str, Any]:
+    schema = ConnectFields.model_json_schema()
+    assert "$defs" not in schema  # flat: it can be inlined into the operation
+    return schema
+
+
+async def _connect_fields(request: Request) -> ConnectFields:
+    """The body, read here rather than by FastAPI: bytes that are not JSON (or not UTF-8) are a
+    422 naming `body` like every other bad body, not FastAPI's undocumented 400."""
+    raw = await request.body()
+    try:
+        return ConnectFields.model_validate_json(raw)
+    except ValidationError as exc:
+        field, reason = first_error(exc)
+        if field in ("", "line") or exc.errors()[0]["type"] in ("json_invalid", "model_type"):
+            field, reason = "body", "a JSON object with the documented fields is required"
+        raise InvalidParameter(f"Invalid value for parameter '{field}': {reason}.", param=field) from None
+
+
 @router.post(
     "",
     summary="Connect an account, or reconnect it with new credentials.",
@@ -101,10 +120,14 @@ def _disconnect(
         200: {"model": Connection, "description": "Reconnected."},
         **error_responses(401, 403, 422, 503),
     },
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _body_schema()}}}
+    },
 )
-async def connect(state: StateDep, principal: ManagerDep, body: ConnectFields) -> JSONResponse:
+async def connect(request: Request, state: StateDep, principal: ManagerDep) -> JSONResponse:
     """Connect (201) or reconnect (200: new credentials, the row back to pending and synced at
     once). The answer is the connection record; tokens are never echoed."""
+    body = await _connect_fields(request)
     record, reconnected = await state.in_thread(lambda: _connect(state, principal, body))
     return JSONResponse(
         record.to_json(),
@@ -164,3 +187,11 @@ def _disconnection(outcome: DisconnectOutcome) -> dict[str, object]:
         "credentials_erased": True,
         "snapshots_deleted": outcome.snapshots_deleted,
     }
+
+
+@router.api_route(
+    "/{account_id}", methods=["POST", "PUT", "PATCH", "HEAD", "OPTIONS"], include_in_schema=False
+)
+async def other_methods() -> JSONResponse:
+    # Starlette answers a wrong method with the Allow of the first route on the path only (GET).
+    return error_response(405, "method_not_allowed", "Method Not Allowed", headers={"Allow": "GET, DELETE"})

@@ -1,4 +1,4 @@
-"""python -m bench [throughput|scheduler|api ...]: run benchmarks, rewrite docs/benchmarks.md."""
+"""python -m bench [throughput|scheduler|api|paging|import|webhooks ...]: run benchmarks, rewrite docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ BENCHMARKS = {
     "throughput": "bench.throughput",
     "scheduler": "bench.scheduler",
     "api": "bench.api_bench",
+    "paging": "bench.paging",
+    "import": "bench.import_bench",
     "webhooks": "bench.webhooks",
 }
 

@@ -14,11 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
 
-ORDER = ["throughput", "scheduler", "api", "webhooks"]
+ORDER = ["throughput", "scheduler", "api", "paging", "import", "webhooks"]
 
 INTRO = """# Benchmarks
 
-Run on demand, never in `make test`: `make bench` runs all three; `python -m bench NAME` runs one.
+Run on demand, never in `make test`: `make bench` runs them all; `python -m bench NAME` runs one.
 This machine is shared and noisy, so every figure is a median over several runs and every
 comparison is a ratio between things measured in the same run. Each section below is rewritten by
 its benchmark (`bench/results/NAME.json` holds the raw numbers).

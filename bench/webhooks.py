@@ -1,4 +1,4 @@
-"""Benchmark 4: webhooks. What the transactional outbox adds to a sync, and how fast a worker
+"""Benchmark 6: webhooks. What the transactional outbox adds to a sync, and how fast a worker
 delivers 10,000 status changes to a local receiver.
 
 1. The outcome statement (models.sync_state) with its webhook CTEs, against the same statement
@@ -335,7 +335,7 @@ def markdown(d: dict[str, Any]) -> str:
         if sync_ms and dl["cpu_ms_per_delivery"]
         else "n/a"
     )
-    return f"""## 4. Webhooks: outbox cost per sync, 10,000 deliveries
+    return f"""## 6. Webhooks: outbox cost per sync, 10,000 deliveries
 
 {d["accounts"]:,} accounts, each written by the outcome statement in autocommit as a worker does
 ({d["rounds"]} rounds; in each, a third of the accounts per variant, the three variants taking turns

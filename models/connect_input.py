@@ -17,7 +17,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -32,6 +31,9 @@ from models.read_models import Platform
 MAX_TOKEN_CHARS = 4096
 MAX_TEXT_CHARS = 512
 MAX_SCOPES = 100
+# Any zone offset keeps these in datetime's range once converted to UTC; older is no expiry at all.
+MIN_EXPIRY_YEAR, MAX_EXPIRY_YEAR = 1970, 9998
+EXPIRY_YEARS = r"^(?:19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9])-"
 
 
 def _storable_text(value: str) -> str:
@@ -57,57 +59,117 @@ def _iso_8601(value: object) -> object:
         raise ValueError("must be an ISO 8601 time, e.g. 2026-12-01T00:00:00Z")
     if parsed is None:
         return None
-    try:
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise ValueError("is out of range") from None
+    if not MIN_EXPIRY_YEAR <= parsed.year <= MAX_EXPIRY_YEAR:
+        raise ValueError(f"must lie in the years {MIN_EXPIRY_YEAR} to {MAX_EXPIRY_YEAR}")
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _scope_list(value: object) -> object:
-    """A list, or one string of scopes separated by commas or spaces (a CSV cell)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [part for part in value.replace(",", " ").split() if part]
+def split_scopes(value: str) -> list[str]:
+    """One string of scopes separated by commas or spaces (a CSV cell)."""
+    return [part for part in value.replace(",", " ").split() if part]
+
+
+# The document states what validation checks, so a client (or schemathesis) can tell a body we
+# accept from one we refuse: the patterns below say in JSON Schema what `_bounded` checks.
+NON_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+NO_NUL = r"^[^\x00]*$"
+LINKEDIN_ID = r"^\s*(?:(?:urn:li:organization:)?\d+|urn:li:person:[A-Za-z0-9_-]+)\s*$"
+
+
+def _bounded(max_chars: int, *, non_blank: bool) -> AfterValidator:
+    def check(value: str) -> str:
+        _storable_text(value)
+        if non_blank and not value.strip():
+            raise ValueError("must not be empty")
+        if len(value) > max_chars:
+            raise ValueError(f"must be at most {max_chars} characters")
+        return value
+
+    return AfterValidator(check)
+
+
+def _schema(max_chars: int, *, non_blank: bool) -> Any:
+    """The same rules as `_bounded`, in JSON Schema."""
+    if non_blank:
+        return Field(json_schema_extra={"minLength": 1, "maxLength": max_chars, "pattern": NON_BLANK})
+    return Field(json_schema_extra={"maxLength": max_chars, "pattern": NO_NUL})
+
+
+# Strings checked with our own messages (pydantic's speak of "items" for strings past a validator).
+RequiredText = Annotated[
+    str, _bounded(MAX_TEXT_CHARS, non_blank=True), _schema(MAX_TEXT_CHARS, non_blank=True)
+]
+Token = Annotated[str, _bounded(MAX_TOKEN_CHARS, non_blank=True), _schema(MAX_TOKEN_CHARS, non_blank=True)]
+OptionalText = Annotated[
+    str, _bounded(MAX_TEXT_CHARS, non_blank=False), _schema(MAX_TEXT_CHARS, non_blank=False)
+]
+
+
+def _few_scopes(value: list[str]) -> list[str]:
+    if len(value) > MAX_SCOPES:
+        raise ValueError(f"must hold at most {MAX_SCOPES} scopes")
     return value
 
 
-Text = Annotated[str, AfterValidator(_storable_text)]
-
-
-def _token_text(value: object) -> object:
-    # Checked before SecretStr wraps it; the value itself never reaches an error.
-    return _storable_text(value) if isinstance(value, str) else value
-
-
-Token = Annotated[SecretStr, BeforeValidator(_token_text), Field(min_length=1, max_length=MAX_TOKEN_CHARS)]
-ScopeName = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_storable_text)]
+def _platform_rules(schema: dict[str, Any]) -> None:
+    """Rules that depend on the platform, as JSON Schema (validation: the field validators)."""
+    schema["anyOf"] = [
+        {
+            "properties": {
+                "platform": {"const": "instagram"},
+                "auth": {"enum": ["instagram", "facebook", None]},
+            }
+        },
+        {
+            "properties": {
+                "platform": {"const": "linkedin"},
+                "platform_account_id": {"pattern": LINKEDIN_ID},
+                "auth": {"enum": ["default", None]},
+            }
+        },
+        {
+            "properties": {
+                "platform": {"enum": ["facebook", "x", "tiktok"]},
+                "auth": {"enum": ["default", None]},
+            }
+        },
+    ]
 
 
 class ConnectFields(BaseModel):
     """Connect or reconnect one account: the same fields as `dravo-sync account connect`."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, json_schema_extra=_platform_rules)
 
     platform: Platform = Field(description="instagram, facebook, x, linkedin or tiktok.")
-    platform_account_id: Annotated[Text, Field(min_length=1, max_length=MAX_TEXT_CHARS)] = Field(
+    platform_account_id: RequiredText = Field(
         description="The account's id on the platform (LinkedIn: urn:li:organization:ID or its number, "
         "or urn:li:person:ID).",
         examples=["17841400000000000"],
     )
-    handle: Annotated[Text, Field(max_length=MAX_TEXT_CHARS)] | None = Field(
-        None, description="Handle to show until the first sync."
-    )
+    handle: OptionalText | None = Field(None, description="Handle to show until the first sync.")
     auth: Literal["instagram", "facebook", "default"] | None = Field(
-        None, description="Instagram only: instagram (Instagram Login, the default) or facebook."
+        None,
+        description="Instagram: instagram (Instagram Login, the default) or facebook (Facebook Login); "
+        "other platforms: default or null.",
     )
-    access_token: Token = Field(description="The platform access token. Stored encrypted, never echoed.")
-    refresh_token: Token | None = Field(None, description="The refresh token, if the platform issued one.")
+    # Plain strings, not SecretStr: the schema must carry their pattern. They are never logged,
+    # never in an error (hide_input_in_errors), and the repr leaves them out.
+    access_token: Token = Field(
+        repr=False, description="The platform access token. Stored encrypted, never echoed."
+    )
+    refresh_token: Token | None = Field(
+        None, repr=False, description="The refresh token, if the platform issued one."
+    )
     token_expires_at: Annotated[datetime | None, BeforeValidator(_iso_8601)] = Field(
-        None, description="When the access token expires (ISO 8601; without a zone: UTC)."
+        None,
+        description="When the access token expires (ISO 8601; without a zone: UTC).",
+        json_schema_extra={"format": "date-time", "pattern": EXPIRY_YEARS},
     )
-    scopes: Annotated[list[ScopeName], BeforeValidator(_scope_list), Field(max_length=MAX_SCOPES)] = Field(
-        default_factory=list, description="The scopes the user granted."
+    scopes: Annotated[list[RequiredText], AfterValidator(_few_scopes)] = Field(
+        default_factory=list,
+        description="The scopes the user granted.",
+        json_schema_extra={"maxItems": MAX_SCOPES},
     )
 
     @field_validator("platform_account_id")
@@ -135,10 +197,10 @@ class ConnectFields(BaseModel):
 
     def credentials(self) -> Credentials:
         return Credentials(
-            access_token=self.access_token.get_secret_value().strip(),
-            refresh_token=self.refresh_token.get_secret_value().strip() if self.refresh_token else None,
+            access_token=self.access_token.strip(),
+            refresh_token=self.refresh_token.strip() if self.refresh_token else None,
             expires_at=self.token_expires_at,
-            scopes=tuple(self.scopes),
+            scopes=tuple(scope.strip() for scope in self.scopes),
         )
 
     def request(self, workspace_id: str) -> ConnectRequest:
@@ -147,7 +209,7 @@ class ConnectFields(BaseModel):
             platform=self.platform,
             platform_account_id=self.platform_account_id,
             credentials=self.credentials(),
-            handle=self.handle or None,
+            handle=(self.handle or "").strip() or None,
             auth=self.auth,
         )
 

@@ -32,7 +32,8 @@ def format_time(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValueError("naive datetime in a read model")
-    return value.astimezone(UTC).strftime(TIME_FORMAT)
+    # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits.
+    return value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def parse_time(value: str | None) -> datetime | None:

@@ -24,6 +24,7 @@ from models.crypto import CredentialsUnreadable, TokenCipher
 from models.tables import PLATFORM_VALUES
 from models.webhook_admin import rotate_secrets
 from ops.cli.app import app, fail, settings, transaction
+from ops.cli.secrets import StdinTokens, secret_option
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 workspace_app = typer.Typer(
@@ -116,8 +117,29 @@ def account_connect(
             help="The account's id on the platform (LinkedIn: urn:li:organization:ID or its number).",
         ),
     ],
-    access_token: Annotated[str, typer.Option("--access-token", help="Platform access token.")],
-    refresh_token: Annotated[str | None, typer.Option("--refresh-token", help="Refresh token.")] = None,
+    access_token: Annotated[
+        str | None,
+        typer.Option(
+            "--access-token",
+            help="Platform access token. '-' reads it from standard input (recommended); a token "
+            "written here is visible to other users of the machine and draws a warning.",
+        ),
+    ] = None,
+    access_token_env: Annotated[
+        str | None,
+        typer.Option("--access-token-env", help="Read the access token from this environment variable."),
+    ] = None,
+    refresh_token: Annotated[
+        str | None,
+        typer.Option(
+            "--refresh-token",
+            help="Refresh token; '-' reads it from standard input (after the access token, if that is '-' too).",
+        ),
+    ] = None,
+    refresh_token_env: Annotated[
+        str | None,
+        typer.Option("--refresh-token-env", help="Read the refresh token from this environment variable."),
+    ] = None,
     token_expires_at: Annotated[
         str | None, typer.Option("--token-expires-at", help="Access token expiry, ISO 8601.")
     ] = None,
@@ -130,14 +152,23 @@ def account_connect(
         typer.Option("--auth", help="Instagram only: 'instagram' (Instagram Login, default) or 'facebook'."),
     ] = None,
 ) -> None:
-    """Connect an account, or reconnect it with new credentials; print its id (acc_...)."""
+    """Connect an account, or reconnect it with new credentials; print its id (acc_...).
+
+    Give tokens as `--access-token -` (standard input, one per line) or `--access-token-env NAME`,
+    not on the command line, where `ps` and shell history show them.
+    """
     if platform not in PLATFORM_VALUES:
         raise fail(f"unknown platform {platform!r} (one of {', '.join(PLATFORM_VALUES)})")
-    if not access_token.strip():
+    stdin = StdinTokens()
+    access = secret_option(access_token, access_token_env, "--access-token", stdin)
+    if access is None:
+        raise fail("give the access token: --access-token - (standard input) or --access-token-env NAME")
+    if not access.strip():
         raise fail("--access-token must not be empty")
+    refresh = secret_option(refresh_token, refresh_token_env, "--refresh-token", stdin)
     credentials = Credentials(
-        access_token=access_token.strip(),
-        refresh_token=refresh_token.strip() if refresh_token else None,
+        access_token=access.strip(),
+        refresh_token=refresh.strip() if refresh and refresh.strip() else None,
         expires_at=_parse_time(token_expires_at, "--token-expires-at"),
         scopes=tuple(s.strip() for s in (scopes or "").split(",") if s.strip()),
     )
@@ -156,6 +187,7 @@ def account_connect(
         except AdminError as exc:
             raise fail(str(exc)) from None
     typer.echo(outcome.account_id)
+    stdin.warn()
 
 
 @keys_app.command("rotate")

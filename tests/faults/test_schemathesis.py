@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.admin import create_api_key
 from tests.e2e.api.conftest import start_api
 from tests.integration.api import seeding
 
@@ -30,13 +31,16 @@ def test_schemathesis_finds_no_undocumented_answer(
     ws = seeding.workspace(session_factory)
     seeding.seed_example(session_factory, ws.id)
     seeding.snapshot(session_factory, "acc_8f2c1d", seeding.SEED_TIME, {"followers_count": 1})
+    # A manage key drives the management routes (connect, read, disconnect) past their 403.
+    with session_factory.begin() as session:
+        manage_key = create_api_key(session, ws.id, "manage").key
     # No worker runs: a refresh answers from the cache at once instead of waiting for one.
     env = {**faults_env, "DRAVO_JWT_SECRET": seeding.JWT_SECRET, "DRAVO_REFRESH_WAIT_SECONDS": "0"}
     api, base = start_api(env, log_dir / "api.log")
     try:
         assert httpx.get(f"{base}/openapi.json", timeout=10).status_code == 200
         for (what, selection), token in itertools.product(
-            RUNS.items(), (ws.api_key, seeding.dashboard_jwt(ws.id))
+            RUNS.items(), (ws.api_key, seeding.dashboard_jwt(ws.id), manage_key)
         ):
             print(f"schemathesis: {what}, {token[:4]}... credentials")
             run = subprocess.run(

@@ -29,7 +29,7 @@ log = structlog.get_logger()
 MAX_ROUNDS = 10
 PRUNE_BATCH = 1000
 # A burst of deliveries into a table whose statistics predate it makes Postgres plan the claim
-# as a scan of the whole backlog (benchmark 4 measured 6x the database CPU per delivery) until
+# as a scan of the whole backlog (benchmark 6 measured 6x the database CPU per delivery) until
 # autovacuum analyzes it; analyzing after a large fan-out costs milliseconds.
 ANALYZE_AFTER_DELIVERIES = 1000
 

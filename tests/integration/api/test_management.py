@@ -178,7 +178,11 @@ def test_another_workspace_is_404(
         ({"handle": "nul\u0000"}, "handle"),
         ({"token_expires_at": "next tuesday"}, "token_expires_at"),
         ({"token_expires_at": 1700000000}, "token_expires_at"),
-        ({"scopes": "not, a, list"}, None),  # a string of scopes is accepted
+        ({"scopes": "not, a, list"}, "scopes"),  # a list (import files may give one string)
+        ({"scopes": ["ok", "   "]}, "scopes.1"),
+        ({"access_token": "   "}, "access_token"),
+        ({"platform_account_id": "\t"}, "platform_account_id"),
+        ({"refresh_token": ""}, "refresh_token"),
         ({"scopes": [1, 2]}, "scopes.0"),
         ({"workspace_id": "ws_other"}, "workspace_id"),
     ],
@@ -204,7 +208,7 @@ def test_bad_bodies_are_422_naming_the_field(
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"{", b"[]", b"null", b'"text"', b'{"platform": "x"}', '{"handle": "\\ud800"}'.encode()],
+    [b"", b"{", b"[]", b"null", b'"text"', b'{"platform": "x"}', b'{"handle": "\\ud800"}', b"\xff\xfe{"],
 )
 def test_unreadable_bodies_are_422(
     client: httpx.Client,
@@ -217,18 +221,29 @@ def test_unreadable_bodies_are_422(
     response = client.post("/v1/accounts", content=content, headers=headers)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "invalid_parameter"
+    assert response.json()["error"]["param"] in ("body", "platform_account_id", "access_token")
     assert _counts(session_factory) == (0, 0)
+
+
+def test_wrong_methods_name_the_right_ones(client: httpx.Client, tenants: tuple[Tenant, Tenant]) -> None:
+    a, _ = tenants
+    for method in ("PUT", "PATCH", "POST", "OPTIONS"):
+        response = client.request(method, "/v1/accounts/acc_x", headers=a.manage)
+        assert response.status_code == 405 and response.headers["allow"] == "GET, DELETE"
+        assert response.json()["error"]["code"] == "method_not_allowed"
+    assert client.put("/v1/accounts", headers=a.manage).headers["allow"] == "POST"
 
 
 def test_lone_surrogate_is_refused(
     client: httpx.Client, tenants: tuple[Tenant, Tenant], session_factory: sessionmaker[Session]
 ) -> None:
     a, _ = tenants
-    content = ('{"platform":"x","platform_account_id":"1","access_token":"t","handle":"\\ud800"}').encode()
+    content = b'{"platform":"x","platform_account_id":"1","access_token":"t","handle":"\\ud800"}'
     response = client.post(
         "/v1/accounts", content=content, headers={**a.manage, "Content-Type": "application/json"}
     )
-    assert response.status_code == 422 and response.json()["error"]["param"] == "handle"
+    # Not text at all (a lone surrogate escape): the body as a whole is refused.
+    assert response.status_code == 422 and response.json()["error"]["param"] == "body"
     assert _counts(session_factory) == (0, 0)
 
 

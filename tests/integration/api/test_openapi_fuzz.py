@@ -115,6 +115,8 @@ def test_openapi_document(document: dict[str, Any]) -> None:
     assert set(document["paths"]) == {
         "/v1/analytics/accounts",
         "/v1/analytics/accounts/{account_id}/history",
+        "/v1/accounts",
+        "/v1/accounts/{account_id}",
         "/healthz",
         "/readyz",
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 from typing import Any
 
@@ -173,12 +172,15 @@ def test_refresh_pages_too(
         "",
         "abc",
         "!!!",
-        base64.urlsafe_b64encode(b"2:0:acc_x").decode(),
-        base64.urlsafe_b64encode(b"1:soon:acc_x").decode(),
-        base64.urlsafe_b64encode(b"1:10:").decode(),
-        base64.urlsafe_b64encode(b"1:99999999999999999999:acc_x").decode(),
-        base64.urlsafe_b64encode(b"\xff\xfe").decode(),
-        base64.urlsafe_b64encode(b"1:0:acc\x00").decode(),
+        "2.0.acc_x",
+        "1.soon.acc_x",
+        "1.10.",
+        "1.-5.acc_x",
+        "1.999999999999999999.acc_x",
+        "1.0.acc\x00",
+        "1.0.acc x",
+        "1.0.acc_" + "x" * 40,
+        "MTo1OmFjY194",  # base64 of a cursor is not a cursor
         "A" * 500,
     ],
 )
