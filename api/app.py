@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import accounts, health, management, metrics
+from api import accounts, health, management, metrics, webhooks
 from api.errors import install_error_handlers
 from api.limits import HeaderSizeLimit
 from api.state import build_state
@@ -55,4 +55,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(management.router, tags=["management"])
     app.include_router(health.router, tags=["operations"])
     app.include_router(metrics.router)
+    app.include_router(webhooks.router, tags=["webhooks"])
     return app

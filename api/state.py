@@ -22,6 +22,7 @@ from models.auth import JwtPolicy
 from models.db import make_session_factory
 from ops.metrics import FreshnessGauges
 from ops.settings import Settings
+from ops.webhook_metrics import WebhookCollector
 from worker.refresh import RefreshService, build_refresh_service
 
 T = TypeVar("T")
@@ -233,6 +234,11 @@ def build_state(settings: Settings) -> AppState:
         redis=redis_client,
         async_redis=async_redis,
         refresh=build_refresh_service(settings, refresh_reads, redis_client, async_redis),
-        gauges=FreshnessGauges(sessionmaker(reader), redis_client, settings.metrics_interval_seconds),
+        gauges=FreshnessGauges(
+            sessionmaker(reader),
+            redis_client,
+            settings.metrics_interval_seconds,
+            extra_sources=[WebhookCollector(sessionmaker(reader))],
+        ),
         jwt=jwt_policy(settings),
     )

@@ -1,4 +1,4 @@
-"""python -m bench [throughput|scheduler|api|paging|import|refresh_storm ...]: run benchmarks, rewrite docs/benchmarks.md."""
+"""python -m bench [throughput|scheduler|api|paging|import|refresh_storm|webhooks ...]: run benchmarks, rewrite docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ BENCHMARKS = {
     "paging": "bench.paging",
     "import": "bench.import_bench",
     "refresh_storm": "bench.refresh_storm",
+    "webhooks": "bench.webhooks",
 }
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from adapters.base import Credentials
+from models import outbox
 from models.apikeys import NewApiKey, generate_key
 from models.base import utcnow
 from models.crypto import TokenCipher
@@ -172,6 +173,8 @@ def connect_account(session: Session, cipher: TokenCipher, request: ConnectReque
     existing.disconnected_at = None  # a reconnect after a disconnect brings the account back
     if request.handle:
         existing.handle = request.handle
+    # The webhook event first: it locks the row and compares the status it replaces.
+    outbox.record_operator_status_change(session, existing.id, "pending")
     # The lease is dropped too: a sync still running with the old credentials must not write.
     session.execute(
         update(AccountSync)
@@ -302,6 +305,8 @@ def disconnect_account(
             .where(AccountSync.account_id == account.id)
             .values(next_sync_at=None, lease_token=None, lease_until=None)
         )
+        # The webhook event in the same transaction: committed with the disconnect, or not at all.
+        outbox.record_disconnected(session, account.id)
         account.credentials = ERASED_CREDENTIALS
         account.token_expires_at = None
         account.disconnected_at = now

@@ -88,6 +88,18 @@ class TokenCipher:
             return True
         return False
 
+    def encrypt_secret(self, value: str) -> bytes:
+        """A secret that is not a platform credential (a webhook signing secret)."""
+        return self._fernet.encrypt(value.encode())
+
+    def decrypt_secret(self, blob: bytes) -> str:
+        try:
+            return self._fernet.decrypt(bytes(blob)).decode()
+        except InvalidToken:
+            raise CredentialsUnreadable(
+                "a stored secret can't be decrypted: DRAVO_ENCRYPTION_KEY does not hold its key"
+            ) from None
+
     def rotate(self, blob: bytes) -> bytes:
         """Re-encrypt with the first key."""
         try:

@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+from models import outbox
 from models.tables import Account, AccountSync
 
 
@@ -254,17 +255,19 @@ def store_credentials(
 
 @lru_cache(maxsize=64)
 def _write_statement(columns: tuple[str, ...]) -> TextClause:
-    """The outcome UPDATE of these columns and the snapshot INSERT, as one statement."""
+    """The outcome UPDATE of these columns, the snapshot INSERT and the webhook events, as one
+    statement: an event is written exactly when its row change is (the transactional outbox)."""
     table = AccountSync.__table__.c
     unknown = [c for c in columns if c not in table or c in ("account_id", "lease_token", "lease_until")]
     if unknown:
         raise ValueError(f"not outcome columns of account_sync: {unknown}")
     assignments = "".join(f"{c} = :{c}, " for c in columns)
     return text(
-        # Only column names of account_sync (checked above) are interpolated. `live_version` locks the
-        # account row FOR SHARE and yields nothing once a reconnect has changed its version (a
-        # locking read re-checks its condition on the newest row). The snapshot holds what this
-        # sync read (:snapshot_metrics), not the row's merged metrics, when it is given.
+        # Only column names of account_sync (checked above) and fixed SQL are interpolated.
+        # `live_version` locks the account row FOR SHARE and yields nothing once a reconnect has
+        # changed its version (a locking read re-checks its condition on the newest row). The
+        # snapshot holds what this sync read (:snapshot_metrics), not the row's merged metrics,
+        # when it is given.
         f"""
         WITH live_version AS (
             SELECT id FROM accounts
@@ -272,17 +275,40 @@ def _write_statement(columns: tuple[str, ...]) -> TextClause:
               AND (CAST(:credential_version AS integer) IS NULL
                    OR credential_version = CAST(:credential_version AS integer))
             FOR SHARE
-        ), written AS (
-            UPDATE account_sync SET {assignments}lease_token = NULL, lease_until = NULL
-            WHERE account_id = :account_id AND lease_token = :lease_token
+        ), before AS (
+            -- The row as it was (locked), so the events can compare old and new status.
+            SELECT account_id, sync_status AS old_status, expiry_notified_for AS old_expiry
+            FROM account_sync WHERE account_id = :account_id AND lease_token = :lease_token
               AND EXISTS (SELECT 1 FROM live_version)
-            RETURNING account_id, sync_status, metrics
+            FOR UPDATE
+        ), written AS (
+            UPDATE account_sync AS s SET {assignments}lease_token = NULL, lease_until = NULL,
+                expiry_notified_for = COALESCE(CAST(:token_expiring_at AS timestamptz),
+                                               s.expiry_notified_for)
+            FROM before
+            WHERE s.account_id = before.account_id AND s.lease_token = :lease_token
+            RETURNING s.account_id, s.sync_status, s.metrics, s.error_message, s.warnings,
+                      before.old_status, before.old_expiry
         ), snapshot AS (
             INSERT INTO metric_snapshots (account_id, captured_at, sync_status, metrics)
             SELECT account_id, CAST(:snapshot_at AS timestamptz), sync_status,
                    coalesce(CAST(:snapshot_metrics AS jsonb), metrics)
             FROM written
             WHERE CAST(:snapshot_at AS timestamptz) IS NOT NULL
+        ), status_event AS (
+            {outbox.INSERT_EVENT_SQL}
+            SELECT {outbox.WEBHOOK_ID_SQL}, a.workspace_id, w.account_id, 'account.status_changed',
+                   {outbox.status_changed_payload_sql("w", "a")}, now()
+            FROM written AS w JOIN accounts AS a ON a.id = w.account_id
+            WHERE w.sync_status <> w.old_status
+        ), expiry_event AS (
+            {outbox.INSERT_EVENT_SQL}
+            SELECT {outbox.WEBHOOK_ID_SQL}, a.workspace_id, w.account_id, 'account.token_expiring',
+                   {outbox.token_expiring_payload_sql("w", "a", "CAST(:token_expiring_at AS timestamptz)")},
+                   now()
+            FROM written AS w JOIN accounts AS a ON a.id = w.account_id
+            WHERE CAST(:token_expiring_at AS timestamptz) IS NOT NULL
+              AND w.old_expiry IS DISTINCT FROM CAST(:token_expiring_at AS timestamptz)
         )
         SELECT count(*) FROM written
         """  # noqa: S608
@@ -292,6 +318,7 @@ def _write_statement(columns: tuple[str, ...]) -> TextClause:
         bindparam("snapshot_at", type_=DateTime(timezone=True)),
         bindparam("snapshot_metrics", type_=JSONB(none_as_null=True)),
         bindparam("credential_version", type_=Integer()),
+        bindparam("token_expiring_at", type_=DateTime(timezone=True)),
     )
 
 
@@ -304,13 +331,17 @@ def write_outcome(
     snapshot_at: datetime | None = None,
     snapshot_metrics: dict[str, int] | None = None,
     credential_version: int | None = None,
+    token_expiring_at: datetime | None = None,
 ) -> bool:
     """Write the row and release the lease; with `snapshot_at`, append the read to the history
     (`snapshot_metrics`: the metrics this sync read; default the row's metrics).
 
     False (and nothing written) when this sync no longer holds the lease, or, with
     `credential_version`, when the account was reconnected since the claim. One round trip: the
-    snapshot is inserted from the UPDATE's RETURNING in the same statement.
+    snapshot is inserted from the UPDATE's RETURNING in the same statement, and so are the
+    webhook events: `account.status_changed` when sync_status changes (never when it stays), and
+    `account.token_expiring` with `token_expiring_at` (the expiry of a token inside the warning
+    window) the first time that expiry is seen.
     """
     statement = _write_statement(tuple(values))
     params = {
@@ -320,6 +351,7 @@ def write_outcome(
         "snapshot_at": snapshot_at,
         "snapshot_metrics": snapshot_metrics,
         "credential_version": credential_version,
+        "token_expiring_at": token_expiring_at,
     }
     return bool(session.execute(statement, params).scalar_one())
 

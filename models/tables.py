@@ -131,6 +131,8 @@ class AccountSync(Base):
     deferred_note: Mapped[str | None] = mapped_column(Text)
     lease_until: Mapped[datetime | None]
     lease_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # The token expiry an `account.token_expiring` webhook event was written for (once per token).
+    expiry_notified_for: Mapped[datetime | None]
 
     account: Mapped[Account] = relationship(back_populates="sync")
 
@@ -198,3 +200,7 @@ class MetricRefusal(Base):
     retirement: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The webhook tables live in their own module; importing it registers them on Base.metadata.
+import models.webhooks  # noqa: E402, F401

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 import anyio.to_thread
@@ -180,8 +180,10 @@ class FreshnessGauges(Collector):
         session_factory: Callable[[], Session],
         redis_client: redis.Redis | None,
         interval_seconds: float,
+        extra_sources: Sequence[Collector] = (),
     ) -> None:
-        self._source = FreshnessCollector(session_factory, redis_client)
+        # Other gauges read from the database (the webhook backlog) ride the same background loop.
+        self._sources: list[Collector] = [FreshnessCollector(session_factory, redis_client), *extra_sources]
         self._interval = interval_seconds
         self._families: list[Metric] = []
         self._computed_at = 0.0
@@ -189,7 +191,7 @@ class FreshnessGauges(Collector):
 
     def refresh_now(self) -> None:
         """Blocking: the freshness query and the queue lengths (call it from a thread)."""
-        families: list[Metric] = list(self._source.collect())
+        families: list[Metric] = [family for source in self._sources for family in source.collect()]
         self._families, self._computed_at = families, time.time()
 
     async def start(self) -> None:
@@ -219,3 +221,16 @@ class FreshnessGauges(Collector):
         )
         age.add_metric([], self._computed_at)
         yield age
+
+
+# Webhooks (docs/webhooks.md): counted in the worker process that made the attempt.
+WEBHOOK_ATTEMPTS = Counter(
+    "dravo_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome (delivered, retry, failed, refused).",
+    ["outcome"],
+)
+WEBHOOK_LATENCY = Histogram(
+    "dravo_webhook_delivery_seconds",
+    "Wall time of one webhook request, connect to status line.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)

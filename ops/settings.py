@@ -176,6 +176,28 @@ class Settings(BaseSettings):
     flower_password: SecretStr | None = None
     flower_max_tasks: int = Field(10_000, ge=100)
 
+    # Webhooks (docs/webhooks.md). Every request's connect, write and read each time out after this.
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    # Requests in flight per endpoint, across every worker.
+    webhook_endpoint_concurrency: int = Field(8, ge=1, le=64)
+    # Worker slots webhook deliveries may take at once (one per endpoint being served), so a
+    # slow or dead endpoint can never take the slots syncs run in.
+    webhook_max_active_endpoints: int = Field(4, ge=1, le=256)
+    webhook_sweep_interval_seconds: float = Field(2.0, gt=0, le=60)
+    # How long one delivery task keeps serving its endpoint before it hands the slot back.
+    webhook_task_budget_seconds: float = Field(20.0, gt=0, le=300)
+    webhook_fan_out_batch: int = Field(1000, ge=1, le=100_000)
+    # Retries: exponential backoff from base (doubling, up to max, with jitter) for the window.
+    webhook_retry_window_seconds: int = Field(24 * 3600, ge=1)
+    webhook_backoff_base_seconds: float = Field(5.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(3600.0, gt=0)
+    # Deliveries in a row that end failed (after the whole window) before the endpoint is disabled.
+    webhook_disable_after_failures: int = Field(5, ge=1)
+    # Delivered and failed events (and their attempts) are kept this long, then pruned.
+    webhook_retention_seconds: int = Field(7 * 86400, ge=0)
+    # Development only: http URLs and loopback addresses are accepted as webhook targets.
+    webhook_allow_loopback_http: bool = False
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
 
@@ -259,6 +281,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DRAVO_ENCRYPTION_KEY is required outside development "
                 "(DRAVO_ENV=development uses a public demo key); create one with: dravo-sync keygen"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_loopback_outside_production(self) -> Settings:
+        if self.webhook_allow_loopback_http and self.env == "production":
+            raise ValueError(
+                "DRAVO_WEBHOOK_ALLOW_LOOPBACK_HTTP is for development and tests only (DRAVO_ENV)"
             )
         return self
 

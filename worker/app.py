@@ -18,11 +18,12 @@ from ops.settings import get_settings
 from worker.celery_app import make_celery
 from worker.composition import close_process_deps, reset_process_deps
 from worker.names import DISPATCH_DUE, DOWNSAMPLE_HISTORY
+from worker.webhooks.names import SWEEP as WEBHOOK_SWEEP
 
 
 def create_app() -> Celery:
     settings = get_settings()
-    app = make_celery(settings, include=["worker.tasks"])
+    app = make_celery(settings, include=["worker.tasks", "worker.webhooks.tasks"])
     interval = settings.dispatch_interval_seconds
     app.conf.beat_schedule = {
         "dispatch-due": {
@@ -36,10 +37,15 @@ def create_app() -> Celery:
             "schedule": settings.history_retention_interval_seconds,
             "options": {"expires": settings.history_retention_interval_seconds},
         },
+        "webhooks-sweep": {
+            "task": WEBHOOK_SWEEP,
+            "schedule": settings.webhook_sweep_interval_seconds,
+            "options": {"expires": max(settings.webhook_sweep_interval_seconds, 1.0)},
+        },
     }
     # In-memory schedule: nothing to persist for one fixed entry, and no file in the cwd.
     app.conf.beat_scheduler = "celery.beat:Scheduler"
-    app.conf.beat_max_loop_interval = max(1.0, min(interval, 5.0))
+    app.conf.beat_max_loop_interval = max(1.0, min(interval, settings.webhook_sweep_interval_seconds, 5.0))
     return app
 
 

@@ -25,11 +25,12 @@ from worker.names import (
     SYNC_ACCOUNT,
     platform_queue,
 )
+from worker.webhooks.names import WEBHOOKS_QUEUE
 
 
 def queues() -> list[Queue]:
     exchange = Exchange("dravo", type="direct")  # type: ignore[no-untyped-call]
-    names = [REFRESH_QUEUE, "sync.dispatch", *(platform_queue(p) for p in PLATFORM_QUEUES)]
+    names = [REFRESH_QUEUE, "sync.dispatch", *(platform_queue(p) for p in PLATFORM_QUEUES), WEBHOOKS_QUEUE]
     return [Queue(name, exchange, routing_key=name) for name in names]  # type: ignore[no-untyped-call]
 
 
@@ -51,6 +52,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             DISPATCH_DUE: {"queue": "sync.dispatch", "routing_key": "sync.dispatch"},
             # Maintenance rides the dispatcher's queue, which every default worker consumes.
             DOWNSAMPLE_HISTORY: {"queue": "sync.dispatch", "routing_key": "sync.dispatch"},
+            # Webhook work has its own queue: a slow receiver never waits in front of a sync.
+            "webhooks.*": {"queue": WEBHOOKS_QUEUE, "routing_key": WEBHOOKS_QUEUE},
         },
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,

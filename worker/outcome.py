@@ -93,6 +93,9 @@ class RowUpdate:
     # What this sync read (the snapshot's metrics): `metrics` of a partial read also carries the
     # older values it was merged over, which the history must not repeat as if read again.
     read_metrics: dict[str, int] = field(default_factory=dict)
+    # The expiry of a token inside the warning window that can't be refreshed silently: the
+    # outcome write emits `account.token_expiring` the first time it sees this expiry.
+    token_expiring_at: datetime | None = None
     log_fields: dict[str, str] = field(default_factory=dict)
 
     def values(self, now: datetime) -> dict[str, Any]:

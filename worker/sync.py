@@ -12,7 +12,7 @@ import random
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -188,9 +188,14 @@ class SyncRunner:
             ),
         )
         if result is not None:
-            return after_result(previous, result, facts, self._rng), calls
-        assert error is not None
-        return after_error(previous, error, facts, self._rng), calls
+            update = after_result(previous, result, facts, self._rng)
+        else:
+            assert error is not None
+            update = after_error(previous, error, facts, self._rng)
+        expires = current.expires_at
+        if facts.expiry_warning and expires is not None and expires > now:
+            update = replace(update, token_expiring_at=expires)
+        return update, calls
 
     def _write(self, claim: ClaimedAccount, update: RowUpdate) -> bool:
         deps = self._deps
@@ -204,6 +209,7 @@ class SyncRunner:
                 snapshot_at=update.last_updated_at if update.snapshot else None,
                 snapshot_metrics=update.read_metrics if update.snapshot else None,
                 credential_version=claim.credential_version,
+                token_expiring_at=update.token_expiring_at,
             )
         fields = {"account_id": claim.account_id, "platform": claim.platform, **update.log_fields}
         if not written:

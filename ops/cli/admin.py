@@ -22,6 +22,7 @@ from models.admin import (
 )
 from models.crypto import CredentialsUnreadable, TokenCipher
 from models.tables import PLATFORM_VALUES
+from models.webhook_admin import rotate_secrets
 from ops.cli.app import app, fail, settings, transaction
 from ops.cli.secrets import StdinTokens, secret_option
 
@@ -196,9 +197,10 @@ def keys_rotate() -> None:
     with transaction() as session:
         try:
             count = rotate_credentials(session, cipher)
+            secrets = rotate_secrets(session, cipher)
         except CredentialsUnreadable as exc:
             raise fail(str(exc)) from None
-    typer.echo(f"re-encrypted {count} accounts", err=True)
+    typer.echo(f"re-encrypted {count} accounts and {secrets} webhook secrets", err=True)
 
 
 @app.command("keygen")

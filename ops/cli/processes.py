@@ -15,12 +15,15 @@ from rich.console import Console
 from ops.cli.app import app, fail, settings
 from ops.logging import configure_logging
 from worker.names import PLATFORM_QUEUES, REFRESH_QUEUE, platform_queue
+from worker.webhooks.names import WEBHOOKS_QUEUE
 
 if TYPE_CHECKING:  # the worker's dependencies load only when a sync runs
     from ops.settings import Settings
     from worker.composition import WorkerDeps
 
-ALL_QUEUES = ",".join([REFRESH_QUEUE, "sync.dispatch", *(platform_queue(p) for p in PLATFORM_QUEUES)])
+ALL_QUEUES = ",".join(
+    [REFRESH_QUEUE, "sync.dispatch", *(platform_queue(p) for p in PLATFORM_QUEUES), WEBHOOKS_QUEUE]
+)
 
 
 def _usable_cores() -> int:

@@ -117,6 +117,8 @@ def test_openapi_document(document: dict[str, Any]) -> None:
         "/v1/analytics/accounts/{account_id}/history",
         "/v1/accounts",
         "/v1/accounts/{account_id}",
+        "/v1/webhooks",
+        "/v1/webhooks/{endpoint_id}",
         "/healthz",
         "/readyz",
     }

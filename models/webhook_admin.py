@@ -1,0 +1,202 @@
+"""Webhook endpoints as operators and the management API see them: create, list, delete, and
+the attempts of one endpoint (`dravo-sync webhook deliveries`)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from models.base import utcnow
+from models.crypto import TokenCipher
+from models.tables import Workspace
+from models.webhook_targets import Resolver, check_target, system_resolver
+from models.webhooks import EVENT_TYPES, OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+
+class WebhookError(Exception):
+    """A request about endpoints that can't be carried out (unknown workspace, bad event...)."""
+
+
+@dataclass(frozen=True)
+class EndpointView:
+    id: str
+    workspace_id: str
+    url: str
+    events: tuple[str, ...]
+    created_at: datetime
+    enabled: bool
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    failed_in_row: int
+    last_success_at: datetime | None
+    pending: int
+
+
+@dataclass(frozen=True)
+class NewEndpoint:
+    endpoint: EndpointView
+    secret: str  # shown once; only its encryption is stored
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    attempted_at: datetime
+    webhook_id: str
+    event_type: str
+    attempt: int
+    outcome: str
+    status_code: int | None
+    latency_ms: int | None
+    error: str | None
+    next_attempt_at: datetime | None
+
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
+# Standard Webhooks asks for 24 to 64 random bytes.
+SECRET_BYTES = 32
+
+
+def new_secret() -> str:
+    """A signing secret as Standard Webhooks libraries read it: whsec_ + base64."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def new_endpoint_id() -> str:
+    return "whe_" + secrets.token_hex(8)
+
+
+def parse_events(events: Sequence[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(e.strip() for e in events if e.strip()))
+    unknown = [e for e in chosen if e not in EVENT_TYPES]
+    if unknown:
+        raise WebhookError(f"unknown event type {unknown[0]!r} (one of {', '.join(EVENT_TYPES)})")
+    return chosen
+
+
+def _view(endpoint: WebhookEndpoint, pending: int) -> EndpointView:
+    return EndpointView(
+        id=endpoint.id,
+        workspace_id=endpoint.workspace_id,
+        url=endpoint.url,
+        events=tuple(endpoint.events or ()),
+        created_at=endpoint.created_at,
+        enabled=endpoint.disabled_at is None,
+        disabled_at=endpoint.disabled_at,
+        disabled_reason=endpoint.disabled_reason,
+        failed_in_row=endpoint.failed_in_row,
+        last_success_at=endpoint.last_success_at,
+        pending=pending,
+    )
+
+
+def create_endpoint(
+    session: Session,
+    cipher: TokenCipher,
+    workspace_id: str,
+    url: str,
+    events: Sequence[str] = (),
+    *,
+    secret: str,
+    allow_loopback_http: bool,
+    resolve: Resolver = system_resolver,
+) -> NewEndpoint:
+    """Check the URL (https, public addresses only: TargetRefused) and store the endpoint."""
+    if session.get(Workspace, workspace_id) is None:
+        raise WebhookError(f"unknown workspace {workspace_id!r}")
+    chosen = parse_events(events)
+    check_target(url, allow_loopback_http=allow_loopback_http, resolve=resolve)
+    endpoint = WebhookEndpoint(
+        id=new_endpoint_id(),
+        workspace_id=workspace_id,
+        url=url.strip(),
+        events=list(chosen),
+        secret=cipher.encrypt_secret(secret),
+        created_at=utcnow(),
+        failed_in_row=0,
+    )
+    session.add(endpoint)
+    session.flush()
+    return NewEndpoint(_view(endpoint, 0), secret)
+
+
+def list_endpoints(session: Session, workspace_id: str | None = None) -> list[EndpointView]:
+    pending = (
+        select(WebhookDelivery.endpoint_id, func.count().label("n"))
+        .where(WebhookDelivery.status == "pending")
+        .group_by(WebhookDelivery.endpoint_id)
+        .subquery()
+    )
+    query = (
+        select(WebhookEndpoint, func.coalesce(pending.c.n, 0).label("pending"))
+        .outerjoin(pending, pending.c.endpoint_id == WebhookEndpoint.id)
+        .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+    )
+    if workspace_id is not None:
+        query = query.where(WebhookEndpoint.workspace_id == workspace_id)
+    rows: list[Any] = list(session.execute(query).all())
+    return [_view(endpoint, int(pending_count or 0)) for endpoint, pending_count in rows]
+
+
+def delete_endpoint(session: Session, endpoint_id: str, workspace_id: str | None = None) -> bool:
+    """Delete an endpoint with its deliveries and attempts; False if there is none (in that workspace)."""
+    statement = delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
+    if workspace_id is not None:
+        statement = statement.where(WebhookEndpoint.workspace_id == workspace_id)
+    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def list_attempts(session: Session, endpoint_id: str, limit: int = 50) -> list[AttemptView]:
+    """The endpoint's latest attempts, newest first."""
+    if session.get(WebhookEndpoint, endpoint_id) is None:
+        raise WebhookError(f"unknown webhook endpoint {endpoint_id!r}")
+    query = (
+        select(WebhookAttempt, OutboxEvent.webhook_id, OutboxEvent.event_type)
+        .join(WebhookDelivery, WebhookDelivery.id == WebhookAttempt.delivery_id)
+        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+        .where(WebhookAttempt.endpoint_id == endpoint_id)
+        .order_by(WebhookAttempt.attempted_at.desc(), WebhookAttempt.id.desc())
+        .limit(limit)
+    )
+    return [
+        AttemptView(
+            attempted_at=a.attempted_at,
+            webhook_id=webhook_id,
+            event_type=event_type,
+            attempt=a.attempt,
+            outcome=a.outcome,
+            status_code=a.status_code,
+            latency_ms=a.latency_ms,
+            error=a.error,
+            next_attempt_at=a.next_attempt_at,
+        )
+        for a, webhook_id, event_type in session.execute(query).all()
+    ]
+
+
+def rotate_secrets(session: Session, cipher: TokenCipher) -> int:
+    """Re-encrypt every signing secret with the first configured key (`keys rotate`)."""
+    rotated = 0
+    for endpoint in session.scalars(select(WebhookEndpoint).with_for_update()):
+        endpoint.secret = cipher.rotate(endpoint.secret)
+        rotated += 1
+    session.flush()
+    return rotated
+
+
+def enable_endpoint(session: Session, endpoint_id: str) -> bool:
+    """Turn a disabled endpoint back on (after its receiver is fixed); new events reach it again."""
+    endpoint = session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
+    if endpoint is None:
+        return False
+    endpoint.disabled_at = None
+    endpoint.disabled_reason = None
+    endpoint.failed_in_row = 0
+    session.flush()
+    return True

@@ -1,0 +1,186 @@
+"""`dravo-sync webhook create|list|delete|enable|deliveries`: endpoints receiving signed events."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models.crypto import TokenCipher
+from models.webhook_admin import (
+    WebhookError,
+    create_endpoint,
+    delete_endpoint,
+    enable_endpoint,
+    list_attempts,
+    list_endpoints,
+    new_secret,
+)
+from models.webhook_targets import TargetRefused
+from models.webhooks import EVENT_TYPES
+from ops.cli.app import app, fail, settings, transaction
+
+webhook_app = typer.Typer(
+    help="Webhook endpoints: signed events when an account changes (docs/webhooks.md).", no_args_is_help=True
+)
+app.add_typer(webhook_app, name="webhook")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+@webhook_app.command("create")
+def webhook_create(
+    workspace: Annotated[str, typer.Option("--workspace", help="Workspace id (ws_...).")],
+    url: Annotated[str, typer.Option("--url", help="https URL of the receiver (public addresses only).")],
+    events: Annotated[
+        str | None,
+        typer.Option(
+            "--events", help=f"Comma-separated event types (default: all): {', '.join(EVENT_TYPES)}."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {id, secret, ...} as JSON.")] = False,
+) -> None:
+    """Create an endpoint; print its id, then its signing secret (shown this once)."""
+    config = settings()
+    cipher = TokenCipher(config.encryption_keys)
+    secret = new_secret()
+    with transaction() as session:
+        try:
+            created = create_endpoint(
+                session,
+                cipher,
+                workspace,
+                url,
+                (events or "").split(","),
+                secret=secret,
+                allow_loopback_http=config.webhook_allow_loopback_http,
+            )
+        except (WebhookError, TargetRefused) as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        view = created.endpoint
+        typer.echo(
+            json.dumps(
+                {"id": view.id, "url": view.url, "events": list(view.events), "secret": created.secret}
+            )
+        )
+        return
+    typer.echo(created.endpoint.id)
+    typer.echo(created.secret)
+
+
+@webhook_app.command("list")
+def webhook_list(
+    workspace: Annotated[str | None, typer.Option("--workspace", help="Only this workspace.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Endpoints with their state: enabled, or disabled and why; pending deliveries."""
+    with transaction() as session:
+        endpoints = list_endpoints(session, workspace)
+    if as_json:
+        rows: list[dict[str, Any]] = [
+            {
+                "id": e.id,
+                "workspace_id": e.workspace_id,
+                "url": e.url,
+                "events": list(e.events),
+                "enabled": e.enabled,
+                "disabled_at": _iso(e.disabled_at),
+                "disabled_reason": e.disabled_reason,
+                "failed_in_row": e.failed_in_row,
+                "last_success_at": _iso(e.last_success_at),
+                "pending": e.pending,
+                "created_at": _iso(e.created_at),
+            }
+            for e in endpoints
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Webhook endpoints")
+    for column in ("id", "workspace", "url", "events", "state", "pending", "last success"):
+        table.add_column(column, overflow="fold")
+    for e in endpoints:
+        state = "enabled" if e.enabled else f"disabled {_iso(e.disabled_at)}: {e.disabled_reason}"
+        table.add_row(
+            e.id,
+            e.workspace_id,
+            e.url,
+            ",".join(e.events) or "all",
+            state,
+            str(e.pending),
+            _iso(e.last_success_at) or "-",
+        )
+    Console(width=200).print(table)
+
+
+@webhook_app.command("delete")
+def webhook_delete(endpoint_id: Annotated[str, typer.Argument(help="Endpoint id (whe_...).")]) -> None:
+    """Delete an endpoint, its pending deliveries and its attempt log."""
+    with transaction() as session:
+        if not delete_endpoint(session, endpoint_id):
+            raise fail(f"unknown webhook endpoint {endpoint_id!r}")
+
+
+@webhook_app.command("enable")
+def webhook_enable(endpoint_id: Annotated[str, typer.Argument(help="Endpoint id (whe_...).")]) -> None:
+    """Turn a disabled endpoint back on; events from now on reach it."""
+    with transaction() as session:
+        if not enable_endpoint(session, endpoint_id):
+            raise fail(f"unknown webhook endpoint {endpoint_id!r}")
+
+
+@webhook_app.command("deliveries")
+def webhook_deliveries(
+    endpoint: Annotated[str, typer.Option("--endpoint", help="Endpoint id (whe_...).")],
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Latest attempts to show.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Each attempt, newest first: event, webhook-id, status code, latency, outcome, next try."""
+    with transaction() as session:
+        try:
+            attempts = list_attempts(session, endpoint, limit)
+        except WebhookError as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "attempted_at": _iso(a.attempted_at),
+                        "webhook_id": a.webhook_id,
+                        "event_type": a.event_type,
+                        "attempt": a.attempt,
+                        "outcome": a.outcome,
+                        "status_code": a.status_code,
+                        "latency_ms": a.latency_ms,
+                        "error": a.error,
+                        "next_attempt_at": _iso(a.next_attempt_at),
+                    }
+                    for a in attempts
+                ],
+                indent=2,
+            )
+        )
+        return
+    table = Table(title=f"Delivery attempts of {endpoint}")
+    for column in ("at", "event", "webhook-id", "try", "status", "latency", "outcome", "next try", "error"):
+        table.add_column(column, overflow="fold")
+    for a in attempts:
+        table.add_row(
+            _iso(a.attempted_at) or "",
+            a.event_type,
+            a.webhook_id,
+            str(a.attempt),
+            str(a.status_code) if a.status_code is not None else "-",
+            f"{a.latency_ms} ms" if a.latency_ms is not None else "-",
+            a.outcome,
+            _iso(a.next_attempt_at) or "-",
+            a.error or "",
+        )
+    Console(width=200).print(table)

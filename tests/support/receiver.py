@@ -1,0 +1,89 @@
+"""A webhook receiver for tests: a real HTTP server on a free loopback port, in a thread.
+
+It records every request (headers, body, arrival time) and answers `status_for(n)` for the n-th
+request (0-based), 204 by default; `verify(secret)` checks every recorded request with the
+`standardwebhooks` reference library and returns the parsed payloads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from standardwebhooks.webhooks import Webhook
+
+
+@dataclass(frozen=True)
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    at: float
+    status: int
+
+
+class Receiver:
+    def __init__(self, status_for: Callable[[int], int] | None = None, delay: float = 0.0) -> None:
+        self.status_for = status_for or (lambda n: 204)
+        self.delay = delay
+        self.received: list[Received] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                with receiver._lock:
+                    n = len(receiver.received)
+                    status = receiver.status_for(n)
+                    receiver.received.append(
+                        Received({k.lower(): v for k, v in self.headers.items()}, body, time.time(), status)
+                    )
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def snapshot(self) -> list[Received]:
+        with self._lock:
+            return list(self.received)
+
+    def accepted(self) -> list[Received]:
+        return [r for r in self.snapshot() if 200 <= r.status < 300]
+
+    def verify(self, secret: str, only_accepted: bool = True) -> list[dict[str, Any]]:
+        """Every (accepted) request's payload, each verified: WebhookVerificationError otherwise."""
+        hook = Webhook(secret)
+        rows = self.accepted() if only_accepted else self.snapshot()
+        return [dict(hook.verify(r.body, r.headers)) | {"_webhook_id": r.headers["webhook-id"]} for r in rows]
+
+
+@contextmanager
+def running_receiver(
+    status_for: Callable[[int], int] | None = None, delay: float = 0.0
+) -> Iterator[Receiver]:
+    receiver = Receiver(status_for, delay)
+    thread = threading.Thread(
+        target=receiver.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+        thread.join(5)

@@ -1,0 +1,55 @@
+"""Per-process parts of webhook delivery, built on first use like worker.composition."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ops.settings import Settings
+from worker.webhooks.retry import RetryPolicy
+from worker.webhooks.transport import WebhookTransport
+
+
+@dataclass
+class WebhookParts:
+    transport: WebhookTransport
+    retry: RetryPolicy
+
+
+def build_parts(settings: Settings) -> WebhookParts:
+    return WebhookParts(
+        transport=WebhookTransport(
+            timeout=settings.webhook_timeout_seconds,
+            allow_loopback_http=settings.webhook_allow_loopback_http,
+        ),
+        retry=retry_policy(settings),
+    )
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        base_seconds=settings.webhook_backoff_base_seconds,
+        max_seconds=settings.webhook_backoff_max_seconds,
+        window=timedelta(seconds=settings.webhook_retry_window_seconds),
+    )
+
+
+def lease(settings: Settings) -> timedelta:
+    """Longer than one request can take (connect + write + read, each up to the timeout)."""
+    return timedelta(seconds=3 * settings.webhook_timeout_seconds + 15)
+
+
+_lock = threading.Lock()
+_parts: WebhookParts | None = None
+_pid: int | None = None
+
+
+def process_parts(settings: Settings) -> WebhookParts:
+    global _parts, _pid
+    with _lock:
+        if _parts is None or _pid != os.getpid():
+            _parts = build_parts(settings)
+            _pid = os.getpid()
+        return _parts
