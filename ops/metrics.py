@@ -29,9 +29,10 @@ from models.status import collect_status
 from models.tables import PLATFORM_VALUES, SYNC_STATUS_VALUES, AccountSync
 from ops.versions import version_lifetimes
 from worker.names import PLATFORM_QUEUES, REFRESH_QUEUE, platform_queue
+from worker.webhooks.names import WEBHOOKS_QUEUE
 
 # The queues an operator watches: the interactive one and one per platform.
-QUEUES: tuple[str, ...] = (REFRESH_QUEUE, *(platform_queue(p) for p in PLATFORM_QUEUES))
+QUEUES: tuple[str, ...] = (REFRESH_QUEUE, *(platform_queue(p) for p in PLATFORM_QUEUES), WEBHOOKS_QUEUE)
 
 SYNCS = Counter("dravo_syncs_total", "Finished account syncs.", ["platform", "outcome"])
 SYNC_DURATION = Histogram(
