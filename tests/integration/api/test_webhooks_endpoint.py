@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -14,12 +15,20 @@ from models.admin import create_api_key, create_workspace
 from tests.integration.api.conftest import SettingsFactory, bearer
 from tests.integration.api.server import serve
 
+METRICS_TOKEN = "metrics-token-for-webhook-tests"
+
 
 @pytest.fixture
 def api(
     make_settings: SettingsFactory, session_factory: sessionmaker[Session], redis_client: object
 ) -> Iterator[httpx.Client]:
-    app = create_app(make_settings(DRAVO_WEBHOOK_ALLOW_LOOPBACK_HTTP="true"))
+    app = create_app(
+        make_settings(
+            DRAVO_WEBHOOK_ALLOW_LOOPBACK_HTTP="true",
+            DRAVO_METRICS_TOKEN=METRICS_TOKEN,
+            DRAVO_METRICS_INTERVAL_SECONDS="0.2",
+        )
+    )
     with serve(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
         yield http
 
@@ -50,7 +59,13 @@ def test_manage_key_creates_lists_and_deletes(
     assert body["events"] == ["account.status_changed"] and body["enabled"] is True
     Webhook(body["secret"])
 
-    metrics = api.get("/metrics").text
+    # The webhook gauges ride the background gauge loop (every 0.2 s here), not the scrape.
+    deadline = time.monotonic() + 10
+    while True:
+        metrics = api.get("/metrics", headers=bearer(METRICS_TOKEN)).text
+        if "dravo_webhook_outbox_backlog" in metrics or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert 'dravo_webhook_outbox_backlog{stage="deliveries"} 0.0' in metrics
     assert 'dravo_webhook_deliveries{status="pending"} 0.0' in metrics
 
