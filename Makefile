@@ -35,7 +35,7 @@ typecheck: setup
 # The fault-injection and bad-input suite (docs/faults.md), ~16 minutes: 10,000 fuzz cases per
 # normaliser/classifier, then tests/faults (crashes, outages, 5-minute soak, schemathesis).
 faults: setup services
-	DRAVO_FUZZ_EXAMPLES=10000 $(BIN)/pytest tests/unit/adapters/test_properties.py
+	DRAVO_FUZZ_EXAMPLES=10000 $(BIN)/pytest --timeout 1800 tests/unit/adapters/test_properties.py
 	$(BIN)/pytest -m faults tests/faults
 
 # The image's hashed lock (ops/Dockerfile installs it with --require-hashes): the runtime
