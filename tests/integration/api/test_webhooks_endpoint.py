@@ -14,12 +14,17 @@ from models.admin import create_api_key, create_workspace
 from tests.integration.api.conftest import SettingsFactory, bearer
 from tests.integration.api.server import serve
 
+# /metrics only exists with an operator token (DRAVO_METRICS_TOKEN, docs/security.md).
+METRICS_TOKEN = "metrics-token-for-the-tests-0123"
+
 
 @pytest.fixture
 def api(
     make_settings: SettingsFactory, session_factory: sessionmaker[Session], redis_client: object
 ) -> Iterator[httpx.Client]:
-    app = create_app(make_settings(DRAVO_WEBHOOK_ALLOW_LOOPBACK_HTTP="true"))
+    app = create_app(
+        make_settings(DRAVO_WEBHOOK_ALLOW_LOOPBACK_HTTP="true", DRAVO_METRICS_TOKEN=METRICS_TOKEN)
+    )
     with serve(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
         yield http
 
@@ -50,7 +55,7 @@ def test_manage_key_creates_lists_and_deletes(
     assert body["events"] == ["account.status_changed"] and body["enabled"] is True
     Webhook(body["secret"])
 
-    metrics = api.get("/metrics").text
+    metrics = api.get("/metrics", headers=bearer(METRICS_TOKEN)).text
     assert 'dravo_webhook_outbox_backlog{stage="deliveries"} 0.0' in metrics
     assert 'dravo_webhook_deliveries{status="pending"} 0.0' in metrics
 
