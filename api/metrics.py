@@ -4,7 +4,7 @@ It shows every tenant's counts, so it is served only when DRAVO_METRICS_TOKEN is
 `Authorization: Bearer <DRAVO_METRICS_TOKEN>` (Prometheus' `authorization` scrape setting): a
 token, unlike a loopback-only listener, works behind the load balancer and for every
 `--workers` process alike. Unset, the route does not exist (404). A scrape costs no query: the
-freshness gauges are recomputed in the background (ops.metrics.FreshnessGauges) and the rest are
+freshness gauges are recomputed in the background (api.gauges.FreshnessGauges) and the rest are
 in-memory counters.
 """
 
@@ -18,8 +18,8 @@ from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from api.errors import NotFound, Unauthorized
+from api.gauges import VersionLifetimeCollector
 from api.state import AppState
-from ops.metrics import VersionLifetimeCollector
 from ops.versions import configured_overrides
 
 router = APIRouter()

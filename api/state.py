@@ -17,12 +17,12 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.gauges import FreshnessGauges
 from api.readpool import AsyncReadPool, ShareOfPool
+from api.webhook_gauges import WebhookCollector
 from models.auth import JwtPolicy
 from models.db import make_session_factory
-from ops.metrics import FreshnessGauges
-from ops.settings import Settings
-from ops.webhook_metrics import WebhookCollector
+from ops.foundation.settings import Settings
 from worker.refresh import RefreshService, build_refresh_service
 
 T = TypeVar("T")

@@ -21,7 +21,7 @@ from bench.database import bench_database, seed_accounts
 from bench.report import median, save
 from models import sync_state
 from models.db import make_engine, make_session_factory
-from ops.settings import get_settings
+from ops.foundation.settings import get_settings
 
 SIZES = (10_000, 100_000, 1_000_000)
 BATCH = 1_000

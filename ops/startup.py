@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 from models.crypto import TokenCipher
 from models.db import make_engine, make_session_factory
 from models.key_check import EncryptionKeyMismatch, check_encryption_key
-from ops.settings import Settings
+from ops.foundation.settings import Settings
 
 log = structlog.get_logger()
 

@@ -76,7 +76,7 @@ def version_lifetimes(
 
 def configured_overrides() -> dict[Platform, str | None]:
     """The `DRAVO_<PLATFORM>_API_VERSION` overrides of this process's settings."""
-    from ops.settings import get_settings  # settings are read when asked, never at import
+    from ops.foundation.settings import get_settings  # settings are read when asked, never at import
 
     settings = get_settings()
     return {p: settings.platform(p).api_version for p in PLATFORMS}

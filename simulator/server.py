@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import structlog
 import uvicorn
 
-from simulator.app import create_app
+from simulator.routes import create_app
 
 log = structlog.get_logger()
 

@@ -120,7 +120,7 @@ def test_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    from ops.settings import get_settings
+    from ops.foundation.settings import get_settings
 
     get_settings.cache_clear()
     return env

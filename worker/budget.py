@@ -33,7 +33,7 @@ import redis.asyncio as aredis
 
 from adapters.base import PLATFORMS, AccountRef, BudgetObservation, Platform
 from adapters.errors import RateLimited
-from ops.settings import ConfigurationError, Settings
+from ops.foundation.settings import ConfigurationError, Settings
 from worker.names import KEY_PREFIX
 from worker.outcome import PLATFORM_LABELS
 

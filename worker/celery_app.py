@@ -1,6 +1,6 @@
 """The Celery configuration, as a factory: no connection is made and no task imported here.
 
-`worker.app` builds the worker's app from it (tasks included); `worker.refresh` builds a bare
+`worker.celery_worker` builds the worker's app from it (tasks included); `worker.refresh` builds a bare
 publisher from it, so the API can send `sync.account` by name without importing adapters.
 Choices follow /docs/worker.md and the notes on Celery 5.7 + Redis:
 - acks_late + reject_on_worker_lost + prefetch 1: a message is only gone once its task ended;
@@ -16,7 +16,7 @@ from typing import Any
 from celery import Celery
 from kombu.entity import Exchange, Queue
 
-from ops.settings import Settings
+from ops.foundation.settings import Settings
 from worker.names import (
     DISPATCH_DUE,
     DOWNSAMPLE_HISTORY,

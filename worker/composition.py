@@ -22,7 +22,7 @@ from adapters.registry import build_adapters
 from models.catalog import DbMetricCatalog
 from models.crypto import TokenCipher
 from models.db import make_engine, make_session_factory
-from ops.settings import Settings
+from ops.foundation.settings import Settings
 from worker.budget import RedisRateBudget, budgets_from_settings
 from worker.schedule import SchedulePolicy
 
@@ -112,7 +112,7 @@ def process_deps() -> WorkerDeps:
     global _deps, _pid
     with _lock:
         if _deps is None or _pid != os.getpid():
-            from ops.settings import get_settings
+            from ops.foundation.settings import get_settings
 
             _deps = build_deps(get_settings())
             _pid = os.getpid()

@@ -21,8 +21,9 @@ import structlog
 from adapters.base import PLATFORMS
 from models import sync_state
 from models.sync_state import DispatchClaim
-from ops.metrics import DISPATCHED, record_dispatch_lag
+from ops.foundation.metrics import DISPATCHED
 from worker.composition import WorkerDeps
+from worker.dispatch_lag import record_dispatch_lag
 from worker.names import platform_queue
 
 log = structlog.get_logger()

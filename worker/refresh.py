@@ -40,7 +40,7 @@ import redis
 import redis.asyncio as aredis
 
 from models.base import utcnow
-from ops.settings import Settings
+from ops.foundation.settings import Settings
 from worker.completions import AsyncCompletionListener
 from worker.names import REFRESH_QUEUE, SYNC_ACCOUNT, refresh_lock_key
 

@@ -24,7 +24,7 @@ from adapters.errors import PlatformError
 from models import sync_state
 from models.crypto import CredentialsUnreadable
 from models.sync_state import ClaimedAccount
-from ops.metrics import record_operator_problem, record_sync
+from ops.foundation.metrics import record_operator_problem, record_sync
 from worker.composition import WorkerDeps
 from worker.names import refresh_lock_key, sync_done_channel
 from worker.outcome import (

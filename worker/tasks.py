@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from models.sync_state import DispatchClaim
-from worker.app import app
+from worker.celery_worker import app
 from worker.composition import process_deps
 from worker.dispatch import dispatch_due as run_dispatch
 from worker.names import DISPATCH_DUE, DOWNSAMPLE_HISTORY, SYNC_ACCOUNT, platform_queue

@@ -16,7 +16,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from ops.settings import get_settings
+    from ops.foundation.settings import get_settings
 
     return get_settings().database_url
 

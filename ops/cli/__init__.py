@@ -1,3 +1,3 @@
-from ops.cli.app import app, main
+from ops.cli.command import app, main
 
 __all__ = ["app", "main"]

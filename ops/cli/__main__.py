@@ -1,3 +1,3 @@
-from ops.cli.app import main
+from ops.cli.command import main
 
 main()

@@ -26,7 +26,7 @@ from models.read_models import format_time
 from models.tables import PLATFORM_VALUES
 from ops.account_import import Format, ImportFileError, LineResult, import_records, read_records
 from ops.cli.admin import account_app, apikey_app
-from ops.cli.app import engine, fail, settings, transaction
+from ops.cli.command import engine, fail, settings, transaction
 
 
 def _time(value: datetime | None) -> str | None:

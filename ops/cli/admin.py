@@ -23,7 +23,7 @@ from models.admin import (
 from models.crypto import CredentialsUnreadable, TokenCipher
 from models.tables import PLATFORM_VALUES
 from models.webhook_admin import rotate_secrets
-from ops.cli.app import app, fail, settings, transaction
+from ops.cli.command import app, fail, settings, transaction
 from ops.cli.secrets import StdinTokens, secret_option
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)

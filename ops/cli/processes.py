@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from ops.cli.app import app, fail, settings
-from ops.logging import configure_logging
+from ops.cli.command import app, fail, settings
+from ops.foundation.logging import configure_logging
 from worker.names import PLATFORM_QUEUES, REFRESH_QUEUE, platform_queue
 from worker.webhooks.names import WEBHOOKS_QUEUE
 
 if TYPE_CHECKING:  # the worker's dependencies load only when a sync runs
-    from ops.settings import Settings
+    from ops.foundation.settings import Settings
     from worker.composition import WorkerDeps
 
 ALL_QUEUES = ",".join(
@@ -77,7 +77,7 @@ def worker(
         ]
         raise typer.Exit(run_worker_group([command] * count, envs))
 
-    from worker.app import app as celery_app
+    from worker.celery_worker import app as celery_app
 
     celery_app.worker_main(
         [
@@ -101,7 +101,7 @@ def beat() -> None:
     config = settings()
     configure_logging(config.log_level, config.log_json)
     _require_readable_credentials(config, "beat")
-    from worker.app import app as celery_app
+    from worker.celery_worker import app as celery_app
 
     celery_app.Beat(loglevel=config.log_level, quiet=True).run()
 

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from ops.cli.app import fail
+from ops.cli.command import fail
 
 STDIN = "-"
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ops.cli.app import app, fail, settings
+from ops.cli.command import app, fail, settings
 
 
 @app.command("api")
@@ -39,7 +39,7 @@ def serve_api(
     # Imported here so the other verbs don't pay for loading FastAPI.
     import uvicorn
 
-    from api.app import create_app
+    from api.asgi import create_app
 
     class Server(uvicorn.Server):
         """uvicorn's server, minus re-raising the stop signal once shut down.
@@ -58,7 +58,7 @@ def serve_api(
 
     uvicorn_config = uvicorn.Config(
         # Several workers each build the app from the environment (as create_app() does here).
-        "api.app:create_app" if workers > 1 else create_app(config),
+        "api.asgi:create_app" if workers > 1 else create_app(config),
         factory=workers > 1,
         workers=workers,
         host=host,

@@ -12,11 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.gauges import QUEUES
 from models.base import utcnow
 from models.status import StatusReport, collect_status
 from models.tables import SYNC_STATUS_VALUES
-from ops.cli.app import app, settings, transaction
-from ops.metrics import QUEUES
+from ops.cli.command import app, settings, transaction
 from ops.versions import configured_overrides, version_lifetimes
 
 

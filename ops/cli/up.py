@@ -19,9 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from models import migrate
 from models.crypto import TokenCipher
 from models.db import make_engine, make_session_factory
-from ops.cli.app import app, fail, settings
+from ops.cli.command import app, fail, settings
 from ops.demo import seed_demo
-from ops.settings import PLATFORMS
+from ops.foundation.settings import PLATFORMS
 from ops.supervisor import Supervisor
 from simulator.client import SimulatorClient
 

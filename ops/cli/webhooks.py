@@ -22,7 +22,7 @@ from models.webhook_admin import (
 )
 from models.webhook_targets import TargetRefused
 from models.webhooks import EVENT_TYPES
-from ops.cli.app import app, fail, settings, transaction
+from ops.cli.command import app, fail, settings, transaction
 
 webhook_app = typer.Typer(
     help="Webhook endpoints: signed events when an account changes (docs/webhooks.md).", no_args_is_help=True

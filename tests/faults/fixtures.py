@@ -59,7 +59,7 @@ def faults_env(
     env.update(GENEROUS_BUDGETS)
     env["DRAVO_WORKER_METRICS_PORT"] = "0"
     monkeypatch.setenv("REDIS_URL", private_redis.url)
-    from ops.settings import get_settings
+    from ops.foundation.settings import get_settings
 
     get_settings.cache_clear()
     return env

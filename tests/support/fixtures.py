@@ -100,7 +100,7 @@ def e2e_env(
     # This process reads the same settings (RefreshService, assertions).
     for key in ("REDIS_URL", *FAST_SETTINGS, *simulator_env(simulator.base_url)):
         monkeypatch.setenv(key, env[key])
-    from ops.settings import get_settings
+    from ops.foundation.settings import get_settings
 
     get_settings.cache_clear()
     return env

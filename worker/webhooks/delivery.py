@@ -27,8 +27,8 @@ from models import outbox
 from models.crypto import TokenCipher
 from models.outbox import AttemptResult, ClaimedDelivery
 from models.webhooks import WebhookEndpoint
-from ops.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_LATENCY
-from ops.settings import Settings
+from ops.foundation.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_LATENCY
+from ops.foundation.settings import Settings
 from worker.webhooks import signing
 from worker.webhooks.deps import WebhookParts, lease
 from worker.webhooks.transport import Reply

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ops.settings import Settings
+from ops.foundation.settings import Settings
 from worker.webhooks.retry import RetryPolicy
 from worker.webhooks.transport import WebhookTransport
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.app import app
+from worker.celery_worker import app
 from worker.composition import process_deps
 from worker.webhooks.delivery import EndpointServer
 from worker.webhooks.deps import process_parts

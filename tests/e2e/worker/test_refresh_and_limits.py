@@ -11,7 +11,7 @@ import redis.asyncio as aredis
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.readpool import AsyncReadPool
-from ops.settings import get_settings
+from ops.foundation.settings import get_settings
 from simulator.client import SimulatorClient
 from tests.e2e.worker.conftest import attempted, rows, wait_for_rows
 from tests.support.accounts import connect

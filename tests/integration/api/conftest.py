@@ -9,8 +9,8 @@ import pytest
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
-from ops.settings import Settings, load_settings
+from api.asgi import create_app
+from ops.foundation.settings import Settings, load_settings
 from tests.integration.api import seeding
 from tests.integration.api.server import serve
 

@@ -142,13 +142,13 @@ def test_jwt_refused_without_a_secret(
     redis_client: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from api.app import create_app
+    from api.asgi import create_app
     from tests.integration.api.server import serve
 
     settings = make_settings()
     ws = seeding.workspace(session_factory)
     monkeypatch.setenv("DRAVO_JWT_SECRET", "")
-    from ops.settings import load_settings
+    from ops.foundation.settings import load_settings
 
     no_secret = load_settings()
     assert no_secret.jwt_secret is None or not no_secret.jwt_secret.get_secret_value()

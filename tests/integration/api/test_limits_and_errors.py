@@ -13,7 +13,7 @@ import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
+from api.asgi import create_app
 from tests.integration.api import seeding
 from tests.integration.api.conftest import SettingsFactory, bearer
 from tests.integration.api.server import serve

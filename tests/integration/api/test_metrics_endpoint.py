@@ -13,9 +13,9 @@ import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
+from api.asgi import create_app
 from models.base import utcnow
-from ops.metrics import record_sync
+from ops.foundation.metrics import record_sync
 from tests.integration.api import seeding
 from tests.integration.api.conftest import SettingsFactory, bearer
 from tests.integration.api.server import serve

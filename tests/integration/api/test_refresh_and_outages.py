@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.accounts import REFRESH_BUDGET_WARNING, REFRESH_LIMITED_WARNING, REFRESH_PENDING_WARNING
-from api.app import create_app
+from api.asgi import create_app
 from api.errors import RateLimited
 from api.ratelimit import admit_accounts
 from models.tables import AccountSync

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
+from api.asgi import create_app
 from api.dependencies import MANAGE_REQUIRED_MESSAGE, ManagerDep
 from models.admin import AdminError, create_api_key, create_workspace
 from models.auth import resolve_bearer

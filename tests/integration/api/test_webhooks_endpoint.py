@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks.webhooks import Webhook
 
-from api.app import create_app
+from api.asgi import create_app
 from models.admin import create_api_key, create_workspace
 from tests.integration.api.conftest import SettingsFactory, bearer
 from tests.integration.api.server import serve

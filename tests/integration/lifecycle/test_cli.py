@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from models.tables import Account
-from ops.cli.app import load_commands
+from ops.cli.command import load_commands
 from tests.support.accounts import CIPHER
 
 SECRET = "IGQVJ-cli-secret-token"

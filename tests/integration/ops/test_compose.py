@@ -10,8 +10,8 @@ import pytest
 import typer.main
 import yaml
 
-from ops.cli.app import load_commands
-from ops.settings import Settings
+from ops.cli.command import load_commands
+from ops.foundation.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -8,7 +8,7 @@ import pytest
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from ops.settings import Settings, get_settings
+from ops.foundation.settings import Settings, get_settings
 from simulator.client import SimulatorClient
 from simulator.server import running_simulator
 from tests.support.accounts import new_workspace

@@ -111,7 +111,7 @@ def test_redis_down_defers_instead_of_calling(redis_client: redis.Redis) -> None
 
 
 def test_a_malformed_budget_setting_is_a_configuration_error() -> None:
-    from ops.settings import ConfigurationError
+    from ops.foundation.settings import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="DRAVO_X_USER_BUDGET"):
         Rate.parse("75 per 15min", "DRAVO_X_USER_BUDGET")

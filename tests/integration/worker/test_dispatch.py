@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.base import AccountRef, BudgetObservation
 from models.sync_state import DispatchClaim
-from ops.settings import Settings
+from ops.foundation.settings import Settings
 from tests.support.accounts import connect
 from worker.composition import WorkerDeps, build_deps
 from worker.dispatch import dispatch_due

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.readpool import AsyncReadPool
 from models.tables import AccountSync
-from ops.settings import Settings
+from ops.foundation.settings import Settings
 from tests.support.accounts import connect
 from worker.names import REFRESH_QUEUE, refresh_lock_key
 from worker.refresh import RefreshResult, RefreshService, RefreshUnavailable, build_refresh_service

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import outbox
 from models.webhook_admin import create_endpoint, list_attempts, list_endpoints, new_secret
 from models.webhooks import WebhookDelivery
-from ops.settings import Settings, get_settings
+from ops.foundation.settings import Settings, get_settings
 from tests.support.accounts import CIPHER
 from tests.support.receiver import running_receiver
 from worker.composition import WorkerDeps, build_deps

@@ -191,7 +191,7 @@ def test_simulated_linkedin_versions_follow_the_calendar(version: str, on: date,
 def test_metrics_expose_each_pinned_version_and_its_warning() -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from ops.metrics import VersionLifetimeCollector
+    from api.gauges import VersionLifetimeCollector
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(VersionLifetimeCollector())

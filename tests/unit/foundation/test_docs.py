@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer.main
 
-from ops.cli.app import load_commands
-from ops.settings import PLATFORMS, Settings
+from ops.cli.command import load_commands
+from ops.foundation.settings import PLATFORMS, Settings
 
 README = (Path(__file__).resolve().parents[3] / "README.md").read_text()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from ops.settings import ConfigurationError, load_settings
+from ops.foundation.settings import ConfigurationError, load_settings
 
 KEY = Fernet.generate_key().decode()
 

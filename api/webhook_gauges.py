@@ -1,6 +1,6 @@
-"""Webhook gauges read from PostgreSQL by the API's background gauge loop (ops.metrics.FreshnessGauges): the outbox backlog and
+"""Webhook gauges read from PostgreSQL by the API's background gauge loop (api.gauges.FreshnessGauges): the outbox backlog and
 the kept deliveries by status. Attempts by outcome are counted where they happen
-(`dravo_webhook_deliveries_total` in ops.metrics, on the workers' exporters)."""
+(`dravo_webhook_deliveries_total` in ops.foundation.metrics, on the workers' exporters)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The worker's Celery app: `celery -A worker.app worker` (or `dravo-sync worker`) loads this.
+"""The worker's Celery app: `celery -A worker.celery_worker worker` (or `dravo-sync worker`) loads this.
 
 Settings are read when this module is imported, which only the worker and beat processes do;
 engines, Redis and HTTP clients are built later, per process (`worker.composition`).
@@ -14,7 +14,7 @@ from celery.signals import beat_init, worker_process_init, worker_process_shutdo
 from kombu.exceptions import OperationalError
 from prometheus_client import start_http_server
 
-from ops.settings import get_settings
+from ops.foundation.settings import get_settings
 from worker.celery_app import make_celery
 from worker.composition import close_process_deps, reset_process_deps
 from worker.names import DISPATCH_DUE, DOWNSAMPLE_HISTORY

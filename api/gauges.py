@@ -1,10 +1,9 @@
-"""Prometheus metrics. They measure data freshness, not only tasks.
+"""Prometheus gauges the API computes from PostgreSQL and Redis. They measure data freshness.
 
-Counters and histograms are updated where things happen (worker tasks, dispatcher); the
-freshness gauges are computed from PostgreSQL by `FreshnessCollector`, so they are right whichever
-process restarted. The API computes them in the background (`FreshnessGauges`, at most every
-DRAVO_METRICS_INTERVAL_SECONDS) and a scrape only reads the last result: scraping runs no query. Labels are platform, outcome and queue names only: never an
-account id (cardinality) and never anything from a credential.
+The freshness gauges are computed from PostgreSQL by `FreshnessCollector`, so they are right
+whichever process restarted. The API computes them in the background (`FreshnessGauges`, at most
+every DRAVO_METRICS_INTERVAL_SECONDS) and a scrape only reads the last result: scraping runs no
+query. Counters and histograms are defined in `ops.foundation.metrics`.
 """
 
 from __future__ import annotations
@@ -17,79 +16,20 @@ from datetime import UTC, datetime
 
 import anyio.to_thread
 import redis
-from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from adapters.base import Platform
 from models.status import collect_status
-from models.tables import PLATFORM_VALUES, SYNC_STATUS_VALUES, AccountSync
+from models.tables import SYNC_STATUS_VALUES
 from ops.versions import version_lifetimes
 from worker.names import PLATFORM_QUEUES, REFRESH_QUEUE, platform_queue
 from worker.webhooks.names import WEBHOOKS_QUEUE
 
 # The queues an operator watches: the interactive one and one per platform.
 QUEUES: tuple[str, ...] = (REFRESH_QUEUE, *(platform_queue(p) for p in PLATFORM_QUEUES), WEBHOOKS_QUEUE)
-
-SYNCS = Counter("dravo_syncs_total", "Finished account syncs.", ["platform", "outcome"])
-SYNC_DURATION = Histogram(
-    "dravo_sync_duration_seconds",
-    "Wall time of one account sync, claim to commit.",
-    ["platform"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
-)
-PLATFORM_CALLS = Counter("dravo_platform_calls_total", "HTTP calls made to a platform.", ["platform"])
-RATE_LIMIT_DEFERRALS = Counter(
-    "dravo_rate_limit_deferrals_total", "Syncs deferred by a platform or budget rate limit.", ["platform"]
-)
-OPERATOR_PROBLEMS = Counter(
-    "dravo_operator_problems_total",
-    "Syncs failed by a problem only the operator can fix (app review, product, credits, API version).",
-    ["platform", "cause"],
-)
-DISPATCHED = Counter(
-    "dravo_dispatched_total", "Accounts claimed and enqueued by the dispatcher.", ["platform"]
-)
-DISPATCH_LAG = Gauge(
-    "dravo_dispatch_lag_seconds", "How overdue the most overdue account was at the last dispatcher tick."
-)
-DISPATCH_LAST_TICK = Gauge(
-    "dravo_dispatch_last_tick_timestamp_seconds", "When the dispatcher last ran (dead-man's switch)."
-)
-
-
-def record_sync(platform: str, event: str, calls: int, seconds: float) -> None:
-    """Count one finished sync; `event` is the dotted log event (`sync.succeeded`, ...)."""
-    SYNCS.labels(platform, event.removeprefix("sync.")).inc()
-    SYNC_DURATION.labels(platform).observe(seconds)
-    if calls:
-        PLATFORM_CALLS.labels(platform).inc(calls)
-    if event == "sync.rate_limited":
-        RATE_LIMIT_DEFERRALS.labels(platform).inc()
-
-
-def record_operator_problem(platform: str, cause: str) -> None:
-    OPERATOR_PROBLEMS.labels(platform, cause).inc()
-
-
-def record_dispatch_lag(sessions: Callable[[], Session], now: datetime) -> None:
-    """How overdue the most overdue scheduled account is: the scheduler's own freshness."""
-    # One index probe per platform (the due index leads with platform); a global min would scan.
-    with sessions() as session:
-        oldest = [
-            session.scalar(
-                select(func.min(AccountSync.next_sync_at)).where(
-                    AccountSync.platform == platform, AccountSync.next_sync_at.is_not(None)
-                )
-            )
-            for platform in PLATFORM_VALUES
-        ]
-    due = [at for at in oldest if at is not None and at <= now]
-    DISPATCH_LAG.set((now - min(due)).total_seconds() if due else 0.0)
-    DISPATCH_LAST_TICK.set(now.timestamp())
 
 
 class FreshnessCollector(Collector):
@@ -222,16 +162,3 @@ class FreshnessGauges(Collector):
         )
         age.add_metric([], self._computed_at)
         yield age
-
-
-# Webhooks (docs/webhooks.md): counted in the worker process that made the attempt.
-WEBHOOK_ATTEMPTS = Counter(
-    "dravo_webhook_deliveries_total",
-    "Webhook delivery attempts by outcome (delivered, retry, failed, refused).",
-    ["outcome"],
-)
-WEBHOOK_LATENCY = Histogram(
-    "dravo_webhook_delivery_seconds",
-    "Wall time of one webhook request, connect to status line.",
-    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
-)

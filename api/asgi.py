@@ -12,7 +12,7 @@ from api import accounts, health, management, metrics, webhooks
 from api.errors import install_error_handlers
 from api.limits import HeaderSizeLimit
 from api.state import build_state
-from ops.settings import Settings, get_settings
+from ops.foundation.settings import Settings, get_settings
 
 DESCRIPTION = """\
 Official account metrics of connected social accounts (Instagram, Facebook Pages, X, LinkedIn,

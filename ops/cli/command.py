@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from models.db import make_engine, make_session_factory
-from ops.settings import ConfigurationError, Settings, get_settings
+from ops.foundation.settings import ConfigurationError, Settings, get_settings
 
 app = typer.Typer(
     name="dravo-sync",
