@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from adapters.base import Platform as Platform
 from adapters.metric_keys import CONTRACT_METRIC_KEYS
 
-Platform = Literal["instagram", "facebook", "x", "linkedin", "tiktok"]
 SyncStatus = Literal["pending", "synced", "partial", "failed", "requires_reconnect"]
 PrincipalKind = Literal["api_key", "jwt"]
 # What a principal may do: `read` analytics, or also `manage` accounts (API keys only).
