@@ -258,7 +258,7 @@ class Settings(BaseSettings):
     def _every_platform(cls, value: object) -> dict[str, object]:
         # Every registry platform gets an entry; a given entry overrides the registry's defaults.
         given: Mapping[str, object] = value if isinstance(value, Mapping) else {}
-        unknown = set(given) - set(platform_registry.PLATFORM_NAMES)
+        unknown = set(given) - {spec.name for spec in platform_registry.PLATFORMS}
         if unknown:
             raise ValueError(f"unknown platforms {sorted(unknown)}")
         result: dict[str, object] = {}

@@ -31,7 +31,7 @@ from typing import Any
 import redis
 import redis.asyncio as aredis
 
-from adapters.base import PLATFORMS, AccountRef, BudgetObservation, Platform
+from adapters.base import AccountRef, BudgetObservation, Platform
 from adapters.errors import RateLimited
 from ops.foundation import platforms as platform_registry
 from ops.settings import ConfigurationError, Settings
@@ -137,10 +137,10 @@ class PlatformBudget:
 def budgets_from_settings(settings: Settings) -> dict[str, PlatformBudget]:
     return {
         p: PlatformBudget(
-            app=Rate.parse(settings.platforms[p].app_budget, f"DRAVO_{p.upper()}_APP_BUDGET"),
-            user=Rate.parse(settings.platforms[p].user_budget, f"DRAVO_{p.upper()}_USER_BUDGET"),
+            app=Rate.parse(chosen.app_budget, f"DRAVO_{p.upper()}_APP_BUDGET"),
+            user=Rate.parse(chosen.user_budget, f"DRAVO_{p.upper()}_USER_BUDGET"),
         )
-        for p in PLATFORMS
+        for p, chosen in settings.platforms.items()
     }
 
 
