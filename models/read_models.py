@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from adapters.base import Platform as Platform
 from adapters.metric_keys import CONTRACT_METRIC_KEYS
+from ops.foundation.platforms import Platform as Platform
 
 SyncStatus = Literal["pending", "synced", "partial", "failed", "requires_reconnect"]
 PrincipalKind = Literal["api_key", "jwt"]
