@@ -374,6 +374,24 @@ class Settings(BaseSettings):
         return self.model_copy(update={"platforms": {**self.platforms, platform: updated}})
 
 
+def environment_variables() -> list[str]:
+    """Every variable the settings read, the per-platform ones as DRAVO_<PLATFORM>_<FIELD>."""
+    names = []
+    for field in Settings.model_fields:
+        if field == "platforms":
+            names += [
+                f"DRAVO_{spec.name.upper()}_{name.upper()}"
+                for spec in platform_registry.PLATFORMS
+                for name in PlatformSettings.model_fields
+                if name != "oauth_base" or spec.oauth_base is not None
+            ]
+        else:
+            names.append(
+                field.upper() if field in ("database_url", "redis_url") else f"DRAVO_{field.upper()}"
+            )
+    return names
+
+
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():

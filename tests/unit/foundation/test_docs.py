@@ -8,8 +8,7 @@ from pathlib import Path
 import typer.main
 
 from ops.cli.app import load_commands
-from ops.foundation import platforms as platform_registry
-from ops.settings import PLATFORMS, PlatformSettings, Settings
+from ops.settings import PLATFORMS, environment_variables
 
 README = (Path(__file__).resolve().parents[3] / "README.md").read_text()
 
@@ -24,27 +23,9 @@ def _documented(env_name: str) -> bool:
     return False
 
 
-def _variables() -> list[str]:
-    """Every variable of the settings; the nested per-platform ones as DRAVO_<PLATFORM>_<FIELD>."""
-    names = []
-    for field in Settings.model_fields:
-        if field == "platforms":
-            names += [
-                f"DRAVO_{spec.name.upper()}_{name.upper()}"
-                for spec in platform_registry.PLATFORMS
-                for name in PlatformSettings.model_fields
-                if name != "oauth_base" or spec.oauth_base is not None
-            ]
-        else:
-            names.append(
-                field.upper() if field in ("database_url", "redis_url") else f"DRAVO_{field.upper()}"
-            )
-    return names
-
-
 def test_every_setting_is_in_the_readme() -> None:
     missing = []
-    for env_name in _variables():
+    for env_name in environment_variables():
         if not _documented(env_name):
             missing.append(env_name)
     assert missing == []
