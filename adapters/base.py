@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
-Platform = Literal["instagram", "facebook", "x", "linkedin", "tiktok"]
-PLATFORMS: tuple[Platform, ...] = ("instagram", "facebook", "x", "linkedin", "tiktok")
+from ops.foundation.platforms import PLATFORM_NAMES
+from ops.foundation.platforms import Platform as Platform
+
+# The platform names in registry order (ops.foundation.platforms holds every fact about them).
+PLATFORMS: tuple[Platform, ...] = cast("tuple[Platform, ...]", PLATFORM_NAMES)
 
 # Instagram has two login flavours; every other platform has one ("default").
 AuthFlavour = Literal["instagram", "facebook", "default"]

@@ -19,7 +19,7 @@ Refresh tokens exist only for approved partners, are not rotated, and live 365 d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
@@ -49,6 +49,7 @@ from adapters.values import (
     quote_platform_message,
 )
 from adapters.versions import PinnedVersion
+from ops.foundation import platforms as platform_registry
 
 __all__ = [
     "FOLLOWERS_PREFIX",
@@ -58,18 +59,8 @@ __all__ = [
     "normalise_organization",
 ]
 
-# The newest Marketing version found (202607, "current" in LinkedIn's versioning page as
-# summarised 2026-08-13; the official page stored here stops at 202603). LinkedIn keeps each
-# monthly version "for a minimum of one year": the sunset below is the earliest that allows, the
-# defensive reading until the migrations table lists it (202603 is listed: March 16, 2027).
-# Checked 2026-12-01; DRAVO_LINKEDIN_API_VERSION overrides the version.
-PINNED = PinnedVersion(
-    "202607",
-    released=date(2026, 7, 1),
-    sunset=date(2027, 7, 1),
-    source="https://learn.microsoft.com/en-us/linkedin/marketing/versioning and "
-    ".../integrations/migrations (checked 2026-12-01)",
-)
+# The pinned version and its sunset live in the registry (their sources are cited there).
+PINNED: PinnedVersion = platform_registry.LINKEDIN_API
 API_VERSION = PINNED.version
 RESTLI_PROTOCOL_VERSION = "2.0.0"
 DEFAULT_OAUTH_BASE = "https://www.linkedin.com"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import structlog
@@ -34,18 +34,12 @@ from adapters.http import Caller, Reply
 from adapters.limits import clamp, meta_buc_wait, meta_usage, retry_after
 from adapters.values import quote_platform_message
 from adapters.versions import PinnedVersion
+from ops.foundation import platforms as platform_registry
 
 log = structlog.get_logger()
 
-# The newest Graph API version (Meta's changelog, "Available Graph API Versions", updated
-# 2026-10-29, checked 2026-12-01: v27.0 introduced 2026-11-04, available until TBD).
-# DRAVO_INSTAGRAM_API_VERSION / DRAVO_FACEBOOK_API_VERSION override it.
-GRAPH_API = PinnedVersion(
-    "v27.0",
-    released=date(2026, 11, 4),
-    sunset=None,
-    source="https://developers.facebook.com/documentation/development/graph-api/changelog (checked 2026-12-01)",
-)
+# The pinned version and its sunset live in the registry (their sources are cited there).
+GRAPH_API: PinnedVersion = platform_registry.GRAPH_API
 GRAPH_API_VERSION = GRAPH_API.version
 
 THROTTLE_CODES = frozenset({4, 17, 32, 341, 368, 613, *range(80000, 80015)})

@@ -48,15 +48,10 @@ from adapters.values import (
     require,
 )
 from adapters.versions import PinnedVersion
+from ops.foundation import platforms as platform_registry
 
-# TikTok's Display API has one path version, v2, with no announced end (TikTok for Developers
-# "Get User Info" reference, checked 2026-12-01; its "migration plan" note is an open question).
-PINNED = PinnedVersion(
-    "v2",
-    released=None,
-    sunset=None,
-    source="https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info (checked 2026-12-01)",
-)
+# The pinned version and its sunset live in the registry (their sources are cited there).
+PINNED: PinnedVersion = platform_registry.TIKTOK_API
 API_VERSION = PINNED.version
 STAT_FIELDS: tuple[str, ...] = CONTRACT_METRIC_KEYS["tiktok"]
 BASIC_FIELDS: tuple[str, ...] = ("open_id", "display_name")

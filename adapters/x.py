@@ -45,15 +45,10 @@ from adapters.values import (
     require,
 )
 from adapters.versions import PinnedVersion
+from ops.foundation import platforms as platform_registry
 
-# X API v2 has no dated versions or announced end (xdevplatform/docs changelog, HEAD 2026-08-22,
-# checked 2026-12-01): changes come as dated changelog entries to the one version.
-PINNED = PinnedVersion(
-    "2",
-    released=None,
-    sunset=None,
-    source="xdevplatform/docs changelog.mdx (checked 2026-12-01)",
-)
+# The pinned version and its sunset live in the registry (their sources are cited there).
+PINNED: PinnedVersion = platform_registry.X_API
 API_VERSION = PINNED.version
 # Without a reset header, X's windows are 15 minutes.
 DEFAULT_RATE_WAIT = timedelta(minutes=15)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adapters.base import PLATFORMS
 from bench.database import bench_database
 from bench.report import median, save
 from tests.support.processes import cli_args
@@ -21,7 +22,6 @@ from tests.support.processes import cli_args
 LINES = 10_000
 RUNS = 3
 TARGET_SECONDS = 60.0
-PLATFORMS = ("instagram", "facebook", "x", "linkedin", "tiktok")
 # A Fernet key for the benchmark's own throw-away database.
 BENCH_KEY = "kQ3Ua1vDmR8bq9Jm0Vwq8tqXb1n3Wv6m7gAq5yQ2f3E="
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from adapters.metric_keys import CONTRACT_METRIC_KEYS
+from ops.foundation.platforms import Platform as Platform
 
-Platform = Literal["instagram", "facebook", "x", "linkedin", "tiktok"]
 SyncStatus = Literal["pending", "synced", "partial", "failed", "requires_reconnect"]
 PrincipalKind = Literal["api_key", "jwt"]
 # What a principal may do: `read` analytics, or also `manage` accounts (API keys only).

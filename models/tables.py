@@ -24,8 +24,10 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
+from ops.foundation.platforms import PLATFORM_NAMES
 
-PLATFORM_VALUES = ("instagram", "facebook", "x", "linkedin", "tiktok")
+# The registry's names, in its order: the check constraints' SQL is the same as before the registry.
+PLATFORM_VALUES = PLATFORM_NAMES
 SYNC_STATUS_VALUES = ("pending", "synced", "partial", "failed", "requires_reconnect")
 AUTH_VALUES = ("instagram", "facebook", "default")
 # `read` keys see analytics; `manage` keys may also connect and disconnect accounts.

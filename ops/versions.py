@@ -1,7 +1,7 @@
 """The API version each platform is read with, and how long it has left (issue 10).
 
-Derived from the adapters' pinned constants (`adapters.versions.PinnedVersion`), so there is one
-place per platform where a version and its sunset are written down.
+Derived from the platform registry (`ops.foundation.platforms`), the one place per platform where
+a version and its sunset are written down.
 """
 
 from __future__ import annotations
@@ -10,24 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from adapters import linkedin, meta, tiktok, x
 from adapters.base import PLATFORMS, Platform
 from adapters.versions import SUNSET_WARNING_DAYS, PinnedVersion
+from ops.foundation import platforms as platform_registry
 
-LABELS: dict[Platform, str] = {
-    "instagram": "Instagram",
-    "facebook": "Facebook",
-    "x": "X",
-    "linkedin": "LinkedIn",
-    "tiktok": "TikTok",
-}
-PINNED: dict[Platform, PinnedVersion] = {
-    "instagram": meta.GRAPH_API,
-    "facebook": meta.GRAPH_API,
-    "x": x.PINNED,
-    "linkedin": linkedin.PINNED,
-    "tiktok": tiktok.PINNED,
-}
+LABELS: dict[str, str] = platform_registry.labels()
+PINNED: dict[str, PinnedVersion] = {s.name: s.pinned for s in platform_registry.PLATFORMS}
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adapters.facebook import API_VERSION as FACEBOOK_VERSION
-from adapters.instagram import API_VERSION as INSTAGRAM_VERSION
-from adapters.linkedin import API_VERSION as LINKEDIN_VERSION
-from adapters.tiktok import API_VERSION as TIKTOK_VERSION
-from adapters.x import API_VERSION as X_VERSION
+from ops.foundation import platforms as platform_registry
 from simulator.common import reply, store_of
 from simulator.state import (
     COMMON_SCENARIOS,
@@ -193,13 +189,7 @@ async def health(request: Request) -> Response:
             "ok": True,
             "latency_ms": store_of(request).latency_ms,
             "outages": {p: until for p, until in store_of(request).outages.items() if until > time.time()},
-            "versions": {
-                "instagram": INSTAGRAM_VERSION,
-                "facebook": FACEBOOK_VERSION,
-                "x": X_VERSION,
-                "linkedin": LINKEDIN_VERSION,
-                "tiktok": TIKTOK_VERSION,
-            },
+            "versions": {spec.name: spec.pinned.version for spec in platform_registry.PLATFORMS},
             "scenarios": {p: list(scenarios_for(p)) for p in PLATFORMS},
         }
     )

@@ -13,7 +13,10 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-PLATFORMS = ("instagram", "facebook", "x", "linkedin", "tiktok")
+from ops.foundation.platforms import PLATFORM_NAMES
+
+# The simulated platforms are the registry's (each has a module here: simulator/<name>.py).
+PLATFORMS = PLATFORM_NAMES
 
 # Scenarios every platform understands (some behave as healthy where they mean nothing there;
 # the README lists which).

@@ -31,15 +31,17 @@ from typing import Any
 import redis
 import redis.asyncio as aredis
 
-from adapters.base import PLATFORMS, AccountRef, BudgetObservation, Platform
+from adapters.base import AccountRef, BudgetObservation, Platform
 from adapters.errors import RateLimited
+from ops.foundation import platforms as platform_registry
 from ops.foundation.settings import ConfigurationError, Settings
 from worker.names import KEY_PREFIX
 from worker.outcome import PLATFORM_LABELS
 
-# Platform calls one sync usually makes; the dispatcher divides the app budget by this so it does
-# not enqueue syncs the budget can't carry. An estimate: adapters may make more or fewer.
-CALLS_PER_SYNC: dict[str, int] = {"instagram": 3, "facebook": 3, "x": 1, "linkedin": 3, "tiktok": 1}
+# Platform calls one sync usually makes (the registry's estimate); the dispatcher divides the app
+# budget by this so it does not enqueue syncs the budget can't carry. Adapters may make more or
+# fewer: `FetchResult.calls` is the observed count.
+ESTIMATED_CALLS_PER_SYNC: dict[str, int] = platform_registry.estimated_calls_per_sync()
 # Redis unreachable: don't guess, come back shortly.
 UNAVAILABLE_RETRY = timedelta(seconds=30)
 
@@ -135,10 +137,10 @@ class PlatformBudget:
 def budgets_from_settings(settings: Settings) -> dict[str, PlatformBudget]:
     return {
         p: PlatformBudget(
-            app=Rate.parse(getattr(settings, f"{p}_app_budget"), f"DRAVO_{p.upper()}_APP_BUDGET"),
-            user=Rate.parse(getattr(settings, f"{p}_user_budget"), f"DRAVO_{p.upper()}_USER_BUDGET"),
+            app=Rate.parse(chosen.app_budget, f"DRAVO_{p.upper()}_APP_BUDGET"),
+            user=Rate.parse(chosen.user_budget, f"DRAVO_{p.upper()}_USER_BUDGET"),
         )
-        for p in PLATFORMS
+        for p, chosen in settings.platforms.items()
     }
 
 
@@ -217,7 +219,7 @@ class RedisRateBudget:
         budget = self._budgets[platform]
         keys = [_key(platform, "app"), _key(platform, "app", kind="pause")]
         tokens = int(self._run(self._available, keys, [budget.app.calls, budget.app.seconds * 1000]))
-        return tokens // max(CALLS_PER_SYNC.get(platform, 1), 1)
+        return tokens // max(ESTIMATED_CALLS_PER_SYNC.get(platform, 1), 1)
 
     def refreshable(self, platform: str, reserve_fraction: float) -> bool:
         """Whether a refresh sync of `platform` would find app tokens above the scheduled reserve."""
@@ -251,7 +253,7 @@ class RedisRateBudget:
 
 
 def _above_reserve(tokens: int, budget: PlatformBudget, platform: str, reserve_fraction: float) -> bool:
-    return tokens - budget.app.calls * reserve_fraction >= max(CALLS_PER_SYNC.get(platform, 1), 1)
+    return tokens - budget.app.calls * reserve_fraction >= max(ESTIMATED_CALLS_PER_SYNC.get(platform, 1), 1)
 
 
 async def refresh_share_left(

@@ -1,6 +1,6 @@
 """Names shared by the worker, the dispatcher and the API's refresh service.
 
-Kept free of imports so `worker.refresh` (the only worker module the API imports) stays cheap.
+Kept free of imports (but the registry, which imports nothing) so `worker.refresh` (the only worker module the API imports) stays cheap.
 Task names and queue names are part of the wire format: renaming one strands queued messages.
 """
 
@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from typing import Final
 
+from ops.foundation import platforms
+
 SYNC_ACCOUNT: Final = "sync.account"
 DISPATCH_DUE: Final = "sync.dispatch_due"
 DOWNSAMPLE_HISTORY: Final = "history.downsample"
 
 REFRESH_QUEUE: Final = "refresh"
-PLATFORM_QUEUES: Final = ("instagram", "facebook", "x", "linkedin", "tiktok")
+# The platforms whose scheduled syncs each have a queue (`platform_queue`), in registry order.
+PLATFORM_QUEUES: Final = platforms.PLATFORM_NAMES
 KEY_PREFIX: Final = "dravo"
 
 
 def platform_queue(platform: str) -> str:
     """Scheduled syncs go to one queue per platform, so a slow platform can't starve the others."""
-    return f"sync.{platform}"
+    return platforms.spec(platform).queue
 
 
 def refresh_lock_key(account_id: str) -> str:

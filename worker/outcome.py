@@ -37,16 +37,11 @@ from adapters.errors import (
     ReconnectRequired,
     TokenExpired,
 )
+from ops.foundation import platforms as platform_registry
 from worker import schedule
 from worker.schedule import SchedulePolicy
 
-PLATFORM_LABELS = {
-    "instagram": "Instagram",
-    "facebook": "Facebook",
-    "x": "X",
-    "linkedin": "LinkedIn",
-    "tiktok": "TikTok",
-}
+PLATFORM_LABELS: dict[str, str] = platform_registry.labels()
 EXPIRY_WARNING_WINDOW = timedelta(days=7)
 EXPIRY_WARNING_SUFFIX = "; reconnect before then"
 INTERNAL_ERROR_MESSAGE = "internal error while syncing this account; the operators have been alerted"

@@ -7,25 +7,30 @@ Adapters never read settings: the composition roots hand them plain values (`Pla
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import (
     AliasChoices,
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from adapters.base import PLATFORMS, Platform, PlatformConfig
+from ops.foundation import platforms as platform_registry
 
 __all__ = ["PLATFORMS", "ConfigurationError", "Platform", "Settings", "get_settings", "load_settings"]
 
@@ -37,6 +42,56 @@ DEVELOPMENT_ENCRYPTION_KEY = "ZHJhdm8tc3luYy1kZXZlbG9wbWVudC1rZXktMzJieXQ="
 
 class ConfigurationError(Exception):
     """The environment does not describe a runnable configuration."""
+
+
+class PlatformSettings(BaseModel):
+    """One platform's settings; each field is DRAVO_<PLATFORM>_<FIELD> (DRAVO_X_APP_BUDGET, ...)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_base: str
+    # None: the registry's pinned version (ops.foundation.platforms).
+    api_version: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    # None: DRAVO_FRESHNESS_SECONDS. A read stays fresh this long (stale_after = last_updated_at + it).
+    freshness_seconds: int | None = Field(None, ge=60)
+    # Shared rate budgets, "CALLS/SECONDS" per platform app and per account token (docs/worker.md).
+    app_budget: str
+    user_budget: str
+    # A separate token host (LinkedIn's); None where the platform has none.
+    oauth_base: str | None = None
+
+    @classmethod
+    def defaults(cls, spec: platform_registry.PlatformSpec) -> dict[str, object]:
+        return {
+            "api_base": spec.api_base,
+            "app_budget": spec.app_budget,
+            "user_budget": spec.user_budget,
+            "oauth_base": spec.oauth_base,
+        }
+
+
+class PlatformEnvSource(PydanticBaseSettingsSource):
+    """Reads DRAVO_<PLATFORM>_<FIELD> into `platforms`: the same variable names as flat fields had.
+
+    Variable names are matched case-insensitively, as pydantic-settings matches the flat ones.
+    """
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything happens in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        environ = {name.upper(): value for name, value in os.environ.items()}
+        found: dict[str, dict[str, str]] = {}
+        for spec in platform_registry.PLATFORMS:
+            for field_name in PlatformSettings.model_fields:
+                if field_name == "oauth_base" and spec.oauth_base is None:
+                    continue  # only platforms with a separate token host have the variable
+                value = environ.get(f"DRAVO_{spec.name.upper()}_{field_name.upper()}")
+                if value is not None:
+                    found.setdefault(spec.name, {})[field_name] = value
+        return {"platforms": found} if found else {}
 
 
 class Settings(BaseSettings):
@@ -61,38 +116,12 @@ class Settings(BaseSettings):
     # A JWT whose exp lies further ahead than this is refused: no long-lived dashboard tokens.
     jwt_max_ttl_seconds: int = Field(86_400, ge=60)
 
-    instagram_api_base: str = "https://graph.instagram.com"
-    facebook_api_base: str = "https://graph.facebook.com"
-    x_api_base: str = "https://api.x.com"
-    linkedin_api_base: str = "https://api.linkedin.com"
-    linkedin_oauth_base: str = "https://www.linkedin.com"
-    tiktok_api_base: str = "https://open.tiktokapis.com"
-
-    # None: the adapter's pinned version constant.
-    instagram_api_version: str | None = None
-    facebook_api_version: str | None = None
-    x_api_version: str | None = None
-    linkedin_api_version: str | None = None
-    tiktok_api_version: str | None = None
-
-    instagram_client_id: str | None = None
-    instagram_client_secret: SecretStr | None = None
-    facebook_client_id: str | None = None
-    facebook_client_secret: SecretStr | None = None
-    x_client_id: str | None = None
-    x_client_secret: SecretStr | None = None
-    linkedin_client_id: str | None = None
-    linkedin_client_secret: SecretStr | None = None
-    tiktok_client_id: str | None = None
-    tiktok_client_secret: SecretStr | None = None
+    # Per platform (ops.foundation.platforms), read from DRAVO_<PLATFORM>_<FIELD> variables
+    # (DRAVO_X_API_BASE, DRAVO_TIKTOK_APP_BUDGET, ...) by `PlatformEnvSource`; defaults from the registry.
+    platforms: dict[str, PlatformSettings] = Field(default_factory=dict, validate_default=True)
 
     # How long a read stays fresh (stale_after = last_updated_at + this), per platform.
     freshness_seconds: int = Field(6 * 3600, ge=60)
-    instagram_freshness_seconds: int | None = Field(None, ge=60)
-    facebook_freshness_seconds: int | None = Field(None, ge=60)
-    x_freshness_seconds: int | None = Field(None, ge=60)
-    linkedin_freshness_seconds: int | None = Field(None, ge=60)
-    tiktok_freshness_seconds: int | None = Field(None, ge=60)
 
     insights_window_days: int = Field(28, ge=1, le=30)
 
@@ -140,17 +169,8 @@ class Settings(BaseSettings):
     # A metric is retired platform-wide only when accounts of this many workspaces saw the
     # platform's retirement wording; until then only the refusing account skips it.
     metric_retirement_min_workspaces: int = Field(2, ge=1)
-    # Shared rate budgets: "CALLS/SECONDS" per platform app and per account token (docs/worker.md).
-    instagram_app_budget: str = "5000/3600"
-    instagram_user_budget: str = "200/3600"
-    facebook_app_budget: str = "5000/3600"
-    facebook_user_budget: str = "200/3600"
-    x_app_budget: str = "10000/900"
-    x_user_budget: str = "75/900"
-    linkedin_app_budget: str = "100000/86400"
-    linkedin_user_budget: str = "500/86400"
-    tiktok_app_budget: str = "600/60"
-    tiktok_user_budget: str = "600/60"
+    # Shared rate budgets ("CALLS/SECONDS" per platform app and per account token) are per platform,
+    # in `platforms` (DRAVO_<PLATFORM>_APP_BUDGET / _USER_BUDGET, docs/worker.md).
     # Meta usage headers at or above this percent pause that budget for budget_pause_seconds.
     budget_usage_pause_percent: float = Field(90.0, gt=0, le=100)
     budget_pause_seconds: int = Field(300, ge=1)
@@ -216,23 +236,60 @@ class Settings(BaseSettings):
             raise ValueError("names no database")
         return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
-    @field_validator(
-        "instagram_api_base",
-        "facebook_api_base",
-        "x_api_base",
-        "linkedin_api_base",
-        "linkedin_oauth_base",
-        "tiktok_api_base",
-    )
     @classmethod
-    def _https_base_url(cls, value: str, info: ValidationInfo) -> str:
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            PlatformEnvSource(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
+
+    @field_validator("platforms", mode="before")
+    @classmethod
+    def _every_platform(cls, value: object) -> dict[str, object]:
+        # Every registry platform gets an entry; a given entry overrides the registry's defaults.
+        given: Mapping[str, object] = value if isinstance(value, Mapping) else {}
+        unknown = set(given) - {spec.name for spec in platform_registry.PLATFORMS}
+        if unknown:
+            raise ValueError(f"unknown platforms {sorted(unknown)}")
+        result: dict[str, object] = {}
+        for spec in platform_registry.PLATFORMS:
+            entry = given.get(spec.name, {})
+            if isinstance(entry, PlatformSettings):
+                result[spec.name] = entry
+            else:
+                result[spec.name] = {**PlatformSettings.defaults(spec), **dict(entry)}  # type: ignore[call-overload]
+        return result
+
+    @model_validator(mode="after")
+    def _https_base_urls(self) -> Settings:
         # Tokens travel to these hosts: plain http only for a local simulator, in development.
-        parts = urlsplit(value)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError("must be an absolute https:// URL")
-        if parts.scheme == "http" and info.data.get("env") != "development":
-            raise ValueError("must be https:// (plain http only with DRAVO_ENV=development)")
-        return value
+        problems = []
+        for name, platform in self.platforms.items():
+            for field_name in ("api_base", "oauth_base"):
+                value = getattr(platform, field_name)
+                if value is None:
+                    continue
+                variable = f"DRAVO_{name.upper()}_{field_name.upper()}"
+                parts = urlsplit(value)
+                if parts.scheme not in ("https", "http") or not parts.hostname:
+                    problems.append(f"{variable}: must be an absolute https:// URL")
+                elif parts.scheme == "http" and self.env != "development":
+                    problems.append(
+                        f"{variable}: must be https:// (plain http only with DRAVO_ENV=development)"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @field_validator("redis_url")
     @classmethod
@@ -299,23 +356,49 @@ class Settings(BaseSettings):
         return [k.strip() for k in self.encryption_key.get_secret_value().split(",") if k.strip()]
 
     def platform(self, platform: Platform) -> PlatformConfig:
-        secret: SecretStr | None = getattr(self, f"{platform}_client_secret")
-        freshness: int | None = getattr(self, f"{platform}_freshness_seconds")
+        chosen = self.platforms[platform]
+        secret = chosen.client_secret
         return PlatformConfig(
             platform=platform,
-            api_base=str(getattr(self, f"{platform}_api_base")).rstrip("/"),
-            api_version=getattr(self, f"{platform}_api_version"),
-            client_id=getattr(self, f"{platform}_client_id"),
+            api_base=chosen.api_base.rstrip("/"),
+            api_version=chosen.api_version,
+            client_id=chosen.client_id,
             client_secret=secret.get_secret_value() if secret else None,
-            oauth_base=self.linkedin_oauth_base.rstrip("/") if platform == "linkedin" else None,
-            freshness_seconds=freshness or self.freshness_seconds,
+            oauth_base=chosen.oauth_base.rstrip("/") if chosen.oauth_base else None,
+            freshness_seconds=chosen.freshness_seconds or self.freshness_seconds,
         )
+
+    def with_platform(self, platform: Platform, **changes: object) -> Settings:
+        """A copy with some of one platform's settings changed (validated, as from the environment)."""
+        updated = PlatformSettings.model_validate({**self.platforms[platform].model_dump(), **changes})
+        return self.model_copy(update={"platforms": {**self.platforms, platform: updated}})
+
+
+def environment_variables() -> list[str]:
+    """Every variable the settings read, the per-platform ones as DRAVO_<PLATFORM>_<FIELD>."""
+    names = []
+    for field in Settings.model_fields:
+        if field == "platforms":
+            names += [
+                f"DRAVO_{spec.name.upper()}_{name.upper()}"
+                for spec in platform_registry.PLATFORMS
+                for name in PlatformSettings.model_fields
+                if name != "oauth_base" or spec.oauth_base is not None
+            ]
+        else:
+            names.append(
+                field.upper() if field in ("database_url", "redis_url") else f"DRAVO_{field.upper()}"
+            )
+    return names
 
 
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        name = str(item["loc"][0]).upper() if item["loc"] else ""
+        loc = item["loc"]
+        # ("platforms", "x", "app_budget") is DRAVO_X_APP_BUDGET.
+        parts = loc[1:3] if len(loc) >= 3 and loc[0] == "platforms" else loc[:1]
+        name = "_".join(str(part) for part in parts).upper()
         env_name = name if name in ("DATABASE_URL", "REDIS_URL") else f"DRAVO_{name}"
         message = str(item["msg"]).removeprefix("Value error, ")
         lines.append(f"{env_name}: {message}" if name else message)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from simulator.client import SimulatorClient
 from tests.faults.support import (
-    CALLS_PER_SYNC,
+    OBSERVED_CALLS_PER_SYNC,
     CredentialScan,
     Seeded,
     calls_by_account,
@@ -107,7 +107,7 @@ def test_one_platform_5xx_for_30_seconds(
                 [round(g[0] - outage_start, 1) for g in attempts],
             )
         # The recovering sync is one whole sync.
-        assert len(attempts[-1]) == CALLS_PER_SYNC[BROKEN], attempts[-1]
+        assert len(attempts[-1]) == OBSERVED_CALLS_PER_SYNC[BROKEN], attempts[-1]
 
     processes.stop_all()
     processes.started.clear()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from simulator.client import SimulatorClient
 from tests.faults.support import (
-    CALLS_PER_SYNC,
+    OBSERVED_CALLS_PER_SYNC,
     PLATFORMS,
     CredentialScan,
     calls_by_account,
@@ -85,7 +85,7 @@ def test_two_beats_three_workers_1000_accounts(
         periods.append(len(syncs))
         sizes = {len(s) for s in syncs}
         gaps = [b[0] - a[0] for a, b in itertools.pairwise(syncs)]
-        if sizes != {CALLS_PER_SYNC[account.platform]}:
+        if sizes != {OBSERVED_CALLS_PER_SYNC[account.platform]}:
             problems.append(f"{account}: calls per sync {sorted(len(s) for s in syncs)}")
         if gaps and min(gaps) < MIN_GAP_SECONDS:
             problems.append(f"{account}: two syncs {min(gaps):.1f}s apart")

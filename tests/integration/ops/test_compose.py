@@ -11,7 +11,7 @@ import typer.main
 import yaml
 
 from ops.cli.command import load_commands
-from ops.foundation.settings import Settings
+from ops.foundation.settings import environment_variables
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -25,13 +25,7 @@ def _cli() -> Any:
 
 
 def _setting_names() -> set[str]:
-    names = {"DATABASE_URL", "REDIS_URL"}
-    names |= {
-        f"DRAVO_{field.upper()}"
-        for field in Settings.model_fields
-        if field not in ("database_url", "redis_url")
-    }
-    return names
+    return set(environment_variables())
 
 
 def test_every_stack_process_is_a_service() -> None:

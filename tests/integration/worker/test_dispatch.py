@@ -20,7 +20,7 @@ from worker.dispatch import dispatch_due
 def tight_deps(
     settings: Settings, session_factory: sessionmaker[Session], redis_client: redis.Redis
 ) -> Iterator[WorkerDeps]:
-    built = build_deps(settings.model_copy(update={"tiktok_app_budget": "5/60"}), pool_size=2)
+    built = build_deps(settings.with_platform("tiktok", app_budget="5/60"), pool_size=2)
     yield built
     built.close()
 

@@ -1,0 +1,227 @@
+"""The platform registry: every per-platform fact, written down once.
+
+Each platform is one `PlatformSpec` in `PLATFORMS`. Everything that lists or describes platforms
+derives from it: the adapters' `Platform` type, the tables' check constraints, the queues, the
+budget defaults and estimates, the labels in messages, the simulator's platforms, the settings
+(`DRAVO_<NAME>_...`), and the pinned API versions with their sunsets. Adding a platform means one
+entry here, one adapter module and one simulator module (docs/architecture.md, "Adding a
+platform"); `tests/unit/foundation/test_platform_registry.py` checks nothing else lists them.
+
+This module imports nothing of ours: it is the bottom of the house.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Final, Literal
+
+# Kept as a literal type so mypy checks every `platform == "..."`; the registry test proves it
+# names the same platforms as `PLATFORMS`, in the same order.
+Platform = Literal["instagram", "facebook", "x", "linkedin", "tiktok"]
+
+SUNSET_WARNING_DAYS = 60
+
+
+@dataclass(frozen=True)
+class PinnedVersion:
+    """An API version with the release and sunset dates its platform publishes.
+
+    `dravo-sync status` and `/metrics` warn `SUNSET_WARNING_DAYS` before a sunset. A sunset the
+    platform has not announced yet ("TBD" in Meta's changelog) is `None`: nothing to warn about.
+    """
+
+    version: str
+    released: date | None  # None: not published where we looked
+    sunset: date | None  # None: not announced yet
+    source: str  # where the dates come from, with the day they were checked
+
+    def days_to_sunset(self, today: date) -> int | None:
+        return None if self.sunset is None else (self.sunset - today).days
+
+    def warning(self, label: str, today: date, window_days: int = SUNSET_WARNING_DAYS) -> str | None:
+        """ "LinkedIn API version 202607 is switched off on 2027-07-01; ..." within the window."""
+        days = self.days_to_sunset(today)
+        if days is None or days > window_days:
+            return None
+        when = "was switched off" if days < 0 else "is switched off"
+        assert self.sunset is not None
+        return (
+            f"{label} API version {self.version} {when} on {self.sunset.isoformat()}; "
+            "pin a newer version (see docs/platforms.md)"
+        )
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """What we know about one platform before any settings are read."""
+
+    name: str  # the wire name: accounts.platform, API JSON, DRAVO_<NAME>_... variables
+    label: str  # how messages name it
+    api_base: str  # default of DRAVO_<NAME>_API_BASE
+    pinned: PinnedVersion  # default of DRAVO_<NAME>_API_VERSION, with its sunset
+    # Platform calls one sync usually makes: an estimate the dispatcher divides the app budget by,
+    # not a count (adapters may make more or fewer; FetchResult.calls is the observed count).
+    estimated_calls_per_sync: int
+    app_budget: str  # "CALLS/SECONDS" default of DRAVO_<NAME>_APP_BUDGET
+    user_budget: str  # "CALLS/SECONDS" default of DRAVO_<NAME>_USER_BUDGET
+    # The contract's metric keys in the published order (docs/contract.md, section 3). Empty:
+    # the adapter derives the keys from the API (LinkedIn).
+    metric_keys: tuple[str, ...]
+    oauth_base: str | None = None  # a separate token host (LinkedIn's), DRAVO_<NAME>_OAUTH_BASE
+
+    @property
+    def queue(self) -> str:
+        """Scheduled syncs go to one queue per platform, so a slow platform can't starve the others."""
+        return f"sync.{self.name}"
+
+
+# The newest Graph API version (Meta's changelog, "Available Graph API Versions", updated
+# 2026-10-29, checked 2026-12-01: v27.0 introduced 2026-11-04, available until TBD).
+# DRAVO_INSTAGRAM_API_VERSION / DRAVO_FACEBOOK_API_VERSION override it.
+GRAPH_API: Final = PinnedVersion(
+    "v27.0",
+    released=date(2026, 11, 4),
+    sunset=None,
+    source="https://developers.facebook.com/documentation/development/graph-api/changelog (checked 2026-12-01)",
+)
+# X API v2 has no dated versions or announced end (xdevplatform/docs changelog, HEAD 2026-08-22,
+# checked 2026-12-01): changes come as dated changelog entries to the one version.
+X_API: Final = PinnedVersion(
+    "2",
+    released=None,
+    sunset=None,
+    source="xdevplatform/docs changelog.mdx (checked 2026-12-01)",
+)
+# The newest Marketing version found (202607, "current" in LinkedIn's versioning page as
+# summarised 2026-08-13; the official page stored here stops at 202603). LinkedIn keeps each
+# monthly version "for a minimum of one year": the sunset below is the earliest that allows, the
+# defensive reading until the migrations table lists it (202603 is listed: March 16, 2027).
+# Checked 2026-12-01; DRAVO_LINKEDIN_API_VERSION overrides the version.
+LINKEDIN_API: Final = PinnedVersion(
+    "202607",
+    released=date(2026, 7, 1),
+    sunset=date(2027, 7, 1),
+    source="https://learn.microsoft.com/en-us/linkedin/marketing/versioning and "
+    ".../integrations/migrations (checked 2026-12-01)",
+)
+# TikTok's Display API has one path version, v2, with no announced end (TikTok for Developers
+# "Get User Info" reference, checked 2026-12-01; its "migration plan" note is an open question).
+TIKTOK_API: Final = PinnedVersion(
+    "v2",
+    released=None,
+    sunset=None,
+    source="https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info (checked 2026-12-01)",
+)
+
+# Budgets: the platforms' published limits per app and per user token (docs/platforms.md).
+PLATFORMS: Final[tuple[PlatformSpec, ...]] = (
+    PlatformSpec(
+        name="instagram",
+        label="Instagram",
+        api_base="https://graph.instagram.com",
+        pinned=GRAPH_API,
+        estimated_calls_per_sync=3,
+        app_budget="5000/3600",
+        user_budget="200/3600",
+        metric_keys=(
+            "follower_count",
+            "reach",
+            "views",
+            "accounts_engaged",
+            "total_interactions",
+            "likes",
+            "comments",
+            "shares",
+            "saves",
+            "replies",
+            "profile_views",
+            "website_clicks",
+            "profile_links_taps",
+        ),
+    ),
+    PlatformSpec(
+        name="facebook",
+        label="Facebook",
+        api_base="https://graph.facebook.com",
+        pinned=GRAPH_API,
+        estimated_calls_per_sync=3,
+        app_budget="5000/3600",
+        user_budget="200/3600",
+        metric_keys=(
+            "followers_count",
+            "talking_about_count",
+            "were_here_count",
+            "checkins",
+            "page_post_engagements",
+            "page_consumptions",
+            "page_actions_post_reactions_total",
+            "page_video_views",
+            "page_views_total",
+            "page_total_actions",
+        ),
+    ),
+    PlatformSpec(
+        name="x",
+        label="X",
+        api_base="https://api.x.com",
+        pinned=X_API,
+        estimated_calls_per_sync=1,
+        app_budget="10000/900",
+        user_budget="75/900",
+        metric_keys=(
+            "followers_count",
+            "following_count",
+            "tweet_count",
+            "listed_count",
+            "like_count",
+            "media_count",
+            "verified_followers_count",
+        ),
+    ),
+    PlatformSpec(
+        name="linkedin",
+        label="LinkedIn",
+        api_base="https://api.linkedin.com",
+        pinned=LINKEDIN_API,
+        estimated_calls_per_sync=3,
+        app_budget="100000/86400",
+        user_budget="500/86400",
+        metric_keys=(),
+        oauth_base="https://www.linkedin.com",
+    ),
+    PlatformSpec(
+        name="tiktok",
+        label="TikTok",
+        api_base="https://open.tiktokapis.com",
+        pinned=TIKTOK_API,
+        estimated_calls_per_sync=1,
+        app_budget="600/60",
+        user_budget="600/60",
+        metric_keys=("follower_count", "following_count", "likes_count", "video_count"),
+    ),
+)
+
+PLATFORM_NAMES: Final[tuple[str, ...]] = tuple(spec.name for spec in PLATFORMS)
+_BY_NAME: Final[dict[str, PlatformSpec]] = {spec.name: spec for spec in PLATFORMS}
+
+
+def spec(name: str) -> PlatformSpec:
+    """The spec of `name`; KeyError for a platform we don't know."""
+    return _BY_NAME[name]
+
+
+def labels() -> dict[str, str]:
+    return {s.name: s.label for s in PLATFORMS}
+
+
+def queues() -> tuple[str, ...]:
+    return tuple(s.queue for s in PLATFORMS)
+
+
+def metric_keys() -> dict[str, tuple[str, ...]]:
+    return {s.name: s.metric_keys for s in PLATFORMS}
+
+
+def estimated_calls_per_sync() -> dict[str, int]:
+    return {s.name: s.estimated_calls_per_sync for s in PLATFORMS}
