@@ -15,7 +15,6 @@ JSON text the API returns, so the API passes the bytes through, and `AccountRow`
 
 from __future__ import annotations
 
-import functools
 import json
 from datetime import UTC, datetime
 from typing import Any

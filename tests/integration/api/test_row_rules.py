@@ -24,7 +24,7 @@ from models.tables import PLATFORM_VALUES, SYNC_STATUS_VALUES
 from tests.integration.api import seeding
 
 # PostgreSQL text and jsonb strings can't hold NUL; surrogates are not text at all.
-TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=6)
+TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=6)
 TIMES = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 PUBLISHED_KEYS = sorted({key for keys in METRIC_ORDER.values() for key in keys})
 
