@@ -149,7 +149,9 @@ async def get_account(
 ) -> JSONResponse:
     """Platform, handle, scopes, token expiry, connected and reconnected times, sync status."""
     cipher = _cipher(state)
-    record = await state.reads.account_record(cipher, principal.workspace_id, account_id)
+    record = await state.reads.run(
+        lambda connection: get_connection(connection, cipher, principal.workspace_id, account_id)
+    )
     if record is None:
         raise NotFound(NOT_FOUND_MESSAGE)
     return JSONResponse(record.to_json())
