@@ -2,8 +2,8 @@
 
 Every function takes a session or connection (the API gives it a read-only one) and returns typed
 read models from `models.read_models`, never ORM objects, or, for the API's hot path, the response
-body itself. The one write the API makes, recording when an API key was last used, lives in
-`models.auth.record_key_use`.
+body itself. The API calls these through `api.reads` only. The one write the API makes, recording
+when an API key was last used, lives in `models.auth.record_key_use` (`api.reads.KeyUseRecorder`).
 
 The row semantics of CONTRACT.md §2 (pending rows, integer-only metrics in the published key order,
 string-only warnings, the deferred note while stale, times in UTC to the second) are implemented
