@@ -1,8 +1,8 @@
 """GET /v1/analytics/accounts and an account's history.
 
-Handlers are `async def`s. A list takes no thread at all: it is built by PostgreSQL as JSON text
-(`models.queries.account_page_statement`), read on the async pool (`api.readpool`) and sent as it
-comes. A refresh awaits its wait of up to DRAVO_REFRESH_WAIT_SECONDS on the event loop too
+Handlers are `async def`s and read through `api.reads` only. A list takes no thread at all: it is
+built by PostgreSQL as JSON text (`models/sql/account_page.sql`), read on the async pool and sent
+as it comes. A refresh awaits its wait of up to DRAVO_REFRESH_WAIT_SECONDS on the event loop too
 (`worker.refresh`), so a storm of refreshes holds no thread that other requests need; per workspace
 it is capped in concurrency and in accounts per minute (`api.ratelimit`, 429 past either).
 History hands its read to a thread in one piece.
@@ -24,11 +24,10 @@ from api.dependencies import PrincipalDep, StateDep
 from api.errors import InvalidParameter, NotFound
 from api.history_cursor import decode_history_cursor, encode_history_cursor
 from api.ratelimit import admit_accounts, refresh_slot
-from api.readpool import to_psycopg
 from api.schemas import AccountsPage, HistoryPage, error_responses
 from api.state import AppState
 from models.cursor import CURSOR_PATTERN, CursorPosition, InvalidCursor, decode_cursor
-from models.queries import EMPTY_PAGE, MAX_SNAPSHOTS, account_page_statement, snapshot_page
+from models.queries import MAX_SNAPSHOTS
 from models.read_models import MAX_LIMIT, AccountFilter, Platform, Principal
 
 log = structlog.get_logger("dravo.api")
@@ -49,14 +48,8 @@ async def _page(
 ) -> tuple[bytes | str, str | None]:
     """The page as PostgreSQL builds it (JSON text, `next_cursor` included) and its next cursor,
     on the async read pool."""
-    statement = account_page_statement(principal.workspace_id, where)
-    if statement is None:
-        return EMPTY_PAGE, None
-    row = await state.hot.fetch_one(to_psycopg(statement[0]), statement[1])
-    assert row is not None  # an aggregate: always one row
-    page: bytes | str = row[0]
-    next_cursor: str | None = row[1]
-    return page, next_cursor
+    page = await state.reads.accounts_page(principal.workspace_id, where)
+    return page.body, page.next_cursor
 
 
 async def _refreshed(
@@ -235,10 +228,8 @@ async def account_history(
     """
     start, end = _utc(since, "since"), _utc(until, "until")
     after = decode_history_cursor(cursor) if cursor is not None else None
-    page = await state.read_in_thread(
-        lambda connection: snapshot_page(
-            connection, principal.workspace_id, account_id, since=start, until=end, after=after, limit=limit
-        )
+    page = await state.reads.history_page(
+        principal.workspace_id, account_id, since=start, until=end, after=after, limit=limit
     )
     if page is None:
         raise NotFound("No such account in this workspace.")

@@ -2,7 +2,7 @@
 
 Both are `async def`: FastAPI would run a plain `def` dependency in its threadpool, one thread hop
 each. Authentication needs the database only for API keys and JWT workspaces, and then takes one
-statement on the async read pool.
+statement on the async read pool (`api.reads`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import Forbidden, Unauthorized
-from api.readpool import to_psycopg
 from api.state import AppState
-from models.auth import BearerCheck, check_bearer, record_key_use
-from models.base import utcnow
+from models.auth import BearerCheck, check_bearer
 from models.read_models import Principal
 
 bearer_scheme = HTTPBearer(
@@ -35,12 +33,6 @@ async def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def _record_key_use(state: AppState, api_key_id: int) -> None:
-    # The one write of the API, at most once a minute per key and process.
-    with state.write_sessions.begin() as session:
-        record_key_use(session, api_key_id, utcnow())
-
-
 async def get_principal(
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
@@ -52,14 +44,11 @@ async def get_principal(
     check: BearerCheck | None = check_bearer(credentials.credentials.strip(), state.jwt)
     if check is None:
         raise Unauthorized()
-    lookup = check.lookup()
-    row = None if lookup is None else await state.hot.fetch_one(to_psycopg(lookup[0]), lookup[1])
-    principal = check.principal(row)
+    principal = await state.reads.principal(check)
     if principal is None:
         raise Unauthorized()
-    if principal.api_key_id is not None and state.key_use.due(principal.api_key_id):
-        key_id = principal.api_key_id
-        await state.in_thread(lambda: _record_key_use(state, key_id))
+    if principal.api_key_id is not None:
+        await state.key_uses.record(principal.api_key_id)
     return principal
 
 

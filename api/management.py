@@ -149,7 +149,7 @@ async def get_account(
 ) -> JSONResponse:
     """Platform, handle, scopes, token expiry, connected and reconnected times, sync status."""
     cipher = _cipher(state)
-    record = await state.read_in_thread(
+    record = await state.reads.run(
         lambda connection: get_connection(connection, cipher, principal.workspace_id, account_id)
     )
     if record is None:

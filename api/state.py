@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
 from typing import TypeVar
 
 import anyio.to_thread
 import redis
 import redis.asyncio as aredis
-from anyio import CapacityLimiter
-from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy import exc as sa_exc
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.gauges import FreshnessGauges
 from api.readpool import AsyncReadPool, ShareOfPool
+from api.reads import ApiReads, KeyUseRecorder
 from api.webhook_gauges import WebhookCollector
 from models.auth import JwtPolicy
 from models.db import make_session_factory
@@ -95,68 +91,34 @@ def make_writer(settings: Settings) -> Engine:
     )
 
 
-class KeyUseThrottle:
-    """Remembers, per process, which keys had their `last_used_at` written in the last minute."""
-
-    def __init__(self, period_seconds: float = 60.0) -> None:
-        self._period = period_seconds
-        self._written: dict[int, float] = {}
-        self._lock = threading.Lock()
-
-    def due(self, key_id: int) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            last = self._written.get(key_id)
-            if last is not None and now - last < self._period:
-                return False
-            self._written[key_id] = now
-            if len(self._written) > 10_000:  # keys come and go; keep the map bounded
-                self._written = {k: t for k, t in self._written.items() if now - t < self._period}
-            return True
-
-
 @dataclass
 class AppState:
     settings: Settings
-    # The one write (`last_used_at`), see make_writer.
+    # The writes (`last_used_at`, management), see make_writer.
     engine: Engine
-    # The reads of `GET /v1/analytics/accounts` (key lookup, page), awaited on the event loop.
+    # Every read a handler makes, typed (api.reads); its hot path is `hot`, the others `reader`.
+    reads: ApiReads
+    # The one write of the request path: an API key's `last_used_at` (api.reads).
+    key_uses: KeyUseRecorder
+    # The async read pool behind `reads`' hot path (handlers go through `reads`).
     hot: AsyncReadPool
     # /readyz's own connection: a probe must not queue behind the requests it vouches for.
     probe: AsyncReadPool
-    # The other reads of requests (see make_reader), in threads.
+    # The read engine behind `reads`' other reads and the gauges (see make_reader).
     reader: Engine
-    # Used for one thing only: the rate-limited `last_used_at` update of API keys.
+    # The management API's writes (connect, disconnect, webhooks); `last_used_at` is key_uses'.
     write_sessions: sessionmaker[Session]
     redis: redis.Redis
     # The same Redis for awaited calls (refresh limits and waits, readiness): no thread per call.
     async_redis: aredis.Redis
     refresh: RefreshService
     gauges: FreshnessGauges
-    key_use: KeyUseThrottle = field(default_factory=KeyUseThrottle)
     # None: dashboard JWTs are refused (no DRAVO_JWT_SECRET).
     jwt: JwtPolicy | None = None
-    read_limiter: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(READ_CONCURRENCY))
-
-    def read(self, work: Callable[[Connection], T]) -> T:
-        """`work` on a read-only connection; blocking (call it from a thread, see `in_thread`)."""
-        try:
-            with self.reader.connect() as connection:
-                return work(connection)
-        except sa_exc.DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-        # The pooled connection was dead (SQLAlchemy has dropped the pool's others too): once more.
-        with self.reader.connect() as connection:
-            return work(connection)
 
     async def in_thread(self, work: Callable[[], T]) -> T:
         """Blocking `work` that is not a read (a write, the refresh wait) in FastAPI's threadpool."""
         return await anyio.to_thread.run_sync(work)
-
-    async def read_in_thread(self, work: Callable[[Connection], T]) -> T:
-        """`read(work)` in a thread, one of at most READ_CONCURRENCY: the event loop never blocks."""
-        return await anyio.to_thread.run_sync(partial(self.read, work), limiter=self.read_limiter)
 
     async def aclose(self) -> None:
         await self.gauges.stop()
@@ -219,6 +181,7 @@ def build_state(settings: Settings) -> AppState:
         pool_timeout=settings.api_pool_timeout_seconds,
     )
     reader = make_reader(settings.database_url, settings=settings)
+    write_sessions = make_session_factory(engine)
     # A refresh is prepared to wait anyway: its reads may queue for their share up to its wait
     # (which they shorten), not only the pool timeout of a plain read.
     refresh_reads = ShareOfPool(
@@ -227,10 +190,12 @@ def build_state(settings: Settings) -> AppState:
     return AppState(
         settings=settings,
         engine=engine,
+        reads=ApiReads(hot, reader, READ_CONCURRENCY),
+        key_uses=KeyUseRecorder(write_sessions),
         hot=hot,
         probe=probe,
         reader=reader,
-        write_sessions=make_session_factory(engine),
+        write_sessions=write_sessions,
         redis=redis_client,
         async_redis=async_redis,
         refresh=build_refresh_service(settings, refresh_reads, redis_client, async_redis),

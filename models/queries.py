@@ -2,24 +2,24 @@
 
 Every function takes a session or connection (the API gives it a read-only one) and returns typed
 read models from `models.read_models`, never ORM objects, or, for the API's hot path, the response
-body itself. The one write the API makes, recording when an API key was last used, lives in
-`models.auth.record_key_use`.
+body itself. The API calls these through `api.reads` only. The one write the API makes, recording
+when an API key was last used, lives in `models.auth.record_key_use` (`api.reads.KeyUseRecorder`).
 
 The row semantics of CONTRACT.md §2 (pending rows, integer-only metrics in the published key order,
-string-only warnings, the deferred note while stale, times in UTC to the second) live in one place:
-the SQL of `ROW_JSON` below. PostgreSQL renders each row as the JSON text the API returns, so the
-API passes the bytes through, and `AccountRow` (for `dravo-sync sync` and `refresh=true`) is parsed
-from the same text: the two cannot drift apart.
+string-only warnings, the deferred note while stale, times in UTC to the second) are implemented
+once, in the statement file `models/sql/account_page.sql`, and stated again in plain Python in
+`models.row_rules` (a property test holds the two equal). PostgreSQL renders each page as the
+JSON text the API returns, so the API passes the bytes through, and `AccountRow` (for
+`dravo-sync sync` and `refresh=true`) is parsed from the same text.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, exists, select, text
+from sqlalchemy import Connection, exists, literal, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from models.cursor import cursor_sql, encode_cursor
@@ -31,12 +31,12 @@ from models.read_models import (
     SnapshotPage,
     SnapshotRow,
 )
+from models.statements import load_statement
 from models.tables import Account, ApiKey, Workspace
 
 __all__ = [
     "EMPTY_PAGE",
     "MAX_SNAPSHOTS",
-    "ROW_JSON",
     "account_in_workspace",
     "account_page_json",
     "account_page_sql",
@@ -93,85 +93,31 @@ def metrics_json_sql(metrics: str, platform: str | None) -> str:
               WHERE jsonb_typeof(m.value) = 'number' AND scale(m.value::numeric) = 0)"""  # noqa: S608
 
 
-def _json_text(expr: str) -> str:
-    return f"coalesce(to_json({expr})::text, 'null')"
-
-
 def _json_time(expr: str) -> str:
     # Truncated to the second, as strftime does; `to_json` adds nothing to a plain string.
     return f"""coalesce('"' || to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":"MI":"SS"Z"') || '"', 'null')"""
 
 
-# One account row as JSON text, over `a` (accounts) LEFT JOIN `s` (account_sync), with :now the
-# moment staleness is judged at. Fields in the seed's order. An outer join: an account whose sync
-# row is missing still shows, as pending. (No `--` comments inside: tools flatten it to one line.)
-ROW_JSON = f"""
-    SELECT a.created_at, a.id, a.workspace_id,
-           '{{"account_id":' || to_json(a.id::text)::text
-        || ',"platform":' || to_json(a.platform::text)::text
-        || ',"handle":' || {_json_text("a.handle")}
-        || ',"platform_account_id":' || {_json_text("a.platform_account_id")}
-        || ',"metrics":' || CASE WHEN r.pending THEN '{{}}' ELSE {metrics_json_sql("s.metrics", "a.platform")} END
-        || ',"warnings":[' || concat_ws(',', w.items,
-               CASE WHEN s.deferred_note <> '' AND NOT coalesce(w.has_note, false)
-                         AND (r.pending OR s.stale_after IS NULL OR s.stale_after <= :now)
-                    THEN to_json(s.deferred_note)::text END) || ']'
-        || ',"sync_status":' || to_json(r.status)::text
-        || ',"error_message":' || {_json_text("s.error_message")}
-        || ',"last_updated_at":' || CASE WHEN r.pending THEN 'null' ELSE {_json_time("s.last_updated_at")} END
-        || ',"stale_after":' || CASE WHEN r.pending THEN 'null' ELSE {_json_time("s.stale_after")} END
-        || '}}' AS item
-      FROM {{accounts}} AS a
-      LEFT JOIN account_sync AS s ON s.account_id = a.id
-     CROSS JOIN LATERAL (
-           SELECT coalesce(nullif(s.sync_status, ''), 'pending') AS status,
-                  coalesce(nullif(s.sync_status, ''), 'pending') = 'pending' AS pending) AS r
-      LEFT JOIN LATERAL (
-           SELECT string_agg(e.value::text, ',' ORDER BY e.n) AS items,
-                  bool_or(e.value = to_jsonb(s.deferred_note)) AS has_note
-             FROM jsonb_array_elements(CASE WHEN jsonb_typeof(s.warnings) = 'array' THEN s.warnings END)
-                  WITH ORDINALITY AS e(value, n)
-            WHERE jsonb_typeof(e.value) = 'string') AS w ON true"""  # noqa: S608
+# The statement of the API's hot path, in models/sql/account_page.sql; its row rules are stated in
+# Python too (models.row_rules), and a test holds the two equal.
+_ACCOUNT_PAGE = load_statement(
+    "account_page",
+    {"metric_order": _metric_order_sql("a.platform"), "next_cursor": cursor_sql("p.created_at", "p.id")},
+)
 
 
-def _workspace_accounts(
-    by_account: bool, by_platform: bool, after: bool = False, limit: str = "limit"
-) -> str:
-    # Disconnected accounts are gone from the API. `after` is the cursor's keyset seek: a range
-    # scan of ix_accounts_workspace_created from the position, whatever the position is.
-    clauses = ["workspace_id = :workspace_id", "disconnected_at IS NULL"]
-    if by_account:
-        clauses.append("id = :account_id")
-    if by_platform:
-        clauses.append("platform = :platform")
-    if after:
-        clauses.append("(created_at, id) > (:after_created_at, :after_id)")
-    return (
-        f"(SELECT * FROM accounts WHERE {' AND '.join(clauses)} "  # noqa: S608
-        f"ORDER BY created_at, id LIMIT :{limit})"
-    )
+def account_page_sql(where: AccountFilter, *, in_workspace: bool = True) -> str:
+    """The one statement behind `GET /v1/analytics/accounts`: the whole 200 body as text.
 
-
-@functools.cache
-def _page_sql(by_account: bool, by_platform: bool, after: bool) -> str:
-    # One row more than the page (:fetch = :limit + 1) tells whether a next page exists; its
-    # cursor is the position of the page's last row (models.cursor).
-    rows = ROW_JSON.replace("{accounts}", _workspace_accounts(by_account, by_platform, after, "fetch"))
-    next_cursor = cursor_sql("p.created_at", "p.id")
-    return f"""SELECT '{{"items":[' || page.items || '],"total":' || page.total
-                   || ',"next_cursor":' || coalesce(to_json(page.next_cursor)::text, 'null') || '}}',
-                   page.next_cursor
-              FROM (SELECT coalesce(string_agg(p.item, ',' ORDER BY p.n) FILTER (WHERE p.n <= :limit), '') AS items,
-                           count(*) FILTER (WHERE p.n <= :limit) AS total,
-                           CASE WHEN count(*) > :limit
-                                THEN max(CASE WHEN p.n = :limit THEN {next_cursor} END) END AS next_cursor
-                      FROM (SELECT r.*, row_number() OVER (ORDER BY r.created_at, r.id) AS n
-                              FROM ({rows}) AS r) AS p) AS page"""  # noqa: S608
-
-
-def account_page_sql(where: AccountFilter) -> str:
-    """The one statement behind `GET /v1/analytics/accounts`: the whole 200 body as text."""
-    return _page_sql(where.account_id is not None, where.platform is not None, where.after is not None)
+    The filters given pick the optional lines of the statement file; each combination is one
+    statement text, so psycopg prepares each once per connection."""
+    given = {
+        "workspace_id": in_workspace,
+        "account_id": where.account_id is not None,
+        "platform": where.platform is not None,
+        "after": where.after is not None,
+    }
+    return _ACCOUNT_PAGE.text(frozenset(name for name, on in given.items() if on))
 
 
 def _page_params(workspace_id: str, where: AccountFilter, now: datetime | None) -> dict[str, Any]:
@@ -220,28 +166,23 @@ def account_page_json(
 def list_account_rows(
     reader: Reader, workspace_id: str, where: AccountFilter, now: datetime | None = None
 ) -> list[AccountRow]:
-    """A workspace's rows, by account creation time then id: one SQL query whatever the count."""
-    if not _storable(workspace_id) or (where.account_id is not None and not _storable(where.account_id)):
-        return []
-    if where.after is not None and not _storable(where.after[1]):
-        return []
-    accounts = _workspace_accounts(
-        where.account_id is not None, where.platform is not None, where.after is not None
-    )
-    query = ROW_JSON.replace("{accounts}", accounts) + " ORDER BY a.created_at, a.id"
-    result = reader.execute(text(query), _page_params(workspace_id, where, now))
-    return [AccountRow.from_json(json.loads(row.item), workspace_id=workspace_id) for row in result]
+    """A workspace's rows, by account creation time then id: the page statement's items."""
+    page = json.loads(account_page_json(reader, workspace_id, where, now))
+    return [AccountRow.from_json(item, workspace_id=workspace_id) for item in page["items"]]
 
 
 def get_account_row(reader: Reader, account_id: str, now: datetime | None = None) -> AccountRow | None:
     """One account's row regardless of workspace: for operator tools, never for the API."""
     if not _storable(account_id):
         return None
-    query = ROW_JSON.replace("{accounts}", "(SELECT * FROM accounts WHERE id = :account_id)")
-    row = reader.execute(
-        text(query), {"account_id": account_id, "now": now or datetime.now(UTC)}
-    ).one_or_none()
-    return None if row is None else AccountRow.from_json(json.loads(row.item), workspace_id=row.workspace_id)
+    workspace_id = reader.scalar(select(Account.workspace_id).where(Account.id == account_id))
+    if workspace_id is None:
+        return None
+    where = AccountFilter(account_id=account_id, limit=1)
+    params = _page_params(workspace_id, where, now)
+    body: str = reader.execute(text(account_page_sql(where, in_workspace=False)), params).one()[0]
+    items = json.loads(body)["items"]
+    return AccountRow.from_json(items[0], workspace_id=workspace_id) if items else None
 
 
 def next_page_cursor(
@@ -256,12 +197,17 @@ def next_page_cursor(
     ).scalar_one_or_none()
     if position is None:
         return None
-    following = AccountFilter(
-        account_id=where.account_id, platform=where.platform, limit=1, after=(position, last_account_id)
+    # The same accounts as the page statement's, after the position (a keyset seek).
+    following = select(Account.id).where(
+        Account.workspace_id == workspace_id,
+        Account.disconnected_at.is_(None),
+        tuple_(Account.created_at, Account.id) > tuple_(literal(position), literal(last_account_id)),
     )
-    accounts = _workspace_accounts(where.account_id is not None, where.platform is not None, True)
-    params = _page_params(workspace_id, following, None)
-    found = reader.execute(text(f"SELECT 1 FROM {accounts} AS a"), params).first()  # noqa: S608
+    if where.account_id is not None:
+        following = following.where(Account.id == where.account_id)
+    if where.platform is not None:
+        following = following.where(Account.platform == where.platform)
+    found = reader.execute(following.limit(1)).first()
     return None if found is None else encode_cursor(position, last_account_id)
 
 

@@ -1,7 +1,7 @@
 """Typed read models of the query module, and their JSON form as the API returns it.
 
-A row's JSON is built by PostgreSQL (`models.queries.ROW_JSON`, the one implementation of
-CONTRACT.md §2); `AccountRow` is a typed view of that JSON, and `to_json()` gives it back unchanged,
+A row's JSON is built by PostgreSQL (`models/sql/account_page.sql`, the implementation of
+CONTRACT.md §2 that serves rows; `models.row_rules` states it in Python); `AccountRow` is a typed view of that JSON, and `to_json()` gives it back unchanged,
 so the API and `dravo-sync sync` print the same row the same way.
 """
 

@@ -1,0 +1,142 @@
+"""The API's one read interface, and the one write it makes (`KeyUseRecorder`).
+
+In the spirit of polar's `AsyncReadSession`: handlers ask typed questions (`principal()`,
+`accounts_page()`, `history_page()`) and get typed answers; they never see SQL text or statements
+(the management API's record reads pass a `models` function to `run()`). Behind it, two paths chosen by cost:
+- the hot path of `GET /v1/analytics/accounts` (the key lookup, the page) runs on psycopg's async
+  connections (`api.readpool`), awaited on the event loop, with no thread hand-off;
+- the other reads run `models.queries` functions on the SQLAlchemy read engine, in a thread, at
+  most `concurrency` at once (see `api.state.make_reader`).
+Both kinds of connection are read-only on the server (`default_transaction_read_only`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import TypeVar
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+from sqlalchemy import Connection, Engine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.readpool import AsyncReadPool, to_psycopg
+from models.auth import BearerCheck, record_key_use
+from models.base import utcnow
+from models.queries import EMPTY_PAGE, MAX_SNAPSHOTS, account_page_statement, snapshot_page
+from models.read_models import AccountFilter, Principal, SnapshotPage
+
+__all__ = ["AccountsPageText", "ApiReads", "KeyUseRecorder", "KeyUseThrottle"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AccountsPageText:
+    """A page of `GET /v1/analytics/accounts` as PostgreSQL built it: the 200 body (JSON text,
+    `next_cursor` included) and that cursor again, for the `Link` header."""
+
+    body: bytes | str
+    next_cursor: str | None
+
+
+class ApiReads:
+    def __init__(self, hot: AsyncReadPool, engine: Engine, concurrency: int) -> None:
+        self._hot = hot
+        self._engine = engine
+        self._limiter = CapacityLimiter(concurrency)
+
+    async def principal(self, check: BearerCheck) -> Principal | None:
+        """The principal of a bearer token that passed the checks needing no database."""
+        lookup = check.lookup()
+        row = None if lookup is None else await self._hot.fetch_one(to_psycopg(lookup[0]), lookup[1])
+        return check.principal(row)
+
+    async def accounts_page(self, workspace_id: str, where: AccountFilter) -> AccountsPageText:
+        statement = account_page_statement(workspace_id, where)
+        if statement is None:
+            return AccountsPageText(EMPTY_PAGE, None)
+        row = await self._hot.fetch_one(to_psycopg(statement[0]), statement[1])
+        assert row is not None  # an aggregate: always one row
+        return AccountsPageText(row[0], row[1])
+
+    async def history_page(
+        self,
+        workspace_id: str,
+        account_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: tuple[datetime, int] | None = None,
+        limit: int = MAX_SNAPSHOTS,
+    ) -> SnapshotPage | None:
+        """None when the account is unknown or belongs to another workspace."""
+        return await self._in_thread(
+            lambda connection: snapshot_page(
+                connection, workspace_id, account_id, since=since, until=until, after=after, limit=limit
+            )
+        )
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """`work` (a `models` read function) on a read-only connection, in a thread: for the
+        management API's record reads, whose model modules (credentials, cipher) only it imports."""
+        return await self._in_thread(work)
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        try:
+            with self._engine.connect() as connection:
+                return work(connection)
+        except sa_exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        # The pooled connection was dead (SQLAlchemy has dropped the pool's others too): once more.
+        with self._engine.connect() as connection:
+            return work(connection)
+
+    async def _in_thread(self, work: Callable[[Connection], T]) -> T:
+        # One of at most `concurrency` threads, each on its own pooled connection: the event loop
+        # never blocks and no thread waits for the pool.
+        return await anyio.to_thread.run_sync(partial(self._read, work), limiter=self._limiter)
+
+
+class KeyUseThrottle:
+    """Remembers, per process, which keys had their `last_used_at` written in the last minute."""
+
+    def __init__(self, period_seconds: float = 60.0) -> None:
+        self._period = period_seconds
+        self._written: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def due(self, key_id: int) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            last = self._written.get(key_id)
+            if last is not None and now - last < self._period:
+                return False
+            self._written[key_id] = now
+            if len(self._written) > 10_000:  # keys come and go; keep the map bounded
+                self._written = {k: t for k, t in self._written.items() if now - t < self._period}
+            return True
+
+
+class KeyUseRecorder:
+    """The API's one write on the request path: an API key's `last_used_at`, at most once a minute
+    per key and process (and, by the condition in `models.auth.record_key_use`, across processes)."""
+
+    def __init__(self, sessions: sessionmaker[Session], throttle: KeyUseThrottle | None = None) -> None:
+        self._sessions = sessions
+        self._throttle = throttle or KeyUseThrottle()
+
+    async def record(self, api_key_id: int) -> None:
+        if self._throttle.due(api_key_id):
+            await anyio.to_thread.run_sync(partial(self._write, api_key_id))
+
+    def _write(self, api_key_id: int) -> None:
+        with self._sessions.begin() as session:
+            record_key_use(session, api_key_id, utcnow())
