@@ -4,7 +4,7 @@ Counters come from the Page node; period metrics from Page Insights (`period=day
 the window. Facebook tokens have no refresh grant: expiry means reconnect.
 
 Retired metrics are not requested, and their absence is not warned about on every row:
-- `page_consumptions` (in CONTRACT.md's key set) was removed on 2024-03-14 on all API versions,
+- `page_consumptions` (in docs/contract.md's key set) was removed on 2024-03-14 on all API versions,
   so it never appears in results.
 - The 2025-11-15 wave (`page_fans*`, `page_fan_adds*`, `page_impressions*`, `post_impressions*`)
   and the 2026-06-15 wave (`page_impressions_unique*`, `page_posts_impressions*`, ...) were never
@@ -113,7 +113,7 @@ class FacebookAdapter(AdapterBase):
         self._config = config
 
     def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
-        return False  # no refresh grant for user or Page tokens (platforms.md 4.4)
+        return False  # no refresh grant for user or Page tokens (docs/platforms.md, notes §4.4)
 
     def _read(
         self,

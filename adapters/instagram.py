@@ -34,7 +34,7 @@ METRIC_KEYS: tuple[str, ...] = CONTRACT_METRIC_KEYS["instagram"]
 PERIOD_METRICS: tuple[str, ...] = METRIC_KEYS[1:]
 # Counts of unique accounts (reference: "The number of unique accounts ..."), never summed per day.
 UNIQUE_METRICS = frozenset({"reach", "accounts_engaged"})
-# The insights permission of each login flavour (platforms.md 1.1, checked 2026-12-01).
+# The insights permission of each login flavour (docs/platforms.md, notes §1.1, checked 2026-12-01).
 INSIGHTS_PERMISSIONS = {
     "facebook": "instagram_manage_insights",
     "instagram": "instagram_business_manage_insights",

@@ -11,7 +11,7 @@ Accounts (`AccountRef.platform_account_id`):
 - a member, given as `urn:li:person:ID`: one call, `memberFollowersCount?q=me`, which needs the
   `r_member_profileAnalytics` scope (the API reads the token's member, not the id).
 
-Keys (CONTRACT.md 3): `follower_statistics_` / `page_statistics_` + the snake_case path of each
+Keys (docs/contract.md 3): `follower_statistics_` / `page_statistics_` + the snake_case path of each
 integer leaf; arrays are not flattened. Quotas are daily and reset at midnight UTC.
 Refresh tokens exist only for approved partners, are not rotated, and live 365 days in total.
 """

@@ -1,4 +1,4 @@
-"""The metric keys of CONTRACT.md section 3, in the published order.
+"""The metric keys of docs/contract.md section 3, in the published order.
 
 Instagram, Facebook and TikTok return exactly these keys (a key missing from a row is explained in
 its warnings); X and LinkedIn derive theirs from the API, so the order here is only the one rows

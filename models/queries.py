@@ -5,7 +5,7 @@ read models from `models.read_models`, never ORM objects, or, for the API's hot 
 body itself. The one write the API makes, recording when an API key was last used, lives in
 `models.auth.record_key_use`.
 
-The row semantics of CONTRACT.md §2 (pending rows, integer-only metrics in the published key order,
+The row semantics of docs/contract.md §2 (pending rows, integer-only metrics in the published key order,
 string-only warnings, the deferred note while stale, times in UTC to the second) live in one place:
 the SQL of `ROW_JSON` below. PostgreSQL renders each row as the JSON text the API returns, so the
 API passes the bytes through, and `AccountRow` (for `dravo-sync sync` and `refresh=true`) is parsed

@@ -1,4 +1,4 @@
-"""What a sync's outcome does to the account's cache row (CONTRACT.md section 2), as pure functions.
+"""What a sync's outcome does to the account's cache row (docs/contract.md section 2), as pure functions.
 
     outcome                         sync_status          metrics             next_sync_at
     FetchResult, complete           synced               replaced            after_read
@@ -132,7 +132,7 @@ def _warnings(base: Iterable[str], facts: SyncFacts) -> list[str]:
 
 
 def _int_metrics(metrics: Mapping[str, Any]) -> dict[str, int]:
-    # CONTRACT.md section 3: integers only. bool is an int in Python and never a metric.
+    # docs/contract.md section 3: integers only. bool is an int in Python and never a metric.
     return {k: v for k, v in metrics.items() if isinstance(v, int) and not isinstance(v, bool)}
 
 

@@ -1,4 +1,4 @@
-"""platforms.md section 0, row by row: each reply body maps to one error class (no HTTP)."""
+"""docs/platforms.md, notes §0, row by row: each reply body maps to one error class (no HTTP)."""
 
 from __future__ import annotations
 

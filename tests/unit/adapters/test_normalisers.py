@@ -1,4 +1,4 @@
-"""Each adapter's pure `normalise(...)` on bodies recorded in platforms.md: no HTTP."""
+"""Each adapter's pure `normalise(...)` on bodies recorded in docs/platforms.md: no HTTP."""
 
 from __future__ import annotations
 

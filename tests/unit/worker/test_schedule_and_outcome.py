@@ -1,4 +1,4 @@
-"""Scheduling math and the outcome -> row mapping (CONTRACT.md section 2), without I/O."""
+"""Scheduling math and the outcome -> row mapping (docs/contract.md section 2), without I/O."""
 
 from __future__ import annotations
 
