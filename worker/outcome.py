@@ -4,6 +4,8 @@
     FetchResult, complete           synced               replaced            after_read
     FetchResult, incomplete         partial              merged over old     after_read
     RateLimited                     unchanged            unchanged           reset time (+ jitter)
+    RetryLater (a short outage)     failed               unchanged           backoff, never before
+                                                                             retry_at
     ReconnectRequired/TokenExpired  requires_reconnect   unchanged           NULL (until reconnect)
     stored credentials unreadable   failed               unchanged           base interval, no backoff
     OperatorActionNeeded            failed (error log,   unchanged           backoff
@@ -35,6 +37,7 @@ from adapters.errors import (
     PlatformError,
     RateLimited,
     ReconnectRequired,
+    RetryLater,
     TokenExpired,
 )
 from worker import schedule
@@ -195,6 +198,10 @@ def after_error(prev: PreviousRow, error: BaseException, facts: SyncFacts, rng: 
     )
     reconnect = isinstance(error, ReconnectRequired | TokenExpired)
     failures = prev.consecutive_failures + (0 if reconnect else 1)
+    next_sync_at = None if reconnect else schedule.after_failure(facts.policy, facts.now, failures, rng)
+    if isinstance(error, RetryLater) and next_sync_at is not None:
+        # The platform named when it will answer again: asking sooner only spends a call.
+        next_sync_at = max(next_sync_at, error.retry_at)
     return RowUpdate(
         sync_status="requires_reconnect" if reconnect else "failed",
         metrics=kept,
@@ -203,7 +210,7 @@ def after_error(prev: PreviousRow, error: BaseException, facts: SyncFacts, rng: 
         last_updated_at=prev.last_updated_at,
         stale_after=prev.stale_after,
         # No platform call for it until `account connect` reschedules it.
-        next_sync_at=None if reconnect else schedule.after_failure(facts.policy, facts.now, failures, rng),
+        next_sync_at=next_sync_at,
         consecutive_failures=failures,
         deferred_note=None,
         event="sync.reconnect_required" if reconnect else _failure_event(error),
