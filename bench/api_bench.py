@@ -35,7 +35,7 @@ from models.db import make_engine, make_session_factory
 from models.queries import account_page_statement
 from models.read_models import AccountFilter
 from models.tables import Account, AccountSync
-from tests.support.processes import cli_args, free_port, start_listening
+from ops.testing.processes import cli_args, free_port, start_listening
 
 ACCOUNTS = 100_000
 WORKSPACE = "ws_bench_api"

@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.database import bench_database
 from bench.report import median, save
-from tests.support.processes import cli_args
+from ops.testing.processes import cli_args
 
 LINES = 10_000
 RUNS = 3

@@ -50,8 +50,8 @@ from adapters.base import PLATFORMS, Credentials
 from bench.database import bench_database, libpq
 from bench.report import median, save
 from models.crypto import TokenCipher
+from ops.testing.processes import ManagedProcess, simulator_env, start_cli, start_simulator
 from simulator.client import SimulatorClient
-from tests.support.processes import ManagedProcess, simulator_env, start_cli, start_simulator
 
 QUICK = "--quick" in sys.argv or os.environ.get("DRAVO_BENCH_QUICK", "") not in ("", "0")
 ACCOUNTS = 1_000 if QUICK else 5_000

@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import MetricSnapshot
+from ops.testing.processes import wait_until
 from tests.support.accounts import connect
 from tests.support.fixtures import Processes
-from tests.support.processes import wait_until
 
 
 def test_beat_downsamples_old_history(

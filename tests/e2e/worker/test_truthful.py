@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
 from models.tables import Account, AccountSync
+from ops.testing.processes import free_port, wait_until
 from simulator.client import SimulatorClient
 from simulator.state import DEFAULT_COUNTERS
 from tests.e2e.worker.conftest import attempted, wait_for_rows
 from tests.support.accounts import connect, new_workspace
 from tests.support.fixtures import Processes
-from tests.support.processes import free_port, wait_until
 
 FB = DEFAULT_COUNTERS["facebook"]
 IG = DEFAULT_COUNTERS["instagram"]

@@ -12,14 +12,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import recorded_bodies as rec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from recorded_bodies import make_reply
 
 from adapters import facebook, instagram, linkedin, meta, tiktok, x
 from adapters.errors import PlatformError
 from adapters.values import MAX_COUNT
+from tests.unit.adapters import recorded_bodies as rec
+from tests.unit.adapters.recorded_bodies import make_reply
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 EXAMPLES = int(os.environ.get("DRAVO_FUZZ_EXAMPLES", "200"))
