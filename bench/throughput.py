@@ -524,7 +524,7 @@ def _bare_metrics(platform: str, pid: str, replies: list[Any]) -> dict[str, int]
         return x.normalise(replies[0]).metrics
     if platform == "tiktok":
         return tiktok.normalise(replies[0]).metrics
-    return linkedin.normalise_organization(*replies, pid).metrics
+    return linkedin.normalise_organization(replies[0], replies[1], replies[2], pid).metrics
 
 
 _UPDATE = """

@@ -193,7 +193,7 @@ def sync_cost_ms() -> float | None:
          + r["services_cpu_seconds"]["redis"]) / r["synced"] * 1000
         for r in rounds
     ]  # fmt: skip
-    return statistics.median(costs)
+    return float(statistics.median(costs))
 
 
 def deliver(url: str, key: str, sessions: sessionmaker[Session], log_dir: Path) -> dict[str, Any]:

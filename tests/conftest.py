@@ -22,8 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import migrate
+from models.base import Base
 from models.db import make_engine, make_session_factory
-from models.tables import Base
 from ops.testing.processes import RedisServer, free_port
 
 ADMIN_URL = os.environ.get(

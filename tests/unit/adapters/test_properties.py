@@ -160,7 +160,7 @@ headers = st.dictionaries(
 )
 def test_classifiers(status: int, body: bytes, head: dict[str, str]) -> None:
     reply = make_reply(status, body, head)
-    for classify in (
+    classifiers: tuple[Callable[[], PlatformError | None], ...] = (
         lambda: meta.classify(reply, NOW, label="Instagram", requested_metrics=["reach"]),
         lambda: x.classify(reply, NOW, ["verified_followers_count"]),
         lambda: x.classify_token_reply(reply, NOW),
@@ -168,7 +168,8 @@ def test_classifiers(status: int, body: bytes, head: dict[str, str]) -> None:
         lambda: linkedin.classify_token_reply(reply),
         lambda: tiktok.classify(reply, NOW, tiktok.STAT_FIELDS),
         lambda: tiktok.classify_token_reply(reply, NOW),
-    ):
+    )
+    for classify in classifiers:
         try:
             result = classify()
         except PlatformError:
