@@ -32,9 +32,9 @@ import httpx
 
 from adapters import meta, meta_insights
 from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
-from adapters.errors import PlatformBroken
+from adapters.errors import PlatformBroken, PlatformError
 from adapters.flow import AdapterBase
-from adapters.http import DEFAULT_RETRY, Caller, RetryPolicy
+from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
 from adapters.metric_keys import CONTRACT_METRIC_KEYS
 from adapters.values import Normalised, as_count, as_dict, as_list, as_str, optional_str, require
 
@@ -100,6 +100,13 @@ def _day_value(value: object, name: str) -> int:
     if isinstance(value, Mapping) and name in BY_TYPE_METRICS:
         return sum(as_count(count, f"Facebook {name} {kind}") for kind, count in value.items())
     return as_count(value, f"Facebook {name}")
+
+
+def classify(
+    reply: Reply, now: datetime, requested: Sequence[str] = (), *, edge: str = ""
+) -> PlatformError | None:
+    """Facebook's replies are Graph API replies: `adapters.meta` classifies them, by body code."""
+    return meta.classify(reply, now, label="Facebook", requested_metrics=requested, edge=edge)
 
 
 class FacebookAdapter(AdapterBase):

@@ -21,9 +21,9 @@ import httpx
 
 from adapters import meta, meta_insights
 from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
-from adapters.errors import IntegrationBug, PlatformBroken, ReconnectRequired
+from adapters.errors import IntegrationBug, PlatformBroken, PlatformError, ReconnectRequired
 from adapters.flow import AdapterBase, credentials_after_refresh
-from adapters.http import DEFAULT_RETRY, Caller, RetryPolicy
+from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
 from adapters.metric_keys import CONTRACT_METRIC_KEYS
 from adapters.values import Normalised, as_count, as_dict, as_list, as_str, optional_str, require
 
@@ -89,6 +89,13 @@ def _insight_value(item: Mapping[str, Any], name: str) -> int | None:
     return sum(
         as_count(as_dict(v, f"Instagram {name} value").get("value"), f"Instagram {name}") for v in values
     )
+
+
+def classify(
+    reply: Reply, now: datetime, requested: Sequence[str] = (), *, edge: str = ""
+) -> PlatformError | None:
+    """Instagram's replies are Graph API replies: `adapters.meta` classifies them, by body code."""
+    return meta.classify(reply, now, label="Instagram", requested_metrics=requested, edge=edge)
 
 
 class InstagramAdapter(AdapterBase):
