@@ -3,8 +3,10 @@
 Classified once, where a platform reply is read; everything else keys off the class.
 
     PlatformError
-     ├── RetryLater(retry_at)           rate limits and short outages: try again after retry_at
-     │    └── RateLimited               the platform (or our own budget) said "not before retry_at"
+     ├── RetryLater(retry_at)           a short outage: the sync failed and backs off, but is
+     │    │                             never tried again before retry_at
+     │    └── RateLimited(limit)        a rate limit (the platform's or our own budget): the row is
+     │                                  left as it was, the next sync at retry_at (+ jitter)
      ├── TokenExpired                   refresh the token silently, then retry once (adapter-internal)
      ├── ReconnectRequired              credentials expired/revoked/missing a permission: user must act
      ├── MetricUnavailable(metric)      one metric can't be read: the rest is a partial result
@@ -38,7 +40,11 @@ class PlatformError(Exception):
 
 
 class RetryLater(PlatformError):
-    """Transient: the same request may succeed at or after `retry_at` (UTC)."""
+    """Transient: the same request may succeed at or after `retry_at` (UTC).
+
+    A token refresh that ends here is deferred (the old token still works); a read that ends here
+    fails the sync, whose backoff is stretched to `retry_at` when that is later.
+    """
 
     def __init__(self, message: str, retry_at: datetime) -> None:
         super().__init__(message)

@@ -4,7 +4,7 @@ Counters come from the Page node; period metrics from Page Insights (`period=day
 the window. Facebook tokens have no refresh grant: expiry means reconnect.
 
 Retired metrics are not requested, and their absence is not warned about on every row:
-- `page_consumptions` (in CONTRACT.md's key set) was removed on 2024-03-14 on all API versions,
+- `page_consumptions` (in docs/contract.md's key set) was removed on 2024-03-14 on all API versions,
   so it never appears in results.
 - The 2025-11-15 wave (`page_fans*`, `page_fan_adds*`, `page_impressions*`, `post_impressions*`)
   and the 2026-06-15 wave (`page_impressions_unique*`, `page_posts_impressions*`, ...) were never
@@ -32,9 +32,9 @@ import httpx
 
 from adapters import meta, meta_insights
 from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
-from adapters.errors import PlatformBroken
+from adapters.errors import PlatformBroken, PlatformError
 from adapters.flow import AdapterBase
-from adapters.http import DEFAULT_RETRY, Caller, RetryPolicy
+from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
 from adapters.metric_keys import CONTRACT_METRIC_KEYS
 from adapters.values import Normalised, as_count, as_dict, as_list, as_str, optional_str, require
 
@@ -102,6 +102,13 @@ def _day_value(value: object, name: str) -> int:
     return as_count(value, f"Facebook {name}")
 
 
+def classify(
+    reply: Reply, now: datetime, requested: Sequence[str] = (), *, edge: str = ""
+) -> PlatformError | None:
+    """Facebook's replies are Graph API replies: `adapters.meta` classifies them, by body code."""
+    return meta.classify(reply, now, label="Facebook", requested_metrics=requested, edge=edge)
+
+
 class FacebookAdapter(AdapterBase):
     platform: Platform = "facebook"
     label: ClassVar[str] = "Facebook"
@@ -113,7 +120,7 @@ class FacebookAdapter(AdapterBase):
         self._config = config
 
     def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
-        return False  # no refresh grant for user or Page tokens (platforms.md 4.4)
+        return False  # no refresh grant for user or Page tokens (docs/platforms.md, notes §4.4)
 
     def _read(
         self,

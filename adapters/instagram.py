@@ -21,9 +21,9 @@ import httpx
 
 from adapters import meta, meta_insights
 from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
-from adapters.errors import IntegrationBug, PlatformBroken, ReconnectRequired
+from adapters.errors import IntegrationBug, PlatformBroken, PlatformError, ReconnectRequired
 from adapters.flow import AdapterBase, credentials_after_refresh
-from adapters.http import DEFAULT_RETRY, Caller, RetryPolicy
+from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
 from adapters.metric_keys import CONTRACT_METRIC_KEYS
 from adapters.values import Normalised, as_count, as_dict, as_list, as_str, optional_str, require
 
@@ -34,7 +34,7 @@ METRIC_KEYS: tuple[str, ...] = CONTRACT_METRIC_KEYS["instagram"]
 PERIOD_METRICS: tuple[str, ...] = METRIC_KEYS[1:]
 # Counts of unique accounts (reference: "The number of unique accounts ..."), never summed per day.
 UNIQUE_METRICS = frozenset({"reach", "accounts_engaged"})
-# The insights permission of each login flavour (platforms.md 1.1, checked 2026-12-01).
+# The insights permission of each login flavour (docs/platforms.md, notes §1.1, checked 2026-12-01).
 INSIGHTS_PERMISSIONS = {
     "facebook": "instagram_manage_insights",
     "instagram": "instagram_business_manage_insights",
@@ -89,6 +89,13 @@ def _insight_value(item: Mapping[str, Any], name: str) -> int | None:
     return sum(
         as_count(as_dict(v, f"Instagram {name} value").get("value"), f"Instagram {name}") for v in values
     )
+
+
+def classify(
+    reply: Reply, now: datetime, requested: Sequence[str] = (), *, edge: str = ""
+) -> PlatformError | None:
+    """Instagram's replies are Graph API replies: `adapters.meta` classifies them, by body code."""
+    return meta.classify(reply, now, label="Instagram", requested_metrics=requested, edge=edge)
 
 
 class InstagramAdapter(AdapterBase):

@@ -11,13 +11,14 @@ Accounts (`AccountRef.platform_account_id`):
 - a member, given as `urn:li:person:ID`: one call, `memberFollowersCount?q=me`, which needs the
   `r_member_profileAnalytics` scope (the API reads the token's member, not the id).
 
-Keys (CONTRACT.md 3): `follower_statistics_` / `page_statistics_` + the snake_case path of each
+Keys (docs/contract.md 3): `follower_statistics_` / `page_statistics_` + the snake_case path of each
 integer leaf; arrays are not flattened. Quotas are daily and reset at midnight UTC.
 Refresh tokens exist only for approved partners, are not rotated, and live 365 days in total.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
@@ -26,6 +27,7 @@ from urllib.parse import quote
 import httpx
 
 from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
+from adapters.classification import StatusTable, from_table
 from adapters.errors import (
     InsightsDenied,
     IntegrationBug,
@@ -102,12 +104,26 @@ STATISTICS_WARNING = (
 _APP_MARKERS = ("application", "partner", "product", "not provisioned")
 
 
-def classify(reply: Reply, now: datetime, endpoint: str = "") -> PlatformError | None:
+# The statuses whose meaning needs no body (docs/platforms.md, LinkedIn: the 426 row; notes §6.1).
+STATUS_ERRORS: StatusTable = {
+    426: lambda: OperatorActionNeeded(
+        "LinkedIn",
+        "api_version",
+        "LinkedIn no longer serves our API version; bump DRAVO_LINKEDIN_API_VERSION",
+    ),
+}
+
+
+def classify(
+    reply: Reply, now: datetime, requested: Sequence[str] = (), *, edge: str = ""
+) -> PlatformError | None:
     """None for a usable 2xx JSON object; otherwise the error this reply means.
 
-    `endpoint` is the adapter's name of the call: a permission refusal of a statistics endpoint
-    leaves the account's basic read (networkSizes) standing.
+    `edge` is the adapter's name of the call: a permission refusal of a statistics endpoint
+    leaves the account's basic read (networkSizes) standing. `requested` is unused: LinkedIn
+    names no field it refuses.
     """
+    endpoint = edge
     body = reply.json_object or {}
     status = reply.status
     service_code, code = body.get("serviceErrorCode"), body.get("code")
@@ -117,6 +133,9 @@ def classify(reply: Reply, now: datetime, endpoint: str = "") -> PlatformError |
             if reply.json_object is not None
             else PlatformBroken("malformed reply from LinkedIn: not a JSON object")
         )
+    by_itself = from_table(STATUS_ERRORS, status)
+    if by_itself is not None:
+        return by_itself
     if status == 401:
         if service_code == 65602 or code == "EXPIRED_ACCESS_TOKEN":
             return TokenExpired("LinkedIn access token expired")
@@ -134,12 +153,8 @@ def classify(reply: Reply, now: datetime, endpoint: str = "") -> PlatformError |
         return ReconnectRequired(
             "LinkedIn denied access (missing scope or ADMINISTRATOR role); reconnect with the right permissions"
         )
-    if status == 426 or (status == 400 and code in ("VERSION_MISSING", "NONEXISTENT_VERSION")):
-        return OperatorActionNeeded(
-            "LinkedIn",
-            "api_version",
-            "LinkedIn no longer serves our API version; bump DRAVO_LINKEDIN_API_VERSION",
-        )
+    if status == 400 and code in ("VERSION_MISSING", "NONEXISTENT_VERSION"):
+        return STATUS_ERRORS[426]()
     if status == 429:
         retry_at = retry_after(reply.headers, now) or next_midnight_utc(now)
         return RateLimited("LinkedIn daily quota reached", retry_at, limit="LinkedIn daily quota")
@@ -236,7 +251,7 @@ class LinkedInAdapter(AdapterBase):
         def get(url: str, endpoint: str) -> Any:
             # The query is pre-encoded: Rest.li 2.0 wants its parentheses and colons as they are.
             reply = caller.request("GET", url, endpoint=endpoint, headers=headers)
-            error = classify(reply, now, endpoint)
+            error = classify(reply, now, edge=endpoint)
             if error is not None:
                 raise error
             return reply.data

@@ -1,4 +1,4 @@
-"""LinkedIn statistics replies -> metrics (CONTRACT.md section 3): `follower_statistics_` /
+"""LinkedIn statistics replies -> metrics (docs/contract.md section 3): `follower_statistics_` /
 `page_statistics_` + the snake_case path of each integer leaf; arrays are not flattened.
 
 Time-bound statistics come per day and are summed over the window, except unique counts, which

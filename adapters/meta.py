@@ -2,7 +2,7 @@
 headers, and reading insights when one bad metric fails the whole request.
 
 Meta answers almost every error with HTTP 400, so the class comes from the body's `code`,
-`error_subcode` and message, never from the status alone (platforms.md section 0 and 4).
+`error_subcode` and message, never from the status alone (docs/platforms.md, notes §0 and §4).
 """
 
 from __future__ import annotations
@@ -83,12 +83,14 @@ def classify(
     *,
     label: str,
     requested_metrics: Sequence[str] = (),
-    edge: Edge = "node",
+    edge: str = "node",
 ) -> PlatformError | None:
     """None for a usable 2xx JSON object; otherwise the error this reply means.
 
     `edge` says what was asked: the account's basic read ("node"), its insights edge, or the
     token refresh. A permission refusal of the insights edge leaves the basic read standing.
+    This is the shared Graph API classifier: `instagram.classify` and `facebook.classify` give it
+    the one signature of `adapters.classification.Classifier`, with their label.
     """
     error = graph_error(reply)
     if error is None:
@@ -131,7 +133,7 @@ def _classify_error(
     now: datetime,
     label: str,
     requested: Sequence[str],
-    edge: Edge = "node",
+    edge: str = "node",
 ) -> PlatformError:
     code, subcode = _int(error.get("code")), _int(error.get("error_subcode"))
     text = quote_platform_message(error.get("message"))

@@ -10,7 +10,7 @@ for when the stored scopes include it, because an unauthorised field fails the w
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -25,6 +25,7 @@ from adapters.base import (
     RejectedMetric,
     SyncContext,
 )
+from adapters.classification import CodeTable, from_table
 from adapters.errors import (
     IntegrationBug,
     MetricUnavailable,
@@ -71,7 +72,20 @@ def envelope(reply: Reply) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
     return (data if isinstance(data, dict) else {}), error
 
 
-def classify(reply: Reply, now: datetime, requested: tuple[str, ...] = ()) -> PlatformError | None:
+SCOPE_MISSING = "TikTok access lacks the user.info.stats scope; reconnect and grant user.info.stats"
+# The error codes whose meaning needs nothing else (docs/platforms.md, TikTok; notes §7.2).
+CODE_ERRORS: CodeTable = {
+    "access_token_invalid": lambda: TokenExpired("TikTok access token is invalid or expired"),
+    # Every metric is a user.info.stats field: without the scope nothing can be read.
+    "scope_not_authorized": lambda: ReconnectRequired(SCOPE_MISSING),
+    "scope_permission_missed": lambda: ReconnectRequired(SCOPE_MISSING),
+}
+
+
+def classify(
+    reply: Reply, now: datetime, requested: Sequence[str] = (), *, edge: str = ""
+) -> PlatformError | None:
+    """None for a usable 2xx JSON object; otherwise the error this reply means (`edge` unused)."""
     try:
         _, error = envelope(reply)
     except PlatformBroken as exc:
@@ -84,13 +98,9 @@ def classify(reply: Reply, now: datetime, requested: tuple[str, ...] = ()) -> Pl
         if 200 <= reply.status < 300:
             return None
         return PlatformBroken(f"TikTok answered HTTP {reply.status} with error code ok")
-    if code == "access_token_invalid":
-        return TokenExpired("TikTok access token is invalid or expired")
-    if code in ("scope_not_authorized", "scope_permission_missed"):
-        # Every metric is a user.info.stats field: without the scope nothing can be read.
-        return ReconnectRequired(
-            "TikTok access lacks the user.info.stats scope; reconnect and grant user.info.stats"
-        )
+    by_itself = from_table(CODE_ERRORS, code) if isinstance(code, str) else None
+    if by_itself is not None:
+        return by_itself
     if code == "rate_limit_exceeded":
         retry_at = retry_after(reply.headers, now) or clamp(now + DEFAULT_RATE_WAIT, now)
         return RateLimited("TikTok rate limit reached", retry_at, limit="TikTok user.info rate limit")

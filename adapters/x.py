@@ -23,6 +23,7 @@ from adapters.base import (
     RejectedMetric,
     SyncContext,
 )
+from adapters.classification import StatusTable, from_table
 from adapters.errors import (
     IntegrationBug,
     MetricUnavailable,
@@ -92,8 +93,17 @@ def _problem_type(body: Mapping[str, Any]) -> str:
     return kind if isinstance(kind, str) else ""
 
 
-def classify(reply: Reply, now: datetime, requested_fields: Sequence[str] = ()) -> PlatformError | None:
-    """None for a usable 2xx JSON object; otherwise the error this reply means."""
+# The statuses whose meaning needs no body (docs/platforms.md, X; notes §5.3).
+STATUS_ERRORS: StatusTable = {
+    401: lambda: TokenExpired("X rejected the access token"),
+    402: lambda: OperatorActionNeeded("X", "credits", "X API credits are spent"),
+}
+
+
+def classify(
+    reply: Reply, now: datetime, requested: Sequence[str] = (), *, edge: str = ""
+) -> PlatformError | None:
+    """None for a usable 2xx JSON object; otherwise the error this reply means (`edge` unused)."""
     body = reply.json_object or {}
     status, kind = reply.status, _problem_type(body)
     if 200 <= status < 300:
@@ -102,15 +112,14 @@ def classify(reply: Reply, now: datetime, requested_fields: Sequence[str] = ()) 
         if "data" not in body and body.get("errors"):
             return PlatformBroken("X returned errors and no data")
         return None
+    by_itself = from_table(STATUS_ERRORS, status)
+    if by_itself is not None:
+        return by_itself
     if status == 400:
-        rejected = _rejected_field(body, requested_fields)
+        rejected = _rejected_field(body, requested)
         if rejected:
             return MetricUnavailable(f"X no longer accepts the field {rejected}", rejected, retired=True)
         return IntegrationBug(f"X rejected our request: {quote_platform_message(body.get('detail'))}")
-    if status == 401:
-        return TokenExpired("X rejected the access token")
-    if status == 402:
-        return OperatorActionNeeded("X", "credits", "X API credits are spent")
     if status == 403:
         if kind.endswith("client-forbidden"):
             return OperatorActionNeeded(

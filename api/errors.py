@@ -5,7 +5,7 @@
     ├── Forbidden            403 forbidden (a valid token without the scope a route needs)
     ├── NotFound             404 not_found
     ├── InvalidParameter     422 invalid_parameter (names the parameter)
-    ├── RateLimited          429 rate_limited (+ Retry-After)
+    ├── TooManyRequests      429 rate_limited (+ Retry-After; not adapters.errors.RateLimited)
     └── ServiceUnavailable   503 service_unavailable
 
 Framework errors (validation, unknown route, wrong method), outages of Postgres or Redis and the
@@ -90,7 +90,7 @@ class InvalidParameter(ApiError):
     code = "invalid_parameter"
 
 
-class RateLimited(ApiError):
+class TooManyRequests(ApiError):
     status = 429
     code = "rate_limited"
 

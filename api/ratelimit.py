@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 import redis
 import redis.asyncio as aredis
 
-from api.errors import RateLimited
+from api.errors import TooManyRequests
 
 WINDOW_SECONDS = 60
 # A slot outlives the longest wait by this much before Redis forgets it.
@@ -76,7 +76,7 @@ def _retry_after(milliseconds: float) -> int:
 async def refresh_slot(
     client: aredis.Redis, workspace_id: str, cap: int, wait_seconds: float
 ) -> AsyncIterator[None]:
-    """Hold one of the workspace's `cap` refresh slots for the block; RateLimited when none is free."""
+    """Hold one of the workspace's `cap` refresh slots for the block; TooManyRequests when none is free."""
     key = slots_key(workspace_id)
     member = secrets.token_hex(8)
     now_ms = int(time.time() * 1000)
@@ -85,7 +85,7 @@ async def refresh_slot(
     if taken < 0:
         # A slot frees when its request ends: usually within the wait, at worst at its expiry.
         retry_after = _retry_after(min(-taken, wait_seconds * 1000 + 1000))
-        raise RateLimited(
+        raise TooManyRequests(
             f"Too many refresh requests of this workspace at once (limit {cap}); "
             f"retry in {retry_after} s or call without refresh=true.",
             retry_after=retry_after,
@@ -105,7 +105,7 @@ async def admit_accounts(
     per_minute: int,
     now: float | None = None,
 ) -> list[str]:
-    """The first of `account_ids` that the sliding window still allows; RateLimited if none."""
+    """The first of `account_ids` that the sliding window still allows; TooManyRequests if none."""
     if not account_ids:
         return []
     at = time.time() if now is None else now
@@ -121,7 +121,7 @@ async def admit_accounts(
     )
     if int(admitted) <= 0:
         retry_after = _retry_after(int(retry_ms))
-        raise RateLimited(
+        raise TooManyRequests(
             f"Too many accounts refreshed for this workspace (limit {per_minute} per minute); "
             f"retry in {retry_after} s or call without refresh=true.",
             retry_after=retry_after,

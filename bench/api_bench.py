@@ -35,7 +35,7 @@ from models.db import make_engine, make_session_factory
 from models.queries import account_page_statement
 from models.read_models import AccountFilter
 from models.tables import Account, AccountSync
-from tests.support.processes import cli_args, free_port, start_listening
+from ops.testing.processes import cli_args, free_port, start_listening
 
 ACCOUNTS = 100_000
 WORKSPACE = "ws_bench_api"
@@ -77,7 +77,8 @@ def _plain_rows_sql(workspace_id: str, where: AccountFilter) -> str:
         .order_by(Account.created_at, Account.id)
         .limit(where.limit)
     )
-    return str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves dialect __init__ untyped
+    return str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _loadgen(url: str, key: str, *args: str) -> dict[str, float]:

@@ -17,7 +17,7 @@ from typing import Any
 from adapters.base import PLATFORMS
 from bench.database import bench_database
 from bench.report import median, save
-from tests.support.processes import cli_args
+from ops.testing.processes import cli_args
 
 LINES = 10_000
 RUNS = 3

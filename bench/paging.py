@@ -24,7 +24,7 @@ from bench.report import median, save
 from models.admin import create_api_key
 from models.cursor import encode_cursor
 from models.db import make_engine, make_session_factory
-from tests.support.processes import cli_args, free_port, start_listening
+from ops.testing.processes import cli_args, free_port, start_listening
 
 ACCOUNTS = 100_000
 WORKSPACE = "ws_bench_paging"

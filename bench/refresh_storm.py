@@ -35,8 +35,7 @@ from bench.report import median, save
 from models.admin import ConnectRequest, connect_account, create_api_key, create_workspace
 from models.crypto import TokenCipher
 from models.db import make_engine, make_session_factory
-from simulator.client import SimulatorClient
-from tests.support.processes import (
+from ops.testing.processes import (
     RedisServer,
     cli_args,
     free_port,
@@ -45,6 +44,7 @@ from tests.support.processes import (
     start_listening,
     start_simulator,
 )
+from simulator.client import SimulatorClient
 
 QUICK = "--quick" in sys.argv
 WORKSPACES = 5

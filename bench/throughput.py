@@ -50,8 +50,8 @@ from adapters.base import PLATFORMS, Credentials
 from bench.database import bench_database, libpq
 from bench.report import median, save
 from models.crypto import TokenCipher
+from ops.testing.processes import ManagedProcess, simulator_env, start_cli, start_simulator
 from simulator.client import SimulatorClient
-from tests.support.processes import ManagedProcess, simulator_env, start_cli, start_simulator
 
 QUICK = "--quick" in sys.argv or os.environ.get("DRAVO_BENCH_QUICK", "") not in ("", "0")
 ACCOUNTS = 1_000 if QUICK else 5_000
@@ -524,7 +524,7 @@ def _bare_metrics(platform: str, pid: str, replies: list[Any]) -> dict[str, int]
         return x.normalise(replies[0]).metrics
     if platform == "tiktok":
         return tiktok.normalise(replies[0]).metrics
-    return linkedin.normalise_organization(*replies, pid).metrics
+    return linkedin.normalise_organization(replies[0], replies[1], replies[2], pid).metrics
 
 
 _UPDATE = """

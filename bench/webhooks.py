@@ -42,8 +42,8 @@ from models.crypto import TokenCipher
 from models.db import make_engine, make_session_factory
 from models.tables import AccountSync
 from models.webhook_admin import create_endpoint, new_secret
-from tests.support.processes import RedisServer, free_port, start_cli, wait_until
-from tests.support.receiver import running_receiver
+from ops.testing.processes import RedisServer, free_port, start_cli, wait_until
+from ops.testing.receiver import running_receiver
 
 QUICK = "--quick" in sys.argv or os.environ.get("DRAVO_BENCH_QUICK", "") not in ("", "0")
 ACCOUNTS = 2_000 if QUICK else 10_000
@@ -193,7 +193,7 @@ def sync_cost_ms() -> float | None:
          + r["services_cpu_seconds"]["redis"]) / r["synced"] * 1000
         for r in rounds
     ]  # fmt: skip
-    return statistics.median(costs)
+    return float(statistics.median(costs))
 
 
 def deliver(url: str, key: str, sessions: sessionmaker[Session], log_dir: Path) -> dict[str, Any]:

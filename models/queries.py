@@ -5,7 +5,7 @@ read models from `models.read_models`, never ORM objects, or, for the API's hot 
 body itself. The API calls these through `api.reads` only. The one write the API makes, recording
 when an API key was last used, lives in `models.auth.record_key_use` (`api.reads.KeyUseRecorder`).
 
-The row semantics of CONTRACT.md §2 (pending rows, integer-only metrics in the published key order,
+The row semantics of docs/contract.md §2 (pending rows, integer-only metrics in the published key order,
 string-only warnings, the deferred note while stale, times in UTC to the second) are implemented
 once, in the statement file `models/sql/account_page.sql`, and stated again in plain Python in
 `models.row_rules` (a property test holds the two equal). PostgreSQL renders each page as the

@@ -1,7 +1,7 @@
 """Typed read models of the query module, and their JSON form as the API returns it.
 
 A row's JSON is built by PostgreSQL (`models/sql/account_page.sql`, the implementation of
-CONTRACT.md §2 that serves rows; `models.row_rules` states it in Python); `AccountRow` is a typed view of that JSON, and `to_json()` gives it back unchanged,
+docs/contract.md §2 that serves rows; `models.row_rules` states it in Python); `AccountRow` is a typed view of that JSON, and `to_json()` gives it back unchanged,
 so the API and `dravo-sync sync` print the same row the same way.
 """
 
@@ -43,7 +43,7 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.strptime(value, TIME_FORMAT).replace(tzinfo=UTC)
 
 
-# JSONB keeps no key order, so rows list metrics in the order the published docs use (CONTRACT.md
+# JSONB keeps no key order, so rows list metrics in the order the published docs use (docs/contract.md
 # §3), then any other key by code point: the same row always prints the same way. The query module
 # renders this table into its SQL.
 METRIC_ORDER: dict[str, tuple[str, ...]] = CONTRACT_METRIC_KEYS
@@ -66,7 +66,7 @@ class AccountFilter:
 
 @dataclass(frozen=True)
 class AccountRow:
-    """One connected account's cached metrics, with the row semantics of CONTRACT.md §2 applied."""
+    """One connected account's cached metrics, with the row semantics of docs/contract.md §2 applied."""
 
     account_id: str
     platform: Platform

@@ -12,6 +12,7 @@ Deleting an endpoint deletes its deliveries and attempts; pruning an event delet
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -74,7 +75,7 @@ class OutboxEvent(Base):
     workspace_id: Mapped[str] = mapped_column(String(40))
     account_id: Mapped[str] = mapped_column(String(40))
     event_type: Mapped[str] = mapped_column(String(40))
-    payload: Mapped[dict[str, object]] = mapped_column(JSONB)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)  # a JSON object: values of any JSON type
     created_at: Mapped[datetime]
     fanned_out_at: Mapped[datetime | None]
 

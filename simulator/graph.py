@@ -1,7 +1,7 @@
 """Graph API plumbing the simulated Instagram and Facebook share: error bodies and usage headers.
 
-Error object: Meta's error-handling guide and airbyte `test_errors.py` [REC] (platforms.md 4.1);
-usage headers: the rate-limiting guide and python-facebook `ratelimit.py` (platforms.md 4.2),
+Error object: Meta's error-handling guide and airbyte `test_errors.py` [REC] (docs/platforms.md, notes §4.1);
+usage headers: the rate-limiting guide and python-facebook `ratelimit.py` (docs/platforms.md, notes §4.2),
 checked 2026-12-01.
 """
 

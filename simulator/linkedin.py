@@ -5,7 +5,7 @@ published sunsets in `simulator.versions`, else 426 NONEXISTENT_VERSION) and
 `X-Restli-Protocol-Version: 2.0.0`; `timeIntervals` must use Rest.li 2.0 syntax. Refresh tokens
 are not rotated.
 
-Sources of the reply shapes (checked 2026-12-01; section numbers are the shared platforms.md):
+Sources of the reply shapes (checked 2026-12-01; sections are the notes docs/platforms.md cites):
 - `networkSizes`, follower statistics (`followerGains` singular `...Gain`), page statistics
   (`totalPageStatistics.views.*.pageViews`, `uniquePageViews`, clicks): learn.microsoft.com
   follower-statistics and page-statistics pages [DOC], airbyte source-linkedin-pages
@@ -59,7 +59,7 @@ def version_error(request: Request) -> Response | None:
             code="VERSION_MISSING",
         )
     if not linkedin_version_served(version):
-        # By the calendar, as LinkedIn does (platforms.md 6.1): sunset or not yet released.
+        # By the calendar, as LinkedIn does (docs/platforms.md, notes §6.1): sunset or not yet released.
         return error(426, f"Requested version {version} is not active", code="NONEXISTENT_VERSION")
     if request.headers.get("x-restli-protocol-version") != RESTLI_PROTOCOL_VERSION:
         return error(400, "Invalid query parameters passed to request", code="ILLEGAL_ARGUMENT")
@@ -77,7 +77,7 @@ def _scenario_error(account: SimAccount, endpoint: str, scope: str) -> Response 
         return error(401, "Invalid access token", 65600)
     if account.scenario == "no_statistics_permission" and endpoint != "networkSizes":
         # The member may read the follower count but not the statistics (e.g. not an
-        # ADMINISTRATOR): the documented 403 shape (platforms.md 6.5), on those endpoints only.
+        # ADMINISTRATOR): the documented 403 shape (docs/platforms.md, notes §6.5), on those endpoints only.
         return error(
             403, f"Not enough permissions to access: {endpoint}.GET.{API_VERSION}", 100, "ACCESS_DENIED"
         )

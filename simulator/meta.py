@@ -2,7 +2,7 @@
 
 Errors are Meta's real bodies, mostly with HTTP 400, so adapters must read the body.
 
-Sources of the reply shapes (checked 2026-12-01; section numbers are the shared platforms.md):
+Sources of the reply shapes (checked 2026-12-01; sections are the notes docs/platforms.md cites):
 - Instagram node and `total_value` insights: REC v23.0 2026-07-07 report and python-facebook
   `user_fields.json`, `user_insights_new.json` (1.2, 1.5); metric list and `metric[i] must be one
   of` error: the same live v23.0 error (1.3, 1.4); `metric_type=total_value` rule: 3P (1.3).
@@ -103,7 +103,7 @@ def _scenario_error(account: SimAccount, endpoint: str) -> Response | None:
         # "Permission denied"; the wording is the seed issue's, checked 2026-12-01).
         return graph_error("(#10) Application does not have permission for this action", 10)
     if scenario == "no_insights_permission" and endpoint == "insights":
-        # The Page token lacks read_insights: Page Insights needs it (platforms.md 2.2); the
+        # The Page token lacks read_insights: Page Insights needs it (docs/platforms.md, notes §2.2); the
         # (#200) wording is the outside try, shaped as Meta's 200-299 permission errors.
         return graph_error("(#200) Requires read_insights permission", 200, status=403)
     if scenario == "wrong_token_type" and endpoint == "insights":

@@ -12,7 +12,7 @@ from simulator.common import maybe_malformed
 from simulator.graph import graph_error, usage_headers
 from simulator.state import SimAccount
 
-# From a live v23.0 error message (platforms.md 1.4).
+# From a live v23.0 error message (docs/platforms.md, notes §1.4).
 INSTAGRAM_METRICS = [
     "reach",
     "follower_count",

@@ -3,7 +3,7 @@
 Every API reply is the `{"data", "error"}` envelope, with `error.code` "ok" on success. Fields
 are checked against the token's scopes. Refresh tokens rotate: the previous one stops working.
 
-Sources of the reply shapes (checked 2026-12-01; section numbers are the shared platforms.md):
+Sources of the reply shapes (checked 2026-12-01; sections are the notes docs/platforms.md cites):
 - `user/info` success envelope and fields by scope: developers.tiktok.com/doc/tiktok-api-v2-get-user-info
   [DOC] and its mirror with the stats fields [3P] (7.1).
 - Error codes and HTTP statuses (`access_token_invalid` 401, `scope_not_authorized` 401,

@@ -2,9 +2,9 @@
 
 Errors are Problem JSON (`application/problem+json`); every API reply carries
 `x-rate-limit-limit/remaining/reset`. Refresh tokens are single-use and rotate; presenting a
-spent one revokes the whole token family (observed behaviour, platforms.md 5.4).
+spent one revokes the whole token family (observed behaviour, docs/platforms.md, notes §5.4).
 
-Sources of the reply shapes (checked 2026-12-01; section numbers are the shared platforms.md):
+Sources of the reply shapes (checked 2026-12-01; sections are the notes docs/platforms.md cites):
 - `/2/users/me` body and `user.fields` enum: xdevplatform/docs `openapi.json` (HEAD 2026-08-22),
   tweepy cassettes `test_client_get_me.yaml` [REC] (5.1); `post_count`: OpenAPI v2.167 (5.1).
 - `x-rate-limit-*` headers: `x-api/fundamentals/rate-limits.mdx` (5.2).

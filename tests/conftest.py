@@ -22,9 +22,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import migrate
+from models.base import Base
 from models.db import make_engine, make_session_factory
-from models.tables import Base
-from tests.support.processes import RedisServer, free_port
+from ops.testing.processes import RedisServer, free_port
 
 ADMIN_URL = os.environ.get(
     "DRAVO_TEST_ADMIN_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -1,9 +1,11 @@
-"""What a sync's outcome does to the account's cache row (CONTRACT.md section 2), as pure functions.
+"""What a sync's outcome does to the account's cache row (docs/contract.md section 2), as pure functions.
 
     outcome                         sync_status          metrics             next_sync_at
     FetchResult, complete           synced               replaced            after_read
     FetchResult, incomplete         partial              merged over old     after_read
     RateLimited                     unchanged            unchanged           reset time (+ jitter)
+    RetryLater (a short outage)     failed               unchanged           backoff, never before
+                                                                             retry_at
     ReconnectRequired/TokenExpired  requires_reconnect   unchanged           NULL (until reconnect)
     stored credentials unreadable   failed               unchanged           base interval, no backoff
     OperatorActionNeeded            failed (error log,   unchanged           backoff
@@ -35,6 +37,7 @@ from adapters.errors import (
     PlatformError,
     RateLimited,
     ReconnectRequired,
+    RetryLater,
     TokenExpired,
 )
 from ops.foundation import platforms as platform_registry
@@ -127,7 +130,7 @@ def _warnings(base: Iterable[str], facts: SyncFacts) -> list[str]:
 
 
 def _int_metrics(metrics: Mapping[str, Any]) -> dict[str, int]:
-    # CONTRACT.md section 3: integers only. bool is an int in Python and never a metric.
+    # docs/contract.md section 3: integers only. bool is an int in Python and never a metric.
     return {k: v for k, v in metrics.items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
@@ -190,6 +193,10 @@ def after_error(prev: PreviousRow, error: BaseException, facts: SyncFacts, rng: 
     )
     reconnect = isinstance(error, ReconnectRequired | TokenExpired)
     failures = prev.consecutive_failures + (0 if reconnect else 1)
+    next_sync_at = None if reconnect else schedule.after_failure(facts.policy, facts.now, failures, rng)
+    if isinstance(error, RetryLater) and next_sync_at is not None:
+        # The platform named when it will answer again: asking sooner only spends a call.
+        next_sync_at = max(next_sync_at, error.retry_at)
     return RowUpdate(
         sync_status="requires_reconnect" if reconnect else "failed",
         metrics=kept,
@@ -198,7 +205,7 @@ def after_error(prev: PreviousRow, error: BaseException, facts: SyncFacts, rng: 
         last_updated_at=prev.last_updated_at,
         stale_after=prev.stale_after,
         # No platform call for it until `account connect` reschedules it.
-        next_sync_at=None if reconnect else schedule.after_failure(facts.policy, facts.now, failures, rng),
+        next_sync_at=next_sync_at,
         consecutive_failures=failures,
         deferred_note=None,
         event="sync.reconnect_required" if reconnect else _failure_event(error),

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from cryptography.fernet import Fernet
-from sqlalchemy.exc import OperationalError
 
 from adapters.base import Credentials
 from models import migrate
@@ -23,7 +22,7 @@ from models.admin import (
 from models.crypto import CredentialsUnreadable, TokenCipher
 from models.tables import PLATFORM_VALUES
 from models.webhook_admin import rotate_secrets
-from ops.cli.command import app, fail, settings, transaction
+from ops.cli.command import app, database_errors, fail, settings, transaction
 from ops.cli.secrets import StdinTokens, secret_option
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -45,11 +44,8 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply migrations (Alembic is the only source of the schema)."""
-    try:
+    with database_errors():
         migrate.upgrade(settings().database_url, revision)
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
-        raise fail(f"database error: {reason}", code=1) from None
 
 
 @workspace_app.command("create")

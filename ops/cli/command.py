@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,13 +24,20 @@ app = typer.Typer(
 )
 
 
-class CliError(Exception):
-    """Bad input from the operator: one line on stderr, exit code 2."""
-
-
 def fail(message: str, code: int = 2) -> typer.Exit:
+    """Bad input (exit 2) or trouble outside us (exit 1): one line on stderr."""
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """The one place the CLI turns a database it can't reach into a one-line error (exit 1)."""
+    try:
+        yield
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+        raise fail(f"database error: {reason}", code=1) from None
 
 
 def settings() -> Settings:
@@ -50,11 +56,8 @@ def transaction() -> Iterator[Session]:
     """One committed transaction; database trouble becomes a one-line error."""
     db = engine()
     try:
-        with make_session_factory(db).begin() as session:
+        with database_errors(), make_session_factory(db).begin() as session:
             yield session
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
-        raise fail(f"database error: {reason}", code=1) from None
     finally:
         db.dispose()
 
@@ -72,8 +75,4 @@ def load_commands() -> typer.Typer:
 
 def main() -> None:
     load_commands()
-    try:
-        app()
-    except CliError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    app()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from ops.cli.command import app, fail, settings
+from ops.cli.command import app, database_errors, fail, settings
 from ops.foundation.logging import configure_logging
 from worker.names import PLATFORM_QUEUES, REFRESH_QUEUE, platform_queue
 from worker.webhooks.names import WEBHOOKS_QUEUE
@@ -189,19 +189,15 @@ def sync(
         raise fail(f"unknown platform {platform!r} (one of {', '.join(PLATFORM_QUEUES)})")
     config = settings()
     configure_logging(config.log_level, config.log_json)
-    from sqlalchemy.exc import OperationalError
-
     from worker.composition import build_deps
 
     deps = build_deps(config, pool_size=min(concurrency, 20) if all_accounts else 2)
     try:
-        if account_id is not None:
-            _sync_one(deps, account_id)
-        else:
-            _sync_many(deps, platform, workspace, concurrency)
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
-        raise fail(f"database error: {reason}", code=1) from None
+        with database_errors():
+            if account_id is not None:
+                _sync_one(deps, account_id)
+            else:
+                _sync_many(deps, platform, workspace, concurrency)
     finally:
         deps.close()
 

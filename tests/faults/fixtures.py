@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from ops.testing.processes import RedisServer, free_port, simulator_env
 from simulator.client import SimulatorClient
 from tests.faults.support import CredentialScan
 from tests.support.accounts import new_workspace
 from tests.support.fixtures import FAST_SETTINGS, Processes
-from tests.support.processes import RedisServer, free_port, simulator_env
 
 # Client credentials so silent token refreshes can happen; they are secrets the logs must not show.
 CLIENT_SECRETS = {

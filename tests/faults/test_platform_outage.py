@@ -9,6 +9,7 @@ import time
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from ops.testing.processes import wait_until
 from simulator.client import SimulatorClient
 from tests.faults.support import (
     OBSERVED_CALLS_PER_SYNC,
@@ -20,7 +21,6 @@ from tests.faults.support import (
     sync_rows,
 )
 from tests.support.fixtures import Processes
-from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 

@@ -21,7 +21,7 @@ from tests.integration.api import seeding
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
 MAX_EXAMPLES = os.environ.get("DRAVO_SCHEMATHESIS_EXAMPLES", "300")
-RUNS = {"all operations, all checks": []}
+RUNS: dict[str, list[str]] = {"all operations, all checks": []}
 
 
 @pytest.mark.timeout(900)

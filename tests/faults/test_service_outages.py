@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import migrate
 from models.db import make_engine, make_session_factory
+from ops.testing.processes import ManagedProcess, RedisServer, wait_until
 from simulator.client import SimulatorClient
 from tests.e2e.api.conftest import start_api
 from tests.faults.support import PLATFORMS, CredentialScan, Seeded, scrape, seed, snapshot_counts, sync_rows
 from tests.integration.api import seeding
 from tests.support.fixtures import Processes
 from tests.support.postgres import PostgresCluster
-from tests.support.processes import ManagedProcess, RedisServer, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 

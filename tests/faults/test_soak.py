@@ -11,6 +11,7 @@ import time
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from ops.testing.processes import free_port
 from simulator.client import SimulatorClient
 from tests.faults.support import (
     OBSERVED_CALLS_PER_SYNC,
@@ -24,7 +25,6 @@ from tests.faults.support import (
     sync_rows,
 )
 from tests.support.fixtures import Processes
-from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 

@@ -20,13 +20,13 @@ from models.db import make_engine, make_session_factory
 from models.tables import AccountSync
 from models.webhook_admin import create_endpoint, new_secret
 from models.webhooks import OutboxEvent, WebhookDelivery
+from ops.testing.processes import wait_until
+from ops.testing.receiver import Receiver, running_receiver
 from simulator.client import SimulatorClient
 from tests.faults.support import PLATFORMS, seed
 from tests.support.accounts import CIPHER
 from tests.support.fixtures import Processes
 from tests.support.postgres import PostgresCluster
-from tests.support.processes import wait_until
-from tests.support.receiver import Receiver, running_receiver
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 

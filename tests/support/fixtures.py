@@ -27,14 +27,14 @@ from typing import Any
 import pytest
 import redis
 
-from simulator.client import SimulatorClient
-from tests.support.processes import (
+from ops.testing.processes import (
     ManagedProcess,
     simulator_env,
     start_beat,
     start_simulator,
     start_worker,
 )
+from simulator.client import SimulatorClient
 
 # Not the conftest's db 9: other suites flush that one while our processes use it.
 E2E_REDIS_URL = os.environ.get("DRAVO_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/12")

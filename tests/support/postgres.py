@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.support.processes import free_port, wait_until
+from ops.testing.processes import free_port, wait_until
 
 PG_BIN = Path(os.environ.get("DRAVO_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ops.testing.processes import ManagedProcess, cli_args, free_port, start_listening
 from tests.integration.api import seeding
 from tests.support.fixtures import e2e_env, e2e_redis, log_dir, processes, simulator, simulator_server  # noqa: F401
-from tests.support.processes import ManagedProcess, cli_args, free_port, start_listening
 
 ApiStarter = Callable[..., tuple[ManagedProcess, str]]
 

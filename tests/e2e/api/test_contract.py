@@ -41,7 +41,7 @@ def test_seed_example_field_by_field(
         response = httpx.get(f"{base}/v1/analytics/accounts", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200
         body = response.json()
-        # The seed's fields first, unchanged; then the cursor (CONTRACT.md section 1), null here.
+        # The seed's fields first, unchanged; then the cursor (docs/contract.md section 1), null here.
         assert list(body) == ["items", "total", "next_cursor"]
         assert body.pop("next_cursor") is None
         assert "link" not in response.headers

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.accounts import REFRESH_PENDING_WARNING
+from ops.testing.processes import wait_until
 from simulator.client import SimulatorClient
 from tests.e2e.api.conftest import ApiStarter
 from tests.integration.api import seeding
 from tests.support.accounts import connect
 from tests.support.fixtures import Processes
-from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.e2e
 

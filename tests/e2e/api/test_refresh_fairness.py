@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.accounts import REFRESH_BUDGET_WARNING, REFRESH_PENDING_WARNING
 from models.tables import AccountSync
+from ops.testing.processes import cli_args
 from simulator.client import SimulatorClient
 from tests.e2e.api.conftest import ApiStarter
 from tests.integration.api import seeding
 from tests.support.accounts import connect
 from tests.support.fixtures import Processes
-from tests.support.processes import cli_args
 
 pytestmark = pytest.mark.e2e
 

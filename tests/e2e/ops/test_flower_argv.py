@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ops.testing.processes import free_port, start_cli, wait_until
 from tests.conftest import redis_url
-from tests.support.processes import free_port, start_cli, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import Account, Workspace
 from ops.demo import DEMO_ACCOUNTS
-from tests.support.processes import free_port
+from ops.testing.processes import free_port
 
 UP_REDIS_URL = os.environ.get("DRAVO_TEST_UP_REDIS_URL", "redis://127.0.0.1:6379/11")
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import AccountSync
+from ops.testing.processes import wait_until
 from tests.support.accounts import new_workspace
 from tests.support.fixtures import (  # noqa: F401
     e2e_env,
@@ -18,7 +19,6 @@ from tests.support.fixtures import (  # noqa: F401
     simulator,
     simulator_server,
 )
-from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.e2e
 

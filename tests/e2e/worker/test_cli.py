@@ -7,9 +7,9 @@ import subprocess
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from ops.testing.processes import cli_args
 from simulator.client import SimulatorClient
 from tests.support.accounts import connect
-from tests.support.processes import cli_args
 
 FIELDS = [
     "account_id", "platform", "handle", "platform_account_id", "metrics", "warnings",

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.admin import disconnect_account
 from models.tables import Account, AccountSync, MetricSnapshot
+from ops.testing.processes import wait_until
 from simulator.client import SimulatorClient
 from tests.support.accounts import connect
 from tests.support.fixtures import Processes
-from tests.support.processes import wait_until
 
 
 def test_a_sync_in_flight_writes_nothing_after_disconnect(

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import MetricSnapshot
+from ops.testing.processes import RedisServer, free_port, wait_until
 from simulator.client import SimulatorClient
 from tests.e2e.worker.conftest import wait_for_rows
 from tests.support.accounts import connect
 from tests.support.fixtures import Processes
-from tests.support.processes import RedisServer, free_port, wait_until
 
 # Platform calls of one healthy sync, per platform, as the simulator counts them: an observed count
 # (the registry's estimated_calls_per_sync is what the dispatcher plans with).

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarResult, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import MetricSnapshot
+from ops.testing.processes import wait_until
 from tests.support.accounts import connect
 from tests.support.fixtures import Processes
-from tests.support.processes import wait_until
 
 
 def test_beat_downsamples_old_history(
@@ -36,15 +37,15 @@ def test_beat_downsamples_old_history(
 
     def count() -> int:
         with session_factory() as session:
-            return int(
-                session.scalar(
-                    select(func.count())
-                    .select_from(MetricSnapshot)
-                    .where(MetricSnapshot.account_id == account_id)
-                )
-            )
+            return session.execute(
+                select(func.count())
+                .select_from(MetricSnapshot)
+                .where(MetricSnapshot.account_id == account_id)
+            ).scalar_one()
 
     wait_until(lambda: count() == 3, 20, 0.2, "old history downsampled to one snapshot a day")
     with session_factory() as session:
-        kept = session.scalars(select(MetricSnapshot.metrics).where(MetricSnapshot.account_id == account_id))
+        kept: ScalarResult[dict[str, Any]] = session.scalars(
+            select(MetricSnapshot.metrics).where(MetricSnapshot.account_id == account_id)
+        )
         assert [m["h"] for m in kept] == [17, 17, 17]

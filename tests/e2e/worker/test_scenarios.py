@@ -1,5 +1,5 @@
 """Every platform x every simulator scenario, through a real worker and beat: the row reaches the
-state CONTRACT.md section 2 defines, with the platform calls the simulator counted."""
+state docs/contract.md section 2 defines, with the platform calls the simulator counted."""
 
 from __future__ import annotations
 

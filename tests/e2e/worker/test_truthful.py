@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import update
@@ -10,12 +10,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
 from models.tables import Account, AccountSync
+from ops.testing.processes import free_port, wait_until
 from simulator.client import SimulatorClient
 from simulator.state import DEFAULT_COUNTERS
 from tests.e2e.worker.conftest import attempted, wait_for_rows
 from tests.support.accounts import connect, new_workspace
 from tests.support.fixtures import Processes
-from tests.support.processes import free_port, wait_until
+
+
+def _last_attempt(row: AccountSync) -> datetime:
+    """The attempt a later sync must follow: the earlier wait saw one."""
+    assert row.last_attempt_at is not None
+    return row.last_attempt_at
+
 
 FB = DEFAULT_COUNTERS["facebook"]
 IG = DEFAULT_COUNTERS["instagram"]
@@ -84,7 +91,7 @@ def test_one_accounts_refusal_never_changes_another_workspaces_row(
     after = wait_for_rows(
         session_factory,
         ids,
-        lambda r: r.last_attempt_at is not None and r.last_attempt_at > before[r.account_id].last_attempt_at,
+        lambda r: r.last_attempt_at is not None and r.last_attempt_at > _last_attempt(before[r.account_id]),
         timeout=30,
         what="second syncs",
     )
@@ -103,7 +110,7 @@ def test_one_accounts_refusal_never_changes_another_workspaces_row(
     third = wait_for_rows(
         session_factory,
         ids,
-        lambda r: r.last_attempt_at is not None and r.last_attempt_at > after[r.account_id].last_attempt_at,
+        lambda r: r.last_attempt_at is not None and r.last_attempt_at > _last_attempt(after[r.account_id]),
         timeout=30,
         what="third syncs",
     )
@@ -172,7 +179,7 @@ def test_a_retirement_confirmed_by_two_workspaces_is_skipped_everywhere(
     again = wait_for_rows(
         session_factory,
         [ids["fb-retire-2"]],
-        lambda r: r.last_attempt_at is not None and r.last_attempt_at > first[r.account_id].last_attempt_at,
+        lambda r: r.last_attempt_at is not None and r.last_attempt_at > _last_attempt(first[r.account_id]),
         timeout=30,
         what="the third account's next sync",
     )[ids["fb-retire-2"]]

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.admin import disconnect_account
 from models.webhook_admin import create_endpoint, list_attempts, new_secret
+from ops.testing.processes import wait_until
+from ops.testing.receiver import Receiver, running_receiver
 from simulator.client import SimulatorClient
 from tests.e2e.worker.conftest import attempted, wait_for_rows
 from tests.support.accounts import CIPHER, connect
 from tests.support.fixtures import Processes
-from tests.support.processes import wait_until
-from tests.support.receiver import Receiver, running_receiver
 
 WEBHOOK_SETTINGS = {
     "DRAVO_WEBHOOK_ALLOW_LOOPBACK_HTTP": "true",

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import AccountSync
+from ops.testing.processes import ManagedProcess, cli_args, wait_until
 from simulator.client import SimulatorClient
 from tests.support.accounts import connect
 from tests.support.fixtures import Processes
-from tests.support.processes import ManagedProcess, cli_args, wait_until
 
 pytestmark = pytest.mark.e2e
 

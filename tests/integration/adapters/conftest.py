@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sim_harness import Harness, RecordingSink
 
 from simulator.client import SimulatorClient
 from simulator.server import running_simulator
+from tests.integration.adapters.sim_harness import Harness, RecordingSink
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sim_harness import Harness
 
 from adapters.base import AccountRef
 from adapters.errors import IntegrationBug, PlatformBroken, PlatformError, RateLimited, ReconnectRequired
 from simulator.state import DEFAULT_COUNTERS, MALFORMED_KINDS
+from tests.integration.adapters.sim_harness import Harness
 
 LI = DEFAULT_COUNTERS["linkedin"]
 TT = DEFAULT_COUNTERS["tiktok"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sim_harness import Harness
 
 from adapters.base import AccountRef
 from adapters.errors import (
@@ -18,6 +17,7 @@ from adapters.errors import (
     RetryLater,
 )
 from simulator.state import DEFAULT_COUNTERS, MALFORMED_KINDS
+from tests.integration.adapters.sim_harness import Harness
 
 IG = DEFAULT_COUNTERS["instagram"]
 FB = DEFAULT_COUNTERS["facebook"]

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sim_harness import FAST_RETRY, Harness
 
 from adapters.base import PLATFORMS, AccountRef, BudgetObservation, NoBudget
 from adapters.errors import PlatformBroken, RateLimited
 from adapters.http import RetryPolicy, build_http_client
 from adapters.registry import build_adapter, build_adapters
+from tests.integration.adapters.sim_harness import FAST_RETRY, Harness
 
 
 class ExhaustedBudget(NoBudget):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sim_harness import Harness
 
 from adapters.errors import OperatorActionNeeded, ReconnectRequired
 from simulator.state import DEFAULT_COUNTERS
+from tests.integration.adapters.sim_harness import Harness
 
 FB = DEFAULT_COUNTERS["facebook"]
 IG = DEFAULT_COUNTERS["instagram"]

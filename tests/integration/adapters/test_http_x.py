@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sim_harness import Harness
 
 from adapters.base import AccountRef, Credentials
 from adapters.errors import (
@@ -16,6 +15,7 @@ from adapters.errors import (
     ReconnectRequired,
 )
 from simulator.state import DEFAULT_COUNTERS, MALFORMED_KINDS
+from tests.integration.adapters.sim_harness import Harness
 
 X = DEFAULT_COUNTERS["x"]
 

@@ -163,6 +163,9 @@ def test_no_leak_across_workspaces(client: httpx.Client, session_factory: sessio
     b = seeding.workspace(session_factory, "b")
     t = seeding.SEED_TIME
     owned: dict[str, set[str]] = {a.id: set(), b.id: set()}
+    # The id filter below also tries None: the loop variables are typed for both loops.
+    account_id: str | None
+    platform: str | None
     for n, (owner, platform) in enumerate(itertools.product((a, b), ("x", "facebook", "tiktok"))):
         account_id = f"acc_{owner.id[-4:]}_{platform}"
         # Same platform account ids in both workspaces: a filter can't pick the other's by native id.

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.integration.api import seeding
 from tests.integration.api.conftest import bearer
 
-ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
 TIMES = st.datetimes(timezones=st.timezones() | st.none()).map(lambda t: t.isoformat())
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.accounts import REFRESH_BUDGET_WARNING, REFRESH_LIMITED_WARNING, REFRESH_PENDING_WARNING
 from api.asgi import create_app
-from api.errors import RateLimited
+from api.errors import TooManyRequests
 from api.ratelimit import admit_accounts
 from models.tables import AccountSync
 from tests.conftest import redis_url
@@ -104,12 +104,12 @@ def test_the_accounts_window_slides(redis_client: redis.Redis) -> None:
         try:
             assert await admit_accounts(client, "ws_a", ["1", "2"], 3, now=start) == ["1", "2"]
             assert await admit_accounts(client, "ws_a", ["3", "4"], 3, now=start + 30) == ["3"]
-            with pytest.raises(RateLimited) as caught:
+            with pytest.raises(TooManyRequests) as caught:
                 await admit_accounts(client, "ws_a", ["5"], 3, now=start + 40)
             # The two accounts of `start` leave the window at start + 60, not at a minute boundary.
             assert caught.value.headers["Retry-After"] == "20"
             assert await admit_accounts(client, "ws_a", ["5", "6", "7"], 3, now=start + 61) == ["5", "6"]
-            with pytest.raises(RateLimited):
+            with pytest.raises(TooManyRequests):
                 await admit_accounts(client, "ws_a", ["8"], 3, now=start + 89)
             assert await admit_accounts(client, "ws_b", ["1"], 3, now=start + 89) == ["1"]
             assert await admit_accounts(client, "ws_a", [], 3, now=start + 89) == []  # costs nothing

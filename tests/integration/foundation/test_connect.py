@@ -22,7 +22,7 @@ def _request(workspace: str, platform: str, account: str, token: str = "t1", **k
         platform=platform,
         platform_account_id=account,
         credentials=Credentials(access_token=token),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 

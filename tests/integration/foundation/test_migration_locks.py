@@ -60,7 +60,9 @@ def test_indexes_on_existing_tables_are_built_concurrently(path: Path) -> None:
     ]
     inside = {id(call) for block in blocks for call in _calls(block, "create_index")}
     for call in _calls(upgrade, "create_index"):
-        table = call.args[1].value if len(call.args) > 1 and isinstance(call.args[1], ast.Constant) else None
+        table = (
+            str(call.args[1].value) if len(call.args) > 1 and isinstance(call.args[1], ast.Constant) else None
+        )
         if table in created:
             continue  # a table made in the same migration is empty: nothing to wait for
         concurrently = {k.arg: k.value for k in call.keywords}.get("postgresql_concurrently")
@@ -98,7 +100,7 @@ def test_a_long_transaction_makes_the_migration_fail_fast_not_queue(database_at_
         # Nothing half-done: the migration re-runs cleanly once the transaction is gone.
         migrate.upgrade(database_at_0002, "0004")
         with engine.connect() as conn:
-            valid = conn.execute(
+            valid: bool = conn.execute(
                 text(
                     "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_metric_snapshots_captured'::regclass"
                 )

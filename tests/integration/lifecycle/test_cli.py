@@ -54,7 +54,7 @@ def run_process(
 
 def _connect(
     env: dict[str, str], workspace: str, account: str, *token_args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
+) -> Result:
     return run(
         env,
         "account",

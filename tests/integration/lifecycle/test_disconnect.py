@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.base import Credentials
@@ -52,9 +52,7 @@ def test_a_sync_in_flight_writes_nothing_after_a_disconnect(session_factory: ses
             snapshot_at=now(),
         )
         session.execute(
-            AccountSync.__table__.update()
-            .where(AccountSync.account_id == account_id)
-            .values(next_sync_at=now())
+            update(AccountSync).where(AccountSync.account_id == account_id).values(next_sync_at=now())
         )
     with session_factory.begin() as session:
         [dispatched] = sync_state.claim_due(session, "x", 10, now(), LEASE)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ def _counts(sessions: sessionmaker[Session]) -> tuple[int, int]:
         )
 
 
-def _jsonl(path: Path, lines: list[object]) -> Path:
+def _jsonl(path: Path, lines: Sequence[object]) -> Path:
     path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
     return path
 

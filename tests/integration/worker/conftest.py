@@ -9,10 +9,10 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from ops.foundation.settings import Settings, get_settings
+from ops.testing.processes import simulator_env
 from simulator.client import SimulatorClient
 from simulator.server import running_simulator
 from tests.support.accounts import new_workspace
-from tests.support.processes import simulator_env
 from worker.composition import WorkerDeps, build_deps
 
 

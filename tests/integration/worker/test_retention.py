@@ -118,7 +118,7 @@ def test_a_snapshot_holds_only_the_metrics_read_in_that_sync(
         full, partial = session.scalars(
             select(MetricSnapshot).where(MetricSnapshot.account_id == account_id).order_by(MetricSnapshot.id)
         ).all()
-        row_metrics = session.execute(
+        row_metrics: dict[str, int] = session.execute(
             text("SELECT metrics FROM account_sync WHERE account_id = :id"), {"id": account_id}
         ).scalar_one()
     assert "reach" in full.metrics

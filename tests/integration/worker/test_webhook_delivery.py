@@ -14,8 +14,8 @@ from models import outbox
 from models.webhook_admin import create_endpoint, list_attempts, list_endpoints, new_secret
 from models.webhooks import WebhookDelivery
 from ops.foundation.settings import Settings, get_settings
+from ops.testing.receiver import running_receiver
 from tests.support.accounts import CIPHER
-from tests.support.receiver import running_receiver
 from worker.composition import WorkerDeps, build_deps
 from worker.webhooks.delivery import EndpointServer
 from worker.webhooks.deps import WebhookParts, build_parts

@@ -1,12 +1,10 @@
-"""platforms.md section 0, row by row: each reply body maps to one error class (no HTTP)."""
+"""docs/platforms.md, notes §0, row by row: each reply body maps to one error class (no HTTP)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import recorded_bodies as rec
-from recorded_bodies import make_reply
 
 from adapters import linkedin, meta, tiktok, x
 from adapters.errors import (
@@ -20,6 +18,8 @@ from adapters.errors import (
     RetryLater,
     TokenExpired,
 )
+from tests.unit.adapters import recorded_bodies as rec
+from tests.unit.adapters.recorded_bodies import make_reply
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 

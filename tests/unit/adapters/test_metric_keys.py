@@ -1,4 +1,4 @@
-"""Adapters produce exactly the contract's keys (CONTRACT.md section 3)."""
+"""Adapters produce exactly the contract's keys (docs/contract.md section 3)."""
 
 from __future__ import annotations
 

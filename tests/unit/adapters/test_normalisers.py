@@ -1,13 +1,13 @@
-"""Each adapter's pure `normalise(...)` on bodies recorded in platforms.md: no HTTP."""
+"""Each adapter's pure `normalise(...)` on bodies recorded in docs/platforms.md: no HTTP."""
 
 from __future__ import annotations
 
 import pytest
-import recorded_bodies as rec
 
 from adapters import facebook, instagram, linkedin, tiktok, x
 from adapters.errors import PlatformBroken
 from adapters.values import as_count
+from tests.unit.adapters import recorded_bodies as rec
 
 
 def test_instagram_node_and_total_value_insights() -> None:

@@ -39,7 +39,7 @@ def test_isolation_finds_bad_metrics_in_bounded_calls(indexed: bool, bad: set[st
     graph = FakeGraph(bad, indexed=indexed)
     outcome = read_insights(graph, METRICS)
     assert set(outcome.rejected) == bad
-    assert [i["name"] for i in outcome.items] == [m for m in METRICS if m not in bad]  # type: ignore[index]
+    assert [i["name"] for i in outcome.items] == [m for m in METRICS if m not in bad]
     assert outcome.unread == []
     assert graph.calls <= 1 + 10
 

@@ -12,14 +12,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import recorded_bodies as rec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from recorded_bodies import make_reply
 
 from adapters import facebook, instagram, linkedin, meta, tiktok, x
 from adapters.errors import PlatformError
 from adapters.values import MAX_COUNT
+from tests.unit.adapters import recorded_bodies as rec
+from tests.unit.adapters.recorded_bodies import make_reply
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 EXAMPLES = int(os.environ.get("DRAVO_FUZZ_EXAMPLES", "200"))
@@ -160,7 +160,7 @@ headers = st.dictionaries(
 )
 def test_classifiers(status: int, body: bytes, head: dict[str, str]) -> None:
     reply = make_reply(status, body, head)
-    for classify in (
+    classifiers: tuple[Callable[[], PlatformError | None], ...] = (
         lambda: meta.classify(reply, NOW, label="Instagram", requested_metrics=["reach"]),
         lambda: x.classify(reply, NOW, ["verified_followers_count"]),
         lambda: x.classify_token_reply(reply, NOW),
@@ -168,7 +168,8 @@ def test_classifiers(status: int, body: bytes, head: dict[str, str]) -> None:
         lambda: linkedin.classify_token_reply(reply),
         lambda: tiktok.classify(reply, NOW, tiktok.STAT_FIELDS),
         lambda: tiktok.classify_token_reply(reply, NOW),
-    ):
+    )
+    for classify in classifiers:
         try:
             result = classify()
         except PlatformError:

@@ -63,10 +63,10 @@ def test_instagram_insights_refusal_is_insights_denied(body: object) -> None:
 
 
 def test_linkedin_statistics_refusal_is_partial_but_the_basic_read_is_not() -> None:
-    stats = linkedin.classify(make_reply(403, tb.LI_STATS_DENIED), NOW, "organizationPageStatistics")
+    stats = linkedin.classify(make_reply(403, tb.LI_STATS_DENIED), NOW, edge="organizationPageStatistics")
     assert isinstance(stats, InsightsDenied)
     assert "rw_organization_admin" in stats.warning
-    basic = linkedin.classify(make_reply(403, tb.LI_STATS_DENIED), NOW, "networkSizes")
+    basic = linkedin.classify(make_reply(403, tb.LI_STATS_DENIED), NOW, edge="networkSizes")
     assert isinstance(basic, ReconnectRequired)
 
 
@@ -100,7 +100,7 @@ OPERATOR_SIDE: list[tuple[str, PlatformError | None]] = [
     ("linkedin 426 sunset version", linkedin.classify(make_reply(426, rec.LI_SUNSET), NOW)),
     (
         "linkedin 403 app product",
-        linkedin.classify(make_reply(403, tb.LI_APP_LACKS_PRODUCT), NOW, "networkSizes"),
+        linkedin.classify(make_reply(403, tb.LI_APP_LACKS_PRODUCT), NOW, edge="networkSizes"),
     ),
     ("tiktok client refused", tiktok.classify_token_reply(make_reply(401, tb.OAUTH_INVALID_CLIENT), NOW)),
 ]

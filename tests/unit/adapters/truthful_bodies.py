@@ -11,7 +11,7 @@ from typing import Any
 # [DOC] Page Insights reference, "Page Reactions": page_actions_post_reactions_total, "Daily total
 # post reactions of a page by type"; the per-day value is an object keyed by reaction type
 # (https://developers.facebook.com/docs/graph-api/reference/insights, checked 2026-12-01; the
-# envelope is the 2023-04-12 blog's shape quoted in platforms.md 2.2). [3P] a public repo (name
+# envelope is the 2023-04-12 blog's shape quoted in docs/platforms.md, notes §2.2). [3P] a public repo (name
 # not recorded) probing live v21.0 in September 2026 saw the same: an object by type, `{}` for a
 # day without reactions, strings for lifetime metrics (checked 2026-12-01).
 FB_REACTIONS_BY_TYPE: dict[str, Any] = {
@@ -53,7 +53,7 @@ FB_UNREADABLE: dict[str, Any] = {
     ]
 }
 
-# [SHAPE] Meta error object (platforms.md 4.1, [DOC] error-handling guide): code 200-299 "API
+# [SHAPE] Meta error object (docs/platforms.md, notes §4.1, [DOC] error-handling guide): code 200-299 "API
 # permission"; the wording is the one the issue's outside try saw on /insights (checked 2026-12-01).
 FB_NO_READ_INSIGHTS = {
     "error": {
@@ -63,7 +63,7 @@ FB_NO_READ_INSIGHTS = {
         "fbtrace_id": "AbCdEf",
     }
 }
-# [REC] airbyte source-facebook-marketing test_errors.py TestRealErrors (platforms.md 4.1).
+# [REC] airbyte source-facebook-marketing test_errors.py TestRealErrors (docs/platforms.md, notes §4.1).
 META_CODE_10_APP = {
     "error": {
         "message": "(#10) Application does not have permission for this action",
@@ -82,7 +82,7 @@ META_DEPRECATED_VERSION = {
         "code": 2635,
     }
 }
-# [DOC] Meta error table (platforms.md 4.1): code 3 "API Method: capability or permission problem".
+# [DOC] Meta error table (docs/platforms.md, notes §4.1): code 3 "API Method: capability or permission problem".
 META_CODE_3 = {
     "error": {
         "message": "(#3) Application does not have the capability to make this API call.",
@@ -91,7 +91,7 @@ META_CODE_3 = {
     }
 }
 
-# [3P] LinkedIn 403 shape of newer versions (platforms.md 6.5, HWIOAuthBundle PR #2014).
+# [3P] LinkedIn 403 shape of newer versions (docs/platforms.md, notes §6.5, HWIOAuthBundle PR #2014).
 LI_STATS_DENIED = {
     "status": 403,
     "serviceErrorCode": 100,
@@ -108,5 +108,5 @@ LI_APP_LACKS_PRODUCT = {
 }
 
 # [DOC] RFC 6749 section 5.2 error body, which X and TikTok use for their token endpoints
-# (platforms.md 5.4 and 7.3, checked 2026-12-01).
+# (docs/platforms.md, notes §5.4 and §7.3, checked 2026-12-01).
 OAUTH_INVALID_CLIENT = {"error": "invalid_client", "error_description": "Client authentication failed"}

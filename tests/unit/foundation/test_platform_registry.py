@@ -72,7 +72,7 @@ def test_every_derived_list_is_the_registry() -> None:
 
 
 def test_the_check_constraints_list_the_registry() -> None:
-    for table in (tables.Account.__table__, tables.AccountSync.__table__):
+    for table in (tables.Account.metadata.tables[name] for name in ("accounts", "account_sync")):
         checks = [
             str(c.sqltext)
             for c in table.constraints
@@ -94,7 +94,8 @@ def test_settings_and_defaults_come_from_the_registry(monkeypatch: pytest.Monkey
             spec.user_budget,
             spec.oauth_base,
         )
-        assert settings.platform(spec.name).api_version is None  # None: the pinned one  # type: ignore[arg-type]
+        # None: the pinned one.
+        assert settings.platform(spec.name).api_version is None  # type: ignore[arg-type]
 
 
 # Every variable name the flat settings had, with a value and how to read it back.
@@ -172,7 +173,7 @@ def _platform_literals(tree: ast.AST) -> list[tuple[int, str | None]]:
                 items = list(inner.keys)
             hits = {i.value for i in items if isinstance(i, ast.Constant) and i.value in NAMES}
             if len(hits) == len(NAMES):
-                found.append((inner.lineno, name))
+                found.append((getattr(inner, "lineno", 0), name))
     return found
 
 

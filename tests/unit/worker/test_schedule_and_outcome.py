@@ -1,4 +1,4 @@
-"""Scheduling math and the outcome -> row mapping (CONTRACT.md section 2), without I/O."""
+"""Scheduling math and the outcome -> row mapping (docs/contract.md section 2), without I/O."""
 
 from __future__ import annotations
 
@@ -136,6 +136,15 @@ def test_failures_keep_metrics_and_back_off(error: Exception) -> None:
     assert update.consecutive_failures == 3
     assert update.next_sync_at is not None
     assert NOW + timedelta(minutes=4) * 0.8 <= update.next_sync_at <= NOW + timedelta(minutes=4)
+
+
+def test_a_short_outage_is_never_retried_before_its_retry_at() -> None:
+    # Backoff after three failures is about four minutes; the platform said "in an hour".
+    prev = PreviousRow("failed", {"x": 1}, (), consecutive_failures=2)
+    retry_at = NOW + timedelta(hours=1)
+    update = after_error(prev, RetryLater("down", retry_at), FACTS, random.Random(1))
+    assert update.sync_status == "failed" and update.metrics == {"x": 1}
+    assert update.next_sync_at == retry_at and update.deferred_note is None
 
 
 def test_a_first_sync_that_fails_is_failed_with_no_metrics() -> None:
