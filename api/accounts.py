@@ -22,7 +22,7 @@ from pydantic import BeforeValidator
 
 from api.dependencies import PrincipalDep, StateDep
 from api.errors import InvalidParameter, NotFound
-from api.history_cursor import decode_history_cursor, encode_history_cursor
+from api.history_cursor import HISTORY_CURSOR_PATTERN, decode_history_cursor, encode_history_cursor
 from api.ratelimit import admit_accounts, refresh_slot
 from api.schemas import AccountsPage, HistoryPage, error_responses
 from api.state import AppState
@@ -210,7 +210,11 @@ async def account_history(
     ] = None,
     cursor: Annotated[
         str | None,
-        Query(max_length=200, description="`next_cursor` of the previous page: the page after it."),
+        Query(
+            description="`next_cursor` of the previous page: the page after it.",
+            # Checked by api.history_cursor with Python's regex semantics, the document's.
+            json_schema_extra={"pattern": HISTORY_CURSOR_PATTERN},
+        ),
     ] = None,
     limit: Annotated[
         int,

@@ -16,6 +16,7 @@ no traceback in the body; the traceback goes to the log), so a client never sees
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
@@ -135,6 +136,16 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
 _STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
 
 
+def _allowed_methods(request: Request) -> str:
+    """The documented methods of this path, from the OpenAPI document (built once per app):
+    Starlette's own Allow names only the first route's (`OPTIONS /v1/webhooks` said POST, not GET)."""
+    path = request.url.path
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(template)), path):
+            return ", ".join(sorted(method.upper() for method in operations))
+    return ""
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
@@ -146,9 +157,21 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:
+            # FastAPI's "error parsing the body" (bytes that are not JSON): a bad body like any
+            # other, so the one documented answer, 422 naming `body`.
+            return error_response(
+                422,
+                InvalidParameter.code,
+                "Invalid request body: a JSON object with the documented fields is required.",
+                "body",
+            )
         code = _STATUS_CODES.get(exc.status_code, "http_error")
         message = "Not found." if exc.status_code == 404 else str(exc.detail)
-        return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+        return error_response(exc.status_code, code, message, headers=headers)
 
     async def on_outage(request: Request, exc: Exception) -> JSONResponse:
         cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc

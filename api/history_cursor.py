@@ -1,38 +1,37 @@
 """The opaque `cursor` of an account's history pages: where the previous page ended.
 
-It encodes the last snapshot's (captured_at, id), the key the history is ordered by, so a page
-is one index range however deep it is. It is not signed: a forged cursor can only move the start
-of a page within the caller's own account, which `since` can do as well.
+It names the last snapshot's (captured_at, id), the key the history is ordered by, so a page is
+one index range however deep it is: `1.<captured_at in Unix microseconds>.<snapshot id>`. Its
+shape is one regular expression (`HISTORY_CURSOR_PATTERN`, also in the OpenAPI document) and every
+string of that shape decodes, so a cursor is judged by its shape alone (as `models.cursor` does for
+the account list). It is not signed: a forged cursor can only move the start of a page within the
+caller's own account, which `since` can do as well.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 from api.errors import InvalidParameter
 
-_MAX_ID = 2**63 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# 17 digits of microseconds reach the year 5138 (inside datetime's range and PostgreSQL's); 18
+# digits of id stay below bigint's maximum.
+HISTORY_CURSOR_PATTERN = r"^1\.([0-9]{1,17})\.([1-9][0-9]{0,17})$"
+_CURSOR = re.compile(HISTORY_CURSOR_PATTERN)
 _BAD_CURSOR = "Invalid value for parameter 'cursor': not a cursor from a previous page."
 
 
 def encode_history_cursor(after: tuple[datetime, int]) -> str:
     captured_at, snapshot_id = after
-    raw = f"{captured_at.isoformat()}|{snapshot_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    micros = (captured_at - _EPOCH) // timedelta(microseconds=1)
+    return f"1.{micros}.{snapshot_id}"
 
 
 def decode_history_cursor(cursor: str) -> tuple[datetime, int]:
     """The (captured_at, id) a cursor names, or InvalidParameter naming `cursor`."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, snapshot_id = raw.partition("|")
-        captured_at = datetime.fromisoformat(at)
-        number = int(snapshot_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidParameter(_BAD_CURSOR, param="cursor") from None
-    # Snapshot ids are bigint: a larger number would fail in the database, not here.
-    if captured_at.tzinfo is None or not snapshot_id.isdigit() or not 1 <= number <= _MAX_ID:
+    found = _CURSOR.match(cursor)
+    if found is None:
         raise InvalidParameter(_BAD_CURSOR, param="cursor")
-    return captured_at, number
+    return _EPOCH + timedelta(microseconds=int(found.group(1))), int(found.group(2))

@@ -102,3 +102,21 @@ def test_refused_urls_and_events_are_422_naming_the_parameter(
     )
     assert bad_event.status_code == 422
     assert api.get("/v1/webhooks", headers=bearer(manage)).json() == {"items": []}
+
+
+def test_wrong_methods_and_unparsable_bodies_get_documented_answers(
+    api: httpx.Client, session_factory: sessionmaker[Session]
+) -> None:
+    """Found by schemathesis: Allow named only the first route's method, and bytes that are not
+    JSON got FastAPI's undocumented 400."""
+    manage, _, _ = keys(session_factory)
+    wrong = api.request("OPTIONS", "/v1/webhooks", headers=bearer(manage))
+    assert wrong.status_code == 405
+    assert wrong.headers["allow"] == "GET, POST"
+    garbled = api.post(
+        "/v1/webhooks",
+        content=b"%\xfaR\xe9X",
+        headers={**bearer(manage), "content-type": "application/json"},
+    )
+    assert garbled.status_code == 422, garbled.text
+    assert garbled.json()["error"]["param"] == "body"
