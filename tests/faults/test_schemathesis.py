@@ -45,7 +45,9 @@ def test_schemathesis_finds_no_undocumented_answer(
             print(f"schemathesis: {what}, {token[:4]}... credentials")
             run = subprocess.run(
                 [
-                    str(Path(sys.executable).with_name("schemathesis")), "run", f"{base}/openapi.json",
+                    str(Path(sys.executable).with_name("schemathesis")),
+                    "--config-file", str(Path(__file__).with_name("schemathesis.toml")),
+                    "run", f"{base}/openapi.json",
                     "--checks", "all",
                     "--max-examples", MAX_EXAMPLES,
                     "--header", f"Authorization: Bearer {token}",
