@@ -104,11 +104,13 @@ def test_redis_and_postgres_outages(
             "refresh": ("/v1/analytics/accounts", {"refresh": "true", "accountId": first_id}),
             "ready": ("/readyz", {}),
         }
-        assert _watch(client, 1, listing) == {
-            "read": Counter({200: 2}),
-            "refresh": Counter({200: 2}),
-            "ready": Counter({200: 2}),
-        }
+        # Every answer is 200 (how many fit in the second depends on the machine's load).
+        healthy = _watch(client, 1, listing)
+        assert {name: set(seen) for name, seen in healthy.items()} == {
+            "read": {200},
+            "refresh": {200},
+            "ready": {200},
+        }, healthy
         before = {row["account_id"]: row for row in client.get("/v1/analytics/accounts").json()["items"]}
         assert set(before) == {a.account_id for a in accounts}
 
