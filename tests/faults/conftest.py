@@ -7,6 +7,7 @@ Every module here is marked `faults` (excluded from the default run by `addopts`
 from tests.faults.fixtures import (  # noqa: F401
     credential_scan,
     faults_env,
+    private_postgres,
     private_redis,
     processes,
     workspace,

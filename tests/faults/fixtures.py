@@ -14,6 +14,7 @@ from simulator.client import SimulatorClient
 from tests.faults.support import CredentialScan
 from tests.support.accounts import new_workspace
 from tests.support.fixtures import FAST_SETTINGS, Processes
+from tests.support.postgres import PostgresCluster
 
 # Client credentials so silent token refreshes can happen; they are secrets the logs must not show.
 CLIENT_SECRETS = {
@@ -40,6 +41,16 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def private_postgres(tmp_path: Path) -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster of this test alone, so the test may crash and restart it."""
+    cluster = PostgresCluster(tmp_path / "pg")
+    cluster.init()
+    cluster.start()
+    yield cluster
+    cluster.stop("immediate")
 
 
 @pytest.fixture

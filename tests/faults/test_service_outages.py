@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -34,15 +33,6 @@ POSTGRES_OUTAGE_SECONDS = 10
 
 
 METRICS_TOKEN = "metrics-token-for-the-outage-test"
-
-
-@pytest.fixture
-def private_postgres(tmp_path: Path) -> Iterator[PostgresCluster]:
-    cluster = PostgresCluster(tmp_path / "pg")
-    cluster.init()
-    cluster.start()
-    yield cluster
-    cluster.stop("immediate")
 
 
 def _status(client: httpx.Client, path: str, params: dict[str, str] | None = None) -> int:

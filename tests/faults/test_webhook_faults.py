@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -193,15 +191,6 @@ def test_kill_9_mid_delivery_every_webhook_id_arrives(
 def delivery_statuses(sessions: sessionmaker[Session]) -> set[str]:
     with sessions() as session:
         return set(session.scalars(select(WebhookDelivery.status)))
-
-
-@pytest.fixture
-def private_postgres(tmp_path: Path) -> Iterator[PostgresCluster]:
-    cluster = PostgresCluster(tmp_path / "pg")
-    cluster.init()
-    cluster.start()
-    yield cluster
-    cluster.stop("immediate")
 
 
 @pytest.mark.timeout(300)
