@@ -32,6 +32,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_port_block(count: int) -> int:
+    """The first of `count` consecutive free ports (a worker group's exporters use base, base+1, ...)."""
+    for _ in range(100):
+        base = free_port()
+        if base + count > 65535:
+            continue
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(base, base + count):
+                    sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return base
+    raise RuntimeError(f"no block of {count} free ports")
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1, what: str = "") -> None:
     """Poll `condition` until true; AssertionError naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout

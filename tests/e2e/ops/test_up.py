@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import Account, Workspace
 from ops.demo import DEMO_ACCOUNTS
-from ops.testing.processes import free_port
+from ops.testing.processes import free_port, free_port_block
 
 UP_REDIS_URL = os.environ.get("DRAVO_TEST_UP_REDIS_URL", "redis://127.0.0.1:6379/11")
 
@@ -77,7 +77,10 @@ METRICS_TOKEN = "metrics-token-for-the-up-test"
 def test_up_runs_the_stack_and_stops_on_ctrl_c(
     test_env: dict[str, str], session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    ports = {name: free_port() for name in ("api", "flower", "simulator", "worker_metrics")}
+    ports = {name: free_port() for name in ("api", "flower", "simulator")}
+    # One exporter per worker process (one per core): ports base, base+1, ... must all be free.
+    exporters = os.cpu_count() or 1
+    ports["worker_metrics"] = free_port_block(exporters)
     env = {
         **os.environ,
         **test_env,
@@ -118,12 +121,16 @@ def test_up_runs_the_stack_and_stops_on_ctrl_c(
             time.sleep(0.5)
         assert 'dravo_accounts_stale{platform="x"}' in metrics
         assert reconnect in metrics
-        # One exporter per worker process (one per core): ports base, base+1, ...
+        succeeded = re.compile(r'dravo_syncs_total\{outcome="succeeded",platform="\w+"\} [1-9]')
         worker_metrics = ""
-        for port in range(ports["worker_metrics"], ports["worker_metrics"] + (os.cpu_count() or 1)):
-            with contextlib.suppress(httpx.HTTPError):
-                worker_metrics += httpx.get(f"http://127.0.0.1:{port}/metrics").text
-        assert re.search(r'dravo_syncs_total\{outcome="succeeded",platform="\w+"\} [1-9]', worker_metrics)
+        deadline = time.monotonic() + 20  # a row can be read a moment before its sync is counted
+        while not succeeded.search(worker_metrics) and time.monotonic() < deadline:
+            worker_metrics = ""
+            for port in range(ports["worker_metrics"], ports["worker_metrics"] + exporters):
+                with contextlib.suppress(httpx.HTTPError):
+                    worker_metrics += httpx.get(f"http://127.0.0.1:{port}/metrics").text
+            time.sleep(0.5)
+        assert succeeded.search(worker_metrics), log.read_text()[-4000:]
     finally:
         if up.poll() is None:
             _stop(up, list(ports.values()))
