@@ -22,11 +22,19 @@ from pydantic import BeforeValidator
 
 from api.dependencies import PrincipalDep, StateDep
 from api.errors import InvalidParameter, NotFound
-from api.history_cursor import HISTORY_CURSOR_PATTERN, decode_history_cursor, encode_history_cursor
 from api.ratelimit import admit_accounts, refresh_slot
 from api.schemas import AccountsPage, HistoryPage, error_responses
 from api.state import AppState
-from models.cursor import CURSOR_PATTERN, CursorPosition, InvalidCursor, decode_cursor
+from models.cursor import (
+    CURSOR_PATTERN,
+    HISTORY_CURSOR_PATTERN,
+    CursorPosition,
+    HistoryPosition,
+    InvalidCursor,
+    decode_cursor,
+    decode_history_cursor,
+    encode_history_cursor,
+)
 from models.queries import MAX_SNAPSHOTS
 from models.read_models import MAX_LIMIT, AccountFilter, Platform, Principal
 
@@ -163,6 +171,17 @@ def _position(cursor: str | None) -> CursorPosition | None:
         ) from None
 
 
+def _history_position(cursor: str | None) -> HistoryPosition | None:
+    if cursor is None:
+        return None
+    try:
+        return decode_history_cursor(cursor)
+    except InvalidCursor:
+        raise InvalidParameter(
+            "Invalid value for parameter 'cursor': not a cursor from a previous page.", param="cursor"
+        ) from None
+
+
 def _next_link(request: Request, next_cursor: str | None) -> dict[str, str] | None:
     if next_cursor is None:
         return None
@@ -212,7 +231,7 @@ async def account_history(
         str | None,
         Query(
             description="`next_cursor` of the previous page: the page after it.",
-            # Checked by api.history_cursor with Python's regex semantics, the document's.
+            # Checked by models.cursor with Python's regex semantics, the document's.
             json_schema_extra={"pattern": HISTORY_CURSOR_PATTERN},
         ),
     ] = None,
@@ -231,7 +250,7 @@ async def account_history(
     the next page with the same `since`, `until` and `limit`.
     """
     start, end = _utc(since, "since"), _utc(until, "until")
-    after = decode_history_cursor(cursor) if cursor is not None else None
+    after = _history_position(cursor)
     page = await state.reads.history_page(
         principal.workspace_id, account_id, since=start, until=end, after=after, limit=limit
     )

@@ -78,26 +78,6 @@ def _metric_order_sql(platform: str) -> str:
     return f"(CASE {platform} {cases} END)"
 
 
-def metrics_json_sql(metrics: str, platform: str | None) -> str:
-    """SQL text of a JSON object holding only the integer values of the jsonb `metrics`.
-
-    jsonb prints a number (never with an exponent) with `scale` digits after the point, so a scale
-    of 0 is exactly what JSON readers take for an integer: it keeps `3` and `1e3` and drops `1.0`,
-    `1.5`, strings, booleans and nulls.
-    Keys come in METRIC_ORDER for the platform, then the others by code point (COLLATE "C").
-    """
-    order = _metric_order_sql(platform) if platform else "NULL::text[]"
-    return f"""(SELECT '{{' || coalesce(string_agg(to_json(m.key)::text || ':' || m.value::text, ','
-                    ORDER BY coalesce(array_position({order}, m.key), 2147483647), m.key COLLATE "C"), '') || '}}'
-               FROM jsonb_each(CASE WHEN jsonb_typeof({metrics}) = 'object' THEN {metrics} END) AS m
-              WHERE jsonb_typeof(m.value) = 'number' AND scale(m.value::numeric) = 0)"""  # noqa: S608
-
-
-def _json_time(expr: str) -> str:
-    # Truncated to the second, as strftime does; `to_json` adds nothing to a plain string.
-    return f"""coalesce('"' || to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":"MI":"SS"Z"') || '"', 'null')"""
-
-
 # The statement of the API's hot path, in models/sql/account_page.sql; its row rules are stated in
 # Python too (models.row_rules), and a test holds the two equal.
 _ACCOUNT_PAGE = load_statement(
@@ -222,15 +202,8 @@ def account_in_workspace(reader: Reader, workspace_id: str, account_id: str) -> 
     return bool(reader.scalar(query))
 
 
-_SNAPSHOT_JSON = f"""
-    SELECT captured_at, id, '{{"captured_at":' || {_json_time("captured_at")}
-        || ',"sync_status":' || to_json(sync_status::text)::text
-        || ',"metrics":' || {metrics_json_sql("metrics", None)}
-        || '}}' AS item
-      FROM metric_snapshots
-     WHERE account_id = :account_id {{range}}
-     ORDER BY captured_at, id
-     LIMIT :limit"""  # noqa: S608
+# The history page, in models/sql/snapshot_page.sql.
+_SNAPSHOT_PAGE = load_statement("snapshot_page")
 
 
 def list_snapshots(
@@ -265,17 +238,14 @@ def snapshot_page(
     if not account_in_workspace(reader, workspace_id, account_id):
         return None
     params: dict[str, Any] = {"account_id": account_id, "limit": limit + 1}
-    bounds = []
     if since is not None:
-        bounds.append("AND captured_at >= :since")
         params["since"] = since
     if until is not None:
-        bounds.append("AND captured_at <= :until")
         params["until"] = until
     if after is not None:
-        bounds.append("AND (captured_at, id) > (:after_at, :after_id)")
         params["after_at"], params["after_id"] = after
-    query = _SNAPSHOT_JSON.replace("{range}", " ".join(bounds))
+    given = {"since": since is not None, "until": until is not None, "after": after is not None}
+    query = _SNAPSHOT_PAGE.text(frozenset(name for name, on in given.items() if on))
     rows = reader.execute(text(query), params).all()
     more = len(rows) > limit
     rows = rows[:limit]
