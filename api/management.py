@@ -7,7 +7,8 @@
 Only `manage` API keys, within their own workspace (`require_manage`: a `read` key or a JWT gets
 403); another workspace's account is 404, as an unknown one. These are the only routes that write
 accounts, each in one transaction (a bad body is refused before it starts: nothing is
-half-written), through the same model functions as the CLI. Tokens go in, never out.
+half-written), through the API's write interface (`api.writes`), which runs the same model
+functions as the CLI. Tokens go in, never out.
 """
 
 from __future__ import annotations
@@ -22,12 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from api.dependencies import ManagerDep, StateDep
 from api.errors import InvalidParameter, NotFound, error_response
 from api.schemas import TIME_PATTERN, error_responses
-from api.state import AppState
-from models.admin import AdminError, DisconnectOutcome, connect_account, disconnect_account
+from api.writes import DisconnectOutcome
 from models.connect_input import ConnectFields, first_error
-from models.connections import ConnectionRecord, get_connection
-from models.crypto import TokenCipher
-from models.read_models import Platform, Principal, SyncStatus, format_time
+from models.read_models import Platform, SyncStatus, format_time
 
 router = APIRouter(prefix="/v1/accounts")
 
@@ -66,32 +64,6 @@ class Disconnection(_Strict):
     snapshots_deleted: int = Field(ge=0, description="With purge_history=true: snapshots deleted.")
 
 
-def _cipher(state: AppState) -> TokenCipher:
-    return TokenCipher(state.settings.encryption_keys)
-
-
-def _connect(state: AppState, principal: Principal, fields: ConnectFields) -> tuple[ConnectionRecord, bool]:
-    cipher = _cipher(state)
-    with state.write_sessions.begin() as session:
-        try:
-            outcome = connect_account(session, cipher, fields.request(principal.workspace_id))
-        except AdminError as exc:
-            raise InvalidParameter(f"Invalid request body: {exc}.", param="body") from None
-        session.flush()
-        record = get_connection(session, cipher, principal.workspace_id, outcome.account_id)
-    assert record is not None  # written just now, in this transaction
-    return record, outcome.reconnected
-
-
-def _disconnect(
-    state: AppState, principal: Principal, account_id: str, purge_history: bool
-) -> DisconnectOutcome | None:
-    with state.write_sessions.begin() as session:
-        return disconnect_account(
-            session, account_id, workspace_id=principal.workspace_id, purge_history=purge_history
-        )
-
-
 def _body_schema() -> dict[str, Any]:
     schema = ConnectFields.model_json_schema()
     assert "$defs" not in schema  # flat: it can be inlined into the operation
@@ -128,7 +100,7 @@ async def connect(request: Request, state: StateDep, principal: ManagerDep) -> J
     """Connect (201) or reconnect (200: new credentials, the row back to pending and synced at
     once). The answer is the connection record; tokens are never echoed."""
     body = await _connect_fields(request)
-    record, reconnected = await state.in_thread(lambda: _connect(state, principal, body))
+    record, reconnected = await state.writes.connect(principal.workspace_id, body)
     return JSONResponse(
         record.to_json(),
         status_code=200 if reconnected else 201,
@@ -148,10 +120,7 @@ async def get_account(
     account_id: Annotated[str, Path(description="Connected account id.")],
 ) -> JSONResponse:
     """Platform, handle, scopes, token expiry, connected and reconnected times, sync status."""
-    cipher = _cipher(state)
-    record = await state.reads.run(
-        lambda connection: get_connection(connection, cipher, principal.workspace_id, account_id)
-    )
+    record = await state.reads.account_record(principal.workspace_id, account_id)
     if record is None:
         raise NotFound(NOT_FOUND_MESSAGE)
     return JSONResponse(record.to_json())
@@ -171,7 +140,7 @@ async def delete_account(
 ) -> JSONResponse:
     """As `dravo-sync account disconnect`: a sync in flight writes nothing afterwards, the account
     disappears from every other route, and a second DELETE answers `already_disconnected`."""
-    outcome = await state.in_thread(lambda: _disconnect(state, principal, account_id, purge_history))
+    outcome = await state.writes.disconnect(principal.workspace_id, account_id, purge_history=purge_history)
     if outcome is None:
         raise NotFound(NOT_FOUND_MESSAGE)
     return JSONResponse(_disconnection(outcome))

@@ -1,8 +1,8 @@
 """The API's one read interface, and the one write it makes (`KeyUseRecorder`).
 
 In the spirit of polar's `AsyncReadSession`: handlers ask typed questions (`principal()`,
-`accounts_page()`, `history_page()`) and get typed answers; they never see SQL text or statements
-(the management API's record reads pass a `models` function to `run()`). Behind it, two paths chosen by cost:
+`accounts_page()`, `history_page()`, `account_record()`) and get typed answers; they never see SQL
+text, statements or sessions (the writes are `api.writes`'). Behind it, two paths chosen by cost:
 - the hot path of `GET /v1/analytics/accounts` (the key lookup, the page) runs on psycopg's async
   connections (`api.readpool`), awaited on the event loop, with no thread hand-off;
 - the other reads run `models.queries` functions on the SQLAlchemy read engine, in a thread, at
@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.readpool import AsyncReadPool, to_psycopg
 from models.auth import BearerCheck, record_key_use
 from models.base import utcnow
+from models.connections import ConnectionRecord, get_connection
+from models.crypto import TokenCipher
 from models.queries import EMPTY_PAGE, MAX_SNAPSHOTS, account_page_statement, snapshot_page
 from models.read_models import AccountFilter, Principal, SnapshotPage
 
@@ -47,10 +49,11 @@ class AccountsPageText:
 
 
 class ApiReads:
-    def __init__(self, hot: AsyncReadPool, engine: Engine, concurrency: int) -> None:
+    def __init__(self, hot: AsyncReadPool, engine: Engine, concurrency: int, cipher: TokenCipher) -> None:
         self._hot = hot
         self._engine = engine
         self._limiter = CapacityLimiter(concurrency)
+        self._cipher = cipher  # the connection record's scopes are read from the credentials
 
     async def principal(self, check: BearerCheck) -> Principal | None:
         """The principal of a bearer token that passed the checks needing no database."""
@@ -83,10 +86,12 @@ class ApiReads:
             )
         )
 
-    async def run(self, work: Callable[[Connection], T]) -> T:
-        """`work` (a `models` read function) on a read-only connection, in a thread: for the
-        management API's record reads, whose model modules (credentials, cipher) only it imports."""
-        return await self._in_thread(work)
+    async def account_record(self, workspace_id: str, account_id: str) -> ConnectionRecord | None:
+        """The management API's connection record (no tokens); None when the account is unknown or
+        belongs to another workspace."""
+        return await self._in_thread(
+            lambda connection: get_connection(connection, self._cipher, workspace_id, account_id)
+        )
 
     def _read(self, work: Callable[[Connection], T]) -> T:
         try:

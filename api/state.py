@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import anyio.to_thread
 import redis
 import redis.asyncio as aredis
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from api.gauges import FreshnessGauges
 from api.readpool import AsyncReadPool, ShareOfPool
 from api.reads import ApiReads, KeyUseRecorder
 from api.webhook_gauges import WebhookCollector
+from api.writes import ApiWrites
 from models.auth import JwtPolicy
+from models.crypto import TokenCipher
 from models.db import make_session_factory
 from ops.foundation.settings import Settings
 from worker.refresh import RefreshService, build_refresh_service
@@ -106,8 +106,9 @@ class AppState:
     probe: AsyncReadPool
     # The read engine behind `reads`' other reads and the gauges (see make_reader).
     reader: Engine
-    # The management API's writes (connect, disconnect, webhooks); `last_used_at` is key_uses'.
-    write_sessions: sessionmaker[Session]
+    # The management API's writes (connect, disconnect, webhooks), typed (api.writes);
+    # `last_used_at` is key_uses'.
+    writes: ApiWrites
     redis: redis.Redis
     # The same Redis for awaited calls (refresh limits and waits, readiness): no thread per call.
     async_redis: aredis.Redis
@@ -115,10 +116,6 @@ class AppState:
     gauges: FreshnessGauges
     # None: dashboard JWTs are refused (no DRAVO_JWT_SECRET).
     jwt: JwtPolicy | None = None
-
-    async def in_thread(self, work: Callable[[], T]) -> T:
-        """Blocking `work` that is not a read (a write, the refresh wait) in FastAPI's threadpool."""
-        return await anyio.to_thread.run_sync(work)
 
     async def aclose(self) -> None:
         await self.gauges.stop()
@@ -182,6 +179,7 @@ def build_state(settings: Settings) -> AppState:
     )
     reader = make_reader(settings.database_url, settings=settings)
     write_sessions = make_session_factory(engine)
+    cipher = TokenCipher(settings.encryption_keys)
     # A refresh is prepared to wait anyway: its reads may queue for their share up to its wait
     # (which they shorten), not only the pool timeout of a plain read.
     refresh_reads = ShareOfPool(
@@ -190,12 +188,12 @@ def build_state(settings: Settings) -> AppState:
     return AppState(
         settings=settings,
         engine=engine,
-        reads=ApiReads(hot, reader, READ_CONCURRENCY),
+        reads=ApiReads(hot, reader, READ_CONCURRENCY, cipher),
         key_uses=KeyUseRecorder(write_sessions),
         hot=hot,
         probe=probe,
         reader=reader,
-        write_sessions=write_sessions,
+        writes=ApiWrites(write_sessions, cipher, allow_loopback_http=settings.webhook_allow_loopback_http),
         redis=redis_client,
         async_redis=async_redis,
         refresh=build_refresh_service(settings, refresh_reads, redis_client, async_redis),

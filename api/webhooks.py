@@ -1,8 +1,8 @@
 """POST/GET/DELETE /v1/webhooks: a workspace's webhook endpoints, for `manage` API keys.
 
 The target URL is checked (https, public addresses only) before anything is stored; the signing
-secret is in the creation reply only. These are the API's only writes besides `last_used_at`,
-on the write engine in a thread (DNS resolution blocks too).
+secret is in the creation reply only. These are the API's only writes besides the management
+API's and `last_used_at`, made through the write interface (`api.writes`).
 """
 
 from __future__ import annotations
@@ -15,20 +15,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.dependencies import ManagerDep, StateDep
-from api.errors import InvalidParameter, NotFound
+from api.errors import NotFound
 from api.schemas import error_responses
-from api.state import AppState
-from models.crypto import TokenCipher
-from models.read_models import Principal, format_time
-from models.webhook_admin import (
-    EndpointView,
-    NewEndpoint,
-    create_endpoint,
-    delete_endpoint,
-    list_endpoints,
-    new_secret,
-)
-from models.webhook_targets import MAX_URL_LENGTH, TargetRefused
+from api.writes import EndpointView
+from models.read_models import format_time
+from models.webhook_targets import MAX_URL_LENGTH
 
 router = APIRouter(prefix="/v1/webhooks")
 
@@ -74,20 +65,6 @@ def _time(value: datetime) -> str:
     return format_time(value) or ""
 
 
-def _create(state: AppState, principal: Principal, body: WebhookCreate) -> NewEndpoint:
-    settings = state.settings
-    with state.write_sessions.begin() as session:
-        return create_endpoint(
-            session,
-            TokenCipher(settings.encryption_keys),
-            principal.workspace_id,
-            body.url,
-            body.events,
-            secret=new_secret(),
-            allow_loopback_http=settings.webhook_allow_loopback_http,
-        )
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -96,10 +73,7 @@ def _create(state: AppState, principal: Principal, body: WebhookCreate) -> NewEn
     summary="Create a webhook endpoint (its signing secret is shown once)",
 )
 async def create_webhook(body: WebhookCreate, principal: ManagerDep, state: StateDep) -> WebhookCreated:
-    try:
-        created = await state.in_thread(lambda: _create(state, principal, body))
-    except TargetRefused as exc:
-        raise InvalidParameter(f"Invalid value for parameter 'url': {exc}.", param="url") from None
+    created = await state.writes.create_webhook(principal.workspace_id, body.url, body.events)
     return WebhookCreated(**_out(created.endpoint).model_dump(), secret=created.secret)
 
 
@@ -110,11 +84,7 @@ async def create_webhook(body: WebhookCreate, principal: ManagerDep, state: Stat
     summary="List the workspace's webhook endpoints",
 )
 async def get_webhooks(principal: ManagerDep, state: StateDep) -> WebhookList:
-    def work() -> list[EndpointView]:
-        with state.write_sessions() as session:
-            return list_endpoints(session, principal.workspace_id)
-
-    return WebhookList(items=[_out(v) for v in await state.in_thread(work)])
+    return WebhookList(items=[_out(v) for v in await state.writes.webhooks(principal.workspace_id)])
 
 
 @router.delete(
@@ -126,10 +96,6 @@ async def get_webhooks(principal: ManagerDep, state: StateDep) -> WebhookList:
 async def delete_webhook(
     endpoint_id: Annotated[str, Path(max_length=40)], principal: ManagerDep, state: StateDep
 ) -> Response:
-    def work() -> bool:
-        with state.write_sessions.begin() as session:
-            return delete_endpoint(session, endpoint_id, principal.workspace_id)
-
-    if not await state.in_thread(work):
+    if not await state.writes.delete_webhook(principal.workspace_id, endpoint_id):
         raise NotFound("No such webhook endpoint in this workspace.")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,116 @@
+"""The API's one write interface: the management and webhook operations, one method each.
+
+Beside `api.reads`: handlers call a method with typed values and get a typed answer; they never
+see sessions or SQL. Each method is one transaction on the write engine (a bad input raises inside
+it, so nothing is half-written), run in a thread (the model verbs block, and so does the DNS
+resolution of a webhook target), through the same `models` verbs as the CLI. The one write of the
+request path, an API key's `last_used_at`, stays `api.reads.KeyUseRecorder`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import anyio.to_thread
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.errors import InvalidParameter
+from models.admin import AdminError, DisconnectOutcome, connect_account, disconnect_account
+from models.connect_input import ConnectFields
+from models.connections import ConnectionRecord, get_connection
+from models.crypto import TokenCipher
+from models.webhook_admin import (
+    EndpointView,
+    NewEndpoint,
+    create_endpoint,
+    delete_endpoint,
+    list_endpoints,
+    new_secret,
+)
+from models.webhook_targets import TargetRefused
+
+# The value types the handlers format, published with the port that returns them.
+__all__ = ["ApiWrites", "ConnectionRecord", "DisconnectOutcome", "EndpointView", "NewEndpoint"]
+
+T = TypeVar("T")
+
+
+class ApiWrites:
+    def __init__(
+        self, sessions: sessionmaker[Session], cipher: TokenCipher, *, allow_loopback_http: bool
+    ) -> None:
+        self._sessions = sessions
+        self._cipher = cipher
+        self._allow_loopback_http = allow_loopback_http
+
+    async def connect(self, workspace_id: str, fields: ConnectFields) -> tuple[ConnectionRecord, bool]:
+        """Connect or reconnect: the connection record as written, and whether it was a reconnect.
+        InvalidParameter (`body`) for a request the model refuses; nothing is written then."""
+        return await self._in_thread(lambda: self._connect(workspace_id, fields))
+
+    def _connect(self, workspace_id: str, fields: ConnectFields) -> tuple[ConnectionRecord, bool]:
+        with self._sessions.begin() as session:
+            try:
+                outcome = connect_account(session, self._cipher, fields.request(workspace_id))
+            except AdminError as exc:
+                raise InvalidParameter(f"Invalid request body: {exc}.", param="body") from None
+            session.flush()
+            record = get_connection(session, self._cipher, workspace_id, outcome.account_id)
+        assert record is not None  # written just now, in this transaction
+        return record, outcome.reconnected
+
+    async def disconnect(
+        self, workspace_id: str, account_id: str, *, purge_history: bool
+    ) -> DisconnectOutcome | None:
+        """None when the account is unknown or belongs to another workspace."""
+
+        def work() -> DisconnectOutcome | None:
+            with self._sessions.begin() as session:
+                return disconnect_account(
+                    session, account_id, workspace_id=workspace_id, purge_history=purge_history
+                )
+
+        return await self._in_thread(work)
+
+    async def create_webhook(self, workspace_id: str, url: str, events: Sequence[str]) -> NewEndpoint:
+        """InvalidParameter (`url`) for a URL the target policy refuses; nothing is stored then."""
+
+        def work() -> NewEndpoint:
+            with self._sessions.begin() as session:
+                return create_endpoint(
+                    session,
+                    self._cipher,
+                    workspace_id,
+                    url,
+                    events,
+                    secret=new_secret(),
+                    allow_loopback_http=self._allow_loopback_http,
+                )
+
+        try:
+            return await self._in_thread(work)
+        except TargetRefused as exc:
+            raise InvalidParameter(f"Invalid value for parameter 'url': {exc}.", param="url") from None
+
+    async def webhooks(self, workspace_id: str) -> list[EndpointView]:
+        """The workspace's endpoints, read on the write engine like the writes they list, so a
+        client sees an endpoint it has just created."""
+
+        def work() -> list[EndpointView]:
+            with self._sessions() as session:
+                return list_endpoints(session, workspace_id)
+
+        return await self._in_thread(work)
+
+    async def delete_webhook(self, workspace_id: str, endpoint_id: str) -> bool:
+        """False when there is no such endpoint in the workspace."""
+
+        def work() -> bool:
+            with self._sessions.begin() as session:
+                return delete_endpoint(session, endpoint_id, workspace_id)
+
+        return await self._in_thread(work)
+
+    async def _in_thread(self, work: Callable[[], T]) -> T:
+        return await anyio.to_thread.run_sync(work)
