@@ -161,3 +161,13 @@ class FacebookAdapter(AdapterBase):
             memory,
             INSIGHT_METRICS,
         )
+
+
+def build(
+    config: PlatformConfig,
+    client: httpx.Client,
+    retry: RetryPolicy,
+    configs: Mapping[Platform, PlatformConfig],
+) -> FacebookAdapter:
+    """The registry's adapter factory (`PlatformSpec.adapter`, see adapters.registry)."""
+    return FacebookAdapter(config, client, retry)

@@ -203,3 +203,14 @@ class InstagramAdapter(AdapterBase):
             memory,
             PERIOD_METRICS,
         )
+
+
+def build(
+    config: PlatformConfig,
+    client: httpx.Client,
+    retry: RetryPolicy,
+    configs: Mapping[Platform, PlatformConfig],
+) -> InstagramAdapter:
+    """The registry's adapter factory (`PlatformSpec.adapter`, see adapters.registry); Instagram
+    also takes the Facebook config (for Facebook Login)."""
+    return InstagramAdapter(config, configs.get("facebook"), client, retry)

@@ -18,7 +18,7 @@ Refresh tokens exist only for approved partners, are not rotated, and live 365 d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
@@ -292,3 +292,13 @@ class LinkedInAdapter(AdapterBase):
             handle=account.handle,
             platform_account_id=out.platform_account_id,
         )
+
+
+def build(
+    config: PlatformConfig,
+    client: httpx.Client,
+    retry: RetryPolicy,
+    configs: Mapping[Platform, PlatformConfig],
+) -> LinkedInAdapter:
+    """The registry's adapter factory (`PlatformSpec.adapter`, see adapters.registry)."""
+    return LinkedInAdapter(config, client, retry)

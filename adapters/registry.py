@@ -1,41 +1,53 @@
-"""Builds the adapters from plain configuration values (the composition root calls this)."""
+"""Builds the adapters from plain configuration values (the composition root calls this).
+
+Which adapter serves a platform is its registry entry's `adapter`, "module:attribute" of a
+factory (`AdapterFactory`): each adapter module has one, `build`. The module is imported here, on
+first use, so this list of platforms has no second copy and the registry imports no adapter.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from importlib import import_module
+from typing import cast
 
 import httpx
 
 from adapters.base import Platform, PlatformAdapter, PlatformConfig
 from adapters.errors import IntegrationBug
-from adapters.facebook import FacebookAdapter
 from adapters.http import DEFAULT_RETRY, RetryPolicy
-from adapters.instagram import InstagramAdapter
-from adapters.linkedin import LinkedInAdapter
-from adapters.tiktok import TikTokAdapter
-from adapters.x import XAdapter
+from ops.foundation import platforms as platform_registry
+
+# (the platform's config, the shared client, the retry policy, every platform's config) -> adapter.
+# Every config: Instagram's adapter also takes Facebook's (for Facebook Login).
+AdapterFactory = Callable[
+    [PlatformConfig, httpx.Client, RetryPolicy, Mapping[Platform, PlatformConfig]], PlatformAdapter
+]
+
+
+@functools.cache
+def adapter_factory(platform: str) -> AdapterFactory:
+    """The factory the registry names for `platform`; IntegrationBug for an unknown platform."""
+    try:
+        module_name, _, attribute = platform_registry.spec(platform).adapter.partition(":")
+    except KeyError:
+        raise IntegrationBug(f"no adapter for platform {platform!r}") from None
+    factory = getattr(import_module(module_name), attribute)
+    if not callable(factory):
+        raise IntegrationBug(f"the adapter of {platform!r} ({module_name}:{attribute}) is not a factory")
+    return cast("AdapterFactory", factory)
 
 
 def build_adapter(
     config: PlatformConfig,
     client: httpx.Client,
     *,
-    facebook: PlatformConfig | None = None,
+    configs: Mapping[Platform, PlatformConfig] | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
 ) -> PlatformAdapter:
-    """One platform's adapter. Instagram also takes the Facebook config (for Facebook Login)."""
-    match config.platform:
-        case "instagram":
-            return InstagramAdapter(config, facebook, client, retry)
-        case "facebook":
-            return FacebookAdapter(config, client, retry)
-        case "x":
-            return XAdapter(config, client, retry)
-        case "linkedin":
-            return LinkedInAdapter(config, client, retry)
-        case "tiktok":
-            return TikTokAdapter(config, client, retry)
-    raise IntegrationBug(f"no adapter for platform {config.platform!r}")
+    """One platform's adapter; `configs` are the other platforms' (Instagram reads Facebook's)."""
+    return adapter_factory(config.platform)(config, client, retry, configs or {config.platform: config})
 
 
 def build_adapters(
@@ -46,8 +58,7 @@ def build_adapters(
 ) -> dict[Platform, PlatformAdapter]:
     """Every configured platform's adapter, keyed by platform."""
     by_platform = dict(configs) if isinstance(configs, Mapping) else {c.platform: c for c in configs}
-    facebook = by_platform.get("facebook")
     return {
-        platform: build_adapter(config, client, facebook=facebook, retry=retry)
+        platform: build_adapter(config, client, configs=by_platform, retry=retry)
         for platform, config in by_platform.items()
     }

@@ -259,3 +259,13 @@ class TikTokAdapter(AdapterBase):
             handle=out.handle,
             platform_account_id=out.platform_account_id,
         )
+
+
+def build(
+    config: PlatformConfig,
+    client: httpx.Client,
+    retry: RetryPolicy,
+    configs: Mapping[Platform, PlatformConfig],
+) -> TikTokAdapter:
+    """The registry's adapter factory (`PlatformSpec.adapter`, see adapters.registry)."""
+    return TikTokAdapter(config, client, retry)

@@ -268,3 +268,13 @@ class XAdapter(AdapterBase):
             handle=out.handle,
             platform_account_id=out.platform_account_id,
         )
+
+
+def build(
+    config: PlatformConfig,
+    client: httpx.Client,
+    retry: RetryPolicy,
+    configs: Mapping[Platform, PlatformConfig],
+) -> XAdapter:
+    """The registry's adapter factory (`PlatformSpec.adapter`, see adapters.registry)."""
+    return XAdapter(config, client, retry)

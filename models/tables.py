@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.base import Base, utcnow
 from ops.foundation.platforms import PLATFORM_NAMES
 
-# The registry's names, in its order: the check constraints' SQL is the same as before the registry.
+# The registry's names, in its order: the rows of `platforms` (models.migrate.register_platforms).
 PLATFORM_VALUES = PLATFORM_NAMES
 SYNC_STATUS_VALUES = ("pending", "synced", "partial", "failed", "requires_reconnect")
 AUTH_VALUES = ("instagram", "facebook", "default")
@@ -36,6 +36,16 @@ API_KEY_SCOPES = ("read", "manage")
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class PlatformName(Base):
+    """The platforms the database accepts: a foreign key from every `platform` column the registry
+    governs, so an unknown platform is refused. Its rows are the registry's, written after every
+    migration (`models.migrate.upgrade`), so a new platform needs no migration."""
+
+    __tablename__ = "platforms"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
 
 
 class Workspace(Base):
@@ -68,7 +78,6 @@ class Account(Base):
     __tablename__ = "accounts"
     __table_args__ = (
         UniqueConstraint("workspace_id", "platform", "platform_account_id"),
-        CheckConstraint(_in("platform", PLATFORM_VALUES), name="platform"),
         CheckConstraint(_in("auth", AUTH_VALUES), name="auth"),
         # The API lists a workspace's accounts in creation order.
         Index("ix_accounts_workspace_created", "workspace_id", "created_at", "id"),
@@ -76,7 +85,7 @@ class Account(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    platform: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[str] = mapped_column(String(16), ForeignKey("platforms.name"))
     platform_account_id: Mapped[str] = mapped_column(Text)
     handle: Mapped[str | None] = mapped_column(Text)
     auth: Mapped[str] = mapped_column(String(16))
@@ -105,7 +114,6 @@ class AccountSync(Base):
     __tablename__ = "account_sync"
     __table_args__ = (
         CheckConstraint(_in("sync_status", SYNC_STATUS_VALUES), name="sync_status"),
-        CheckConstraint(_in("platform", PLATFORM_VALUES), name="platform"),
         # The dispatcher asks, per platform: which scheduled accounts are due, most overdue first.
         # A range scan of this index answers it without touching `accounts`.
         Index(
@@ -119,7 +127,7 @@ class AccountSync(Base):
 
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     # A copy of accounts.platform (which never changes), so dispatching needs no join.
-    platform: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[str] = mapped_column(String(16), ForeignKey("platforms.name"))
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     warnings: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     sync_status: Mapped[str] = mapped_column(String(24), server_default=text("'pending'"))

@@ -12,18 +12,7 @@ from starlette.routing import Route
 
 from ops.foundation import platforms as platform_registry
 from simulator.common import reply, store_of
-from simulator.state import (
-    COMMON_SCENARIOS,
-    PLATFORM_SCENARIOS,
-    PLATFORMS,
-    SimAccount,
-    canonical_id,
-    new_token,
-)
-
-
-def scenarios_for(platform: str) -> tuple[str, ...]:
-    return (*COMMON_SCENARIOS, *PLATFORM_SCENARIOS.get(platform, ()))
+from simulator.state import PLATFORMS, SimAccount, canonical_id, new_token, scenarios_for
 
 
 class ScenarioBody(BaseModel):

@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from adapters.linkedin import API_VERSION, RESTLI_PROTOCOL_VERSION
 from simulator.common import bearer_token, maybe_malformed, pause, reply, store_of
+from simulator.platform import SimPlatform
 from simulator.state import SimAccount
 from simulator.versions import linkedin_version_served
 
@@ -283,3 +284,33 @@ def routes() -> list[Route]:
 
 def oauth_routes() -> list[Route]:
     return [Route("/oauth/v2/accessToken", access_token, methods=["POST"])]
+
+
+def _organization_urn(platform_account_id: str) -> str:
+    """Organizations are stored as URNs, whichever form they were given in."""
+    if platform_account_id.isdigit():
+        return f"urn:li:organization:{platform_account_id}"
+    return platform_account_id
+
+
+SIMULATED = SimPlatform(
+    name="linkedin",
+    # LinkedIn's OAuth host is a separate prefix (the adapters' oauth_base).
+    routes=lambda: {"/linkedin-oauth": oauth_routes(), "/linkedin": routes()},
+    # Gains and page statistics are per day, like LinkedIn's DAY granularity.
+    default_counters={
+        "first_degree_size": 1200,
+        "organic_follower_gain": 3,
+        "paid_follower_gain": 1,
+        "desktop_page_views": 12,
+        "mobile_page_views": 5,
+        "unique_page_views": 9,
+        "careers_page_views": 2,
+        "about_page_views": 1,
+        "careers_page_jobs_clicks": 1,
+        "member_followers_count": 640,
+    },
+    token_lifetime_seconds=5_184_000,
+    scenarios=("invalid_token", "no_statistics_permission"),
+    canonical_id=_organization_urn,
+)

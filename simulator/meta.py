@@ -35,6 +35,7 @@ from adapters.instagram import API_VERSION as INSTAGRAM_API_VERSION
 from simulator.common import bearer_token, maybe_malformed, pause, reply, store_of
 from simulator.graph import graph_error, usage_headers
 from simulator.meta_insights import instagram_insights, page_insights
+from simulator.platform import SimPlatform
 from simulator.state import SimAccount, Store
 from simulator.versions import GRAPH_VERSIONS, graph_version_served
 
@@ -241,3 +242,55 @@ def facebook_routes() -> list[Route]:
         Route("/{version}/{node_id}", _node("facebook")),
         Route("/{version}/{node_id}/insights", _insights("facebook")),
     ]
+
+
+_META_SCENARIOS = (
+    "wrong_token_type",
+    "lost_access",
+    "transient_error",
+    "password_changed",
+    "app_not_approved",
+)
+
+INSTAGRAM = SimPlatform(
+    name="instagram",
+    routes=lambda: {"/instagram": instagram_routes()},
+    default_counters={
+        "followers_count": 1520,
+        "follows_count": 310,
+        "media_count": 87,
+        "reach": 4200,
+        "views": 12000,
+        "accounts_engaged": 380,
+        "total_interactions": 950,
+        "likes": 700,
+        "comments": 120,
+        "shares": 45,
+        "saves": 60,
+        "replies": 25,
+        "profile_views": 530,
+        "website_clicks": 40,
+        "profile_links_taps": 33,
+    },
+    token_lifetime_seconds=5_184_000,
+    scenarios=_META_SCENARIOS,
+)
+FACEBOOK = SimPlatform(
+    name="facebook",
+    routes=lambda: {"/facebook": facebook_routes()},
+    # Page insights counters are per day; the reply holds one value per day of the window.
+    default_counters={
+        "fan_count": 270,
+        "followers_count": 320,
+        "talking_about_count": 2,
+        "were_here_count": 0,
+        "checkins": 0,
+        "page_post_engagements": 12,
+        "page_actions_post_reactions_total": 5,
+        "page_video_views": 30,
+        "page_views_total": 8,
+        "page_total_actions": 3,
+    },
+    token_lifetime_seconds=5_184_000,
+    scenarios=(*_META_SCENARIOS, "no_insights_permission"),
+)

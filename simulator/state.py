@@ -13,10 +13,11 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ops.foundation.platforms import PLATFORM_NAMES
+from simulator.catalog import names, simulated
 
-# The simulated platforms are the registry's (each has a module here: simulator/<name>.py).
-PLATFORMS = PLATFORM_NAMES
+# The simulated platforms are the registry's; each one's facts (scenarios, default counters,
+# token lifetime, id form) are its `SimPlatform`, beside its routes (simulator.catalog).
+PLATFORMS = names()
 
 # Scenarios every platform understands (some behave as healthy where they mean nothing there;
 # the README lists which).
@@ -32,26 +33,6 @@ COMMON_SCENARIOS = (
     "slow",
     "malformed",
 )
-PLATFORM_SCENARIOS: dict[str, tuple[str, ...]] = {
-    "instagram": (
-        "wrong_token_type",
-        "lost_access",
-        "transient_error",
-        "password_changed",
-        "app_not_approved",
-    ),
-    "facebook": (
-        "wrong_token_type",
-        "lost_access",
-        "transient_error",
-        "password_changed",
-        "app_not_approved",
-        "no_insights_permission",
-    ),
-    "x": ("client_forbidden", "unsupported_authentication", "credits_depleted", "usage_capped"),
-    "linkedin": ("invalid_token", "no_statistics_permission"),
-    "tiktok": ("invalid_params",),
-}
 MALFORMED_KINDS = (
     "truncated",
     "html",
@@ -63,83 +44,24 @@ MALFORMED_KINDS = (
     "huge",
 )
 
-DEFAULT_COUNTERS: dict[str, dict[str, int]] = {
-    "instagram": {
-        "followers_count": 1520,
-        "follows_count": 310,
-        "media_count": 87,
-        "reach": 4200,
-        "views": 12000,
-        "accounts_engaged": 380,
-        "total_interactions": 950,
-        "likes": 700,
-        "comments": 120,
-        "shares": 45,
-        "saves": 60,
-        "replies": 25,
-        "profile_views": 530,
-        "website_clicks": 40,
-        "profile_links_taps": 33,
-    },
-    # Page insights counters are per day; the reply holds one value per day of the window.
-    "facebook": {
-        "fan_count": 270,
-        "followers_count": 320,
-        "talking_about_count": 2,
-        "were_here_count": 0,
-        "checkins": 0,
-        "page_post_engagements": 12,
-        "page_actions_post_reactions_total": 5,
-        "page_video_views": 30,
-        "page_views_total": 8,
-        "page_total_actions": 3,
-    },
-    "x": {
-        "followers_count": 583423,
-        "following_count": 2048,
-        "tweet_count": 14052,
-        "listed_count": 1672,
-        "like_count": 3901,
-        "media_count": 812,
-        "verified_followers_count": 1204,
-    },
-    # Gains and page statistics are per day, like LinkedIn's DAY granularity.
-    "linkedin": {
-        "first_degree_size": 1200,
-        "organic_follower_gain": 3,
-        "paid_follower_gain": 1,
-        "desktop_page_views": 12,
-        "mobile_page_views": 5,
-        "unique_page_views": 9,
-        "careers_page_views": 2,
-        "about_page_views": 1,
-        "careers_page_jobs_clicks": 1,
-        "member_followers_count": 640,
-    },
-    "tiktok": {"follower_count": 10500, "following_count": 180, "likes_count": 250000, "video_count": 95},
-}
-
 # The timestamped request log keeps this many entries (oldest dropped first): about 10 MB.
 REQUEST_LOG_SIZE = 200_000
-
-TOKEN_LIFETIME_SECONDS = {
-    "instagram": 5_184_000,
-    "facebook": 5_184_000,
-    "x": 7200,
-    "linkedin": 5_184_000,
-    "tiktok": 7200,
-}
 
 
 def new_token(prefix: str) -> str:
     return f"{prefix}{secrets.token_urlsafe(24)}"
 
 
+def scenarios_for(platform: str) -> tuple[str, ...]:
+    return (*COMMON_SCENARIOS, *simulated(platform).scenarios)
+
+
 def canonical_id(platform: str, platform_account_id: str) -> str:
-    """LinkedIn organizations are stored as URNs, whichever form they were given in."""
-    if platform == "linkedin" and platform_account_id.isdigit():
-        return f"urn:li:organization:{platform_account_id}"
-    return platform_account_id
+    """The stored form of an account id (LinkedIn organizations are stored as URNs); an unknown
+    platform's ids are taken as given (no account of it can be found anyway)."""
+    if platform not in PLATFORMS:
+        return platform_account_id
+    return simulated(platform).canonical_id(platform_account_id)
 
 
 @dataclass
@@ -163,7 +85,7 @@ class SimAccount:
 
     def counter(self, name: str) -> int:
         """The counter now: its base plus its growth since the account was created."""
-        base = self.counters.get(name, DEFAULT_COUNTERS[self.platform].get(name, 0))
+        base = self.counters.get(name, simulated(self.platform).default_counters.get(name, 0))
         growth = self.growth_per_hour.get(name, 0.0)
         return base + math.floor(growth * (time.time() - self.created_at) / 3600)
 
@@ -186,7 +108,9 @@ class SimAccount:
             "handle": self.handle,
             "scenario": self.scenario,
             "params": self.params,
-            "counters": {k: self.counter(k) for k in {*DEFAULT_COUNTERS[self.platform], *self.counters}},
+            "counters": {
+                k: self.counter(k) for k in {*simulated(self.platform).default_counters, *self.counters}
+            },
             "latency_ms": self.latency_ms,
             "access_expires_at": self.access_expires_at,
         }
@@ -257,7 +181,7 @@ class Store:
         """New access token (the old one stops working); a new refresh token where the platform rotates."""
         self._forget_tokens(account)
         account.access_token = new_token(f"sim-{account.platform}-at-")
-        account.access_expires_at = time.time() + TOKEN_LIFETIME_SECONDS[account.platform]
+        account.access_expires_at = time.time() + simulated(account.platform).token_lifetime_seconds
         if rotate_refresh and account.refresh_token:
             account.spent_refresh_tokens.add(account.refresh_token)
             account.refresh_token = new_token(f"sim-{account.platform}-rt-")

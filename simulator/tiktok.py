@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from adapters.tiktok import API_VERSION
 from simulator.common import bearer_token, maybe_malformed, pause, reply, store_of
+from simulator.platform import SimPlatform
 from simulator.state import SimAccount
 
 PREFIX = f"/{API_VERSION}"
@@ -162,3 +163,17 @@ def routes() -> list[Route]:
         Route(f"{PREFIX}/user/info/", user_info),
         Route(f"{PREFIX}/oauth/token/", oauth_token, methods=["POST"]),
     ]
+
+
+SIMULATED = SimPlatform(
+    name="tiktok",
+    routes=lambda: {"/tiktok": routes()},
+    default_counters={
+        "follower_count": 10500,
+        "following_count": 180,
+        "likes_count": 250000,
+        "video_count": 95,
+    },
+    token_lifetime_seconds=7200,
+    scenarios=("invalid_params",),
+)

@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from adapters.x import API_VERSION
 from simulator.common import bearer_token, maybe_malformed, pause, reply, store_of
+from simulator.platform import SimPlatform
 from simulator.state import SimAccount
 
 PREFIX = f"/{API_VERSION}"
@@ -294,3 +295,20 @@ def routes() -> list[Route]:
         Route(f"{PREFIX}/users/{{user_id}}", users_by_id),
         Route(f"{PREFIX}/oauth2/token", oauth2_token, methods=["POST"]),
     ]
+
+
+SIMULATED = SimPlatform(
+    name="x",
+    routes=lambda: {"/x": routes()},
+    default_counters={
+        "followers_count": 583423,
+        "following_count": 2048,
+        "tweet_count": 14052,
+        "listed_count": 1672,
+        "like_count": 3901,
+        "media_count": 812,
+        "verified_followers_count": 1204,
+    },
+    token_lifetime_seconds=7200,
+    scenarios=("client_forbidden", "unsupported_authentication", "credits_depleted", "usage_capped"),
+)

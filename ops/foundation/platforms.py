@@ -3,9 +3,16 @@
 Each platform is one `PlatformSpec` in `PLATFORMS`. Everything that lists or describes platforms
 derives from it: the adapters' `Platform` type, the tables' check constraints, the queues, the
 budget defaults and estimates, the labels in messages, the simulator's platforms, the settings
-(`DRAVO_<NAME>_...`), and the pinned API versions with their sunsets. Adding a platform means one
-entry here, one adapter module and one simulator module (docs/architecture.md, "Adding a
-platform"); `tests/unit/foundation/test_platform_registry.py` checks nothing else lists them.
+(`DRAVO_<NAME>_...`), the pinned API versions with their sunsets, the database's `platforms`
+table (`models.migrate.upgrade` fills it), and which adapter and simulator modules serve the
+platform (named by import path: loaded by `adapters.registry` and `simulator.catalog`, so this
+module needs no import of them). Adding a platform means one entry here, one adapter module and
+one simulator module (docs/architecture.md, "Adding a platform");
+`tests/unit/foundation/test_platform_registry.py` checks nothing else lists them.
+
+A platform can also come from another installed distribution: a `PlatformSpec` published under
+the entry point group `dravo_sync.platforms` joins the registry after the built-in ones, in every
+process that sees that distribution (`tests/e2e/sixth` does this with a sixth platform).
 
 This module imports nothing of ours: it is the bottom of the house.
 """
@@ -14,11 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Final, Literal
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Final, Literal
 
-# Kept as a literal type so mypy checks every `platform == "..."`; the registry test proves it
-# names the same platforms as `PLATFORMS`, in the same order.
-Platform = Literal["instagram", "facebook", "x", "linkedin", "tiktok"]
+ENTRY_POINT_GROUP = "dravo_sync.platforms"
 
 SUNSET_WARNING_DAYS = 60
 
@@ -68,6 +74,11 @@ class PlatformSpec:
     # The contract's metric keys in the published order (docs/contract.md, section 3). Empty:
     # the adapter derives the keys from the API (LinkedIn).
     metric_keys: tuple[str, ...]
+    # "module:attribute" of the adapter factory (`adapters.registry.AdapterFactory`) and of the
+    # simulated platform (`simulator.platform.SimPlatform`); strings, because this layer may not
+    # import either.
+    adapter: str
+    simulator: str
     oauth_base: str | None = None  # a separate token host (LinkedIn's), DRAVO_<NAME>_OAUTH_BASE
 
     @property
@@ -115,7 +126,7 @@ TIKTOK_API: Final = PinnedVersion(
 )
 
 # Budgets: the platforms' published limits per app and per user token (docs/platforms.md).
-PLATFORMS: Final[tuple[PlatformSpec, ...]] = (
+BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
     PlatformSpec(
         name="instagram",
         label="Instagram",
@@ -124,6 +135,8 @@ PLATFORMS: Final[tuple[PlatformSpec, ...]] = (
         estimated_calls_per_sync=3,
         app_budget="5000/3600",
         user_budget="200/3600",
+        adapter="adapters.instagram:build",
+        simulator="simulator.meta:INSTAGRAM",
         metric_keys=(
             "follower_count",
             "reach",
@@ -148,6 +161,8 @@ PLATFORMS: Final[tuple[PlatformSpec, ...]] = (
         estimated_calls_per_sync=3,
         app_budget="5000/3600",
         user_budget="200/3600",
+        adapter="adapters.facebook:build",
+        simulator="simulator.meta:FACEBOOK",
         metric_keys=(
             "followers_count",
             "talking_about_count",
@@ -169,6 +184,8 @@ PLATFORMS: Final[tuple[PlatformSpec, ...]] = (
         estimated_calls_per_sync=1,
         app_budget="10000/900",
         user_budget="75/900",
+        adapter="adapters.x:build",
+        simulator="simulator.x:SIMULATED",
         metric_keys=(
             "followers_count",
             "following_count",
@@ -187,6 +204,8 @@ PLATFORMS: Final[tuple[PlatformSpec, ...]] = (
         estimated_calls_per_sync=3,
         app_budget="100000/86400",
         user_budget="500/86400",
+        adapter="adapters.linkedin:build",
+        simulator="simulator.linkedin:SIMULATED",
         metric_keys=(),
         oauth_base="https://www.linkedin.com",
     ),
@@ -198,11 +217,35 @@ PLATFORMS: Final[tuple[PlatformSpec, ...]] = (
         estimated_calls_per_sync=1,
         app_budget="600/60",
         user_budget="600/60",
+        adapter="adapters.tiktok:build",
+        simulator="simulator.tiktok:SIMULATED",
         metric_keys=("follower_count", "following_count", "likes_count", "video_count"),
     ),
 )
 
+
+def _installed() -> tuple[PlatformSpec, ...]:
+    """The specs other distributions publish under ENTRY_POINT_GROUP, by entry point name."""
+    found = []
+    for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
+        spec = point.load()
+        if not isinstance(spec, PlatformSpec) or spec.name != point.name:
+            raise TypeError(f"entry point {point.value!r} is not the PlatformSpec named {point.name!r}")
+        found.append(spec)
+    return tuple(found)
+
+
+PLATFORMS: Final[tuple[PlatformSpec, ...]] = (*BUILT_IN, *_installed())
 PLATFORM_NAMES: Final[tuple[str, ...]] = tuple(spec.name for spec in PLATFORMS)
+
+# A literal type, so mypy checks every `platform == "..."`; the registry test proves it names the
+# built-in platforms in order. At run time it is the whole registry, installed platforms too, so
+# the pydantic models built on it (API bodies, replies) accept them.
+if TYPE_CHECKING:
+    Platform = Literal["instagram", "facebook", "x", "linkedin", "tiktok"]
+else:
+    Platform = Literal[PLATFORM_NAMES]
+
 _BY_NAME: Final[dict[str, PlatformSpec]] = {spec.name: spec for spec in PLATFORMS}
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.base import utcnow
 from models.tables import Account, AccountSync
 from ops.testing.processes import free_port, wait_until
+from simulator.catalog import simulated
 from simulator.client import SimulatorClient
-from simulator.state import DEFAULT_COUNTERS
 from tests.e2e.worker.conftest import attempted, wait_for_rows
 from tests.support.accounts import connect, new_workspace
 from tests.support.fixtures import Processes
@@ -24,8 +24,8 @@ def _last_attempt(row: AccountSync) -> datetime:
     return row.last_attempt_at
 
 
-FB = DEFAULT_COUNTERS["facebook"]
-IG = DEFAULT_COUNTERS["instagram"]
+FB = simulated("facebook").default_counters
+IG = simulated("instagram").default_counters
 FB_COUNTERS = {k: FB[k] for k in ("followers_count", "talking_about_count", "were_here_count", "checkins")}
 
 

@@ -75,7 +75,10 @@ class Harness:
         self, platform: Platform, retry: RetryPolicy = FAST_RETRY, **overrides: Any
     ) -> PlatformAdapter:
         return build_adapter(
-            self.config(platform, **overrides), self.http, facebook=self.config("facebook"), retry=retry
+            self.config(platform, **overrides),
+            self.http,
+            configs={"facebook": self.config("facebook")},
+            retry=retry,
         )
 
     def seed(self, platform: Platform, account_id: str, **kwargs: Any) -> dict[str, Any]:

@@ -8,11 +8,12 @@ import pytest
 
 from adapters.base import AccountRef
 from adapters.errors import IntegrationBug, PlatformBroken, PlatformError, RateLimited, ReconnectRequired
-from simulator.state import DEFAULT_COUNTERS, MALFORMED_KINDS
+from simulator.catalog import simulated
+from simulator.state import MALFORMED_KINDS
 from tests.integration.adapters.sim_harness import Harness
 
-LI = DEFAULT_COUNTERS["linkedin"]
-TT = DEFAULT_COUNTERS["tiktok"]
+LI = simulated("linkedin").default_counters
+TT = simulated("tiktok").default_counters
 DAYS = 28
 ORG = "urn:li:organization:2414183"
 LI_METRICS = {

@@ -16,11 +16,12 @@ from adapters.errors import (
     ReconnectRequired,
     RetryLater,
 )
-from simulator.state import DEFAULT_COUNTERS, MALFORMED_KINDS
+from simulator.catalog import simulated
+from simulator.state import MALFORMED_KINDS
 from tests.integration.adapters.sim_harness import Harness
 
-IG = DEFAULT_COUNTERS["instagram"]
-FB = DEFAULT_COUNTERS["facebook"]
+IG = simulated("instagram").default_counters
+FB = simulated("facebook").default_counters
 IG_METRICS = {"follower_count": IG["followers_count"]} | {
     m: IG[m]
     for m in (

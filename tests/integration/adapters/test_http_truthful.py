@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 
 from adapters.errors import OperatorActionNeeded, ReconnectRequired
-from simulator.state import DEFAULT_COUNTERS
+from simulator.catalog import simulated
 from tests.integration.adapters.sim_harness import Harness
 
-FB = DEFAULT_COUNTERS["facebook"]
-IG = DEFAULT_COUNTERS["instagram"]
-LI = DEFAULT_COUNTERS["linkedin"]
+FB = simulated("facebook").default_counters
+IG = simulated("instagram").default_counters
+LI = simulated("linkedin").default_counters
 FB_COUNTERS = {k: FB[k] for k in ("followers_count", "talking_about_count", "were_here_count", "checkins")}
 
 

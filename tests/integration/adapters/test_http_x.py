@@ -14,10 +14,11 @@ from adapters.errors import (
     RateLimited,
     ReconnectRequired,
 )
-from simulator.state import DEFAULT_COUNTERS, MALFORMED_KINDS
+from simulator.catalog import simulated
+from simulator.state import MALFORMED_KINDS
 from tests.integration.adapters.sim_harness import Harness
 
-X = DEFAULT_COUNTERS["x"]
+X = simulated("x").default_counters
 
 
 def test_healthy_keys_values_and_rate_headers(h: Harness) -> None:

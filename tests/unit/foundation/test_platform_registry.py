@@ -15,26 +15,24 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import CheckConstraint
+from sqlalchemy import CheckConstraint, ForeignKey
 
 from adapters import base, metric_keys
+from adapters.registry import adapter_factory
 from api import gauges
 from models import read_models, tables
 from ops import versions
 from ops.foundation import platforms as registry
 from ops.foundation.settings import Settings, load_settings
-from simulator import state
+from simulator import catalog, state
+from simulator.platform import SimPlatform
 from worker import budget, names, outcome
 
 ROOT = Path(__file__).resolve().parents[3]
 NAMES = registry.PLATFORM_NAMES
 SOURCE_DIRS = ("adapters", "api", "models", "ops", "simulator", "worker", "bench")
-# Tables of per-platform facts that belong beside their code (simulator behaviour): allowed to
-# name every platform, but their keys must be exactly the registry's (checked below).
+# Tables of per-platform facts that belong beside their code: allowed to name every platform.
 FACT_TABLES = {
-    ("simulator/state.py", "PLATFORM_SCENARIOS"),
-    ("simulator/state.py", "DEFAULT_COUNTERS"),
-    ("simulator/state.py", "TOKEN_LIFETIME_SECONDS"),
     ("bench/throughput.py", None),  # the account id format of each platform
 }
 SIXTH = dataclasses.replace(
@@ -67,18 +65,18 @@ def test_every_derived_list_is_the_registry() -> None:
     assert {s.name: s.metric_keys for s in registry.PLATFORMS} == metric_keys.CONTRACT_METRIC_KEYS
     assert read_models.METRIC_ORDER == metric_keys.CONTRACT_METRIC_KEYS
     assert state.PLATFORMS == NAMES
-    for table in (state.PLATFORM_SCENARIOS, state.DEFAULT_COUNTERS, state.TOKEN_LIFETIME_SECONDS):
-        assert tuple(table) == NAMES
+    assert tuple(p.name for p in catalog.simulated_platforms()) == NAMES
 
 
-def test_the_check_constraints_list_the_registry() -> None:
-    for table in (tables.Account.metadata.tables[name] for name in ("accounts", "account_sync")):
-        checks = [
-            str(c.sqltext)
-            for c in table.constraints
-            if isinstance(c, CheckConstraint) and str(c.name).endswith("platform")
+def test_the_platform_columns_refer_to_the_platforms_table() -> None:
+    # No list of platforms in the schema: a foreign key to `platforms`, whose rows the registry writes.
+    for name in ("accounts", "account_sync"):
+        table = tables.Account.metadata.tables[name]
+        assert not [
+            c for c in table.constraints if isinstance(c, CheckConstraint) and "platform" in str(c.name)
         ]
-        assert checks == ["platform IN (" + ", ".join(f"'{p}'" for p in NAMES) + ")"], checks
+        keys: set[ForeignKey] = table.c.platform.foreign_keys
+        assert [k.target_fullname for k in keys] == ["platforms.name"]
 
 
 def test_settings_and_defaults_come_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -192,12 +190,13 @@ def test_no_module_outside_the_registry_lists_the_platforms() -> None:
     assert not strays, f"platforms written out by hand (derive them from ops.foundation.platforms): {strays}"
 
 
-def test_each_platform_has_one_adapter_module_and_one_simulator_module() -> None:
+def test_each_platform_names_its_adapter_and_its_simulator_module() -> None:
     # Meta's two platforms share the Graph simulator (simulator/meta.py) and its helpers.
-    simulator_module = {"instagram": "meta", "facebook": "meta"}
     for spec in registry.PLATFORMS:
-        assert (ROOT / "adapters" / f"{spec.name}.py").is_file(), spec.name
-        assert (ROOT / "simulator" / f"{simulator_module.get(spec.name, spec.name)}.py").is_file(), spec.name
+        assert spec.adapter == f"adapters.{spec.name}:build", spec.name
+        assert callable(adapter_factory(spec.name))
+        assert spec.simulator.startswith("simulator."), spec.name
+        assert isinstance(catalog.simulated(spec.name), SimPlatform)
 
 
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
