@@ -1,0 +1,113 @@
+"""A sixth platform is synced end to end and served, from one adapter module, one simulator module
+and one registry entry, with nothing else edited (issue 14; docs/architecture.md's worked example).
+
+The three are this package's `adapter.py`, `simulator.py` and `registry_entry.py`. The entry joins
+the registry through the `dravo_sync.platforms` entry point of a distribution the test installs
+(a `.dist-info` directory on the children's PYTHONPATH), so only the child processes see it: the
+simulator, `dravo-sync db upgrade`, the API, the worker and beat, all the real programs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.admin import create_api_key, create_workspace
+from ops.foundation.platforms import ENTRY_POINT_GROUP, PLATFORM_NAMES
+from ops.testing.processes import cli_args, free_port, start_listening, start_simulator, wait_until
+from simulator.client import SimulatorClient
+from tests.support.fixtures import Processes
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[3]
+COUNTERS = {"followers_count": 4321, "following_count": 210, "statuses_count": 1234}
+
+
+def _install_entry_point(site: Path) -> Path:
+    """What `pip install` of a one-entry-point distribution leaves on sys.path."""
+    dist = site / "dravo_sixth_platform-0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: dravo-sixth-platform\nVersion: 0\n")
+    (dist / "entry_points.txt").write_text(
+        f"[{ENTRY_POINT_GROUP}]\nmastodon = tests.e2e.sixth.registry_entry:SPEC\n"
+    )
+    return site
+
+
+def test_a_sixth_platform_is_synced_and_served(
+    e2e_env: dict[str, str],
+    processes: Processes,
+    session_factory: sessionmaker[Session],
+    log_dir: Path,
+    tmp_path: Path,
+) -> None:
+    assert "mastodon" not in PLATFORM_NAMES  # this process's registry: the sixth is the children's
+    site = _install_entry_point(tmp_path / "site")
+    e2e_env["PYTHONPATH"] = os.pathsep.join([str(site), str(ROOT)])
+
+    sim_process, sim = start_simulator(e2e_env, log_dir)
+    processes.started.append(sim_process)
+    e2e_env["DRAVO_MASTODON_API_BASE"] = f"{sim}/mastodon"
+    with SimulatorClient(sim) as client:
+        client.set_latency(0)
+        client.upsert_account("mastodon", "109", access_token="at-mastodon-109", handle="dravo")
+
+    # The platforms table learns the platform from the registry: no migration.
+    subprocess.run(cli_args("db", "upgrade"), env=e2e_env, check=True, capture_output=True, timeout=60)
+
+    with session_factory.begin() as session:
+        workspace_id = create_workspace(session, "sixth")
+        key = create_api_key(session, workspace_id, "manage").key
+    headers = {"Authorization": f"Bearer {key}"}
+    port = free_port()
+    api_process, api = start_listening(
+        "api",
+        cli_args("api", "--host", "127.0.0.1", "--port", str(port)),
+        e2e_env,
+        log_dir / "api.log",
+        port,
+        "/healthz",
+    )
+    processes.started.append(api_process)
+
+    connected = httpx.post(
+        f"{api}/v1/accounts",
+        headers=headers,
+        json={
+            "platform": "mastodon",
+            "platform_account_id": "109",
+            "handle": "dravo",
+            "access_token": "at-mastodon-109",
+        },
+    )
+    assert connected.status_code == 201, connected.text
+    account_id = connected.json()["account_id"]
+
+    processes.worker()
+    processes.beat()
+
+    def page() -> dict[str, object]:
+        response = httpx.get(f"{api}/v1/analytics/accounts", headers=headers, params={"platform": "mastodon"})
+        assert response.status_code == 200, response.text
+        body: dict[str, object] = response.json()
+        return body
+
+    def synced() -> bool:
+        items = page()["items"]
+        return isinstance(items, list) and len(items) == 1 and items[0]["sync_status"] == "synced"
+
+    wait_until(synced, 60, 0.3, "the Mastodon account synced")
+    [row] = page()["items"]  # type: ignore[misc]
+    assert row["account_id"] == account_id
+    assert row["platform"] == "mastodon"
+    assert row["handle"] == "dravo"
+    assert list(row["metrics"].items()) == list(COUNTERS.items())  # the spec's published order
+    assert row["warnings"] == []
+    with SimulatorClient(sim) as client:
+        assert client.request_counts("mastodon", "109")["accounts/verify_credentials"] >= 1
