@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -92,18 +93,18 @@ def test_a_sixth_platform_is_synced_and_served(
     processes.worker()
     processes.beat()
 
-    def page() -> dict[str, object]:
+    def rows() -> list[dict[str, Any]]:
         response = httpx.get(f"{api}/v1/analytics/accounts", headers=headers, params={"platform": "mastodon"})
         assert response.status_code == 200, response.text
-        body: dict[str, object] = response.json()
-        return body
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
 
     def synced() -> bool:
-        items = page()["items"]
-        return isinstance(items, list) and len(items) == 1 and items[0]["sync_status"] == "synced"
+        items = rows()
+        return len(items) == 1 and items[0]["sync_status"] == "synced"
 
     wait_until(synced, 60, 0.3, "the Mastodon account synced")
-    [row] = page()["items"]  # type: ignore[misc]
+    [row] = rows()
     assert row["account_id"] == account_id
     assert row["platform"] == "mastodon"
     assert row["handle"] == "dravo"

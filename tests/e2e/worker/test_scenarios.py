@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from simulator.admin import scenarios_for
 from simulator.client import SimulatorClient
+from simulator.state import scenarios_for
 from tests.e2e.worker.conftest import attempted, wait_for_rows
 from tests.support.accounts import connect
 from tests.support.fixtures import Processes

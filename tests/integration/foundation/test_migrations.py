@@ -10,11 +10,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from models import migrate
 from models.base import Base
+from ops.foundation.platforms import PLATFORM_NAMES
 from tests.conftest import ADMIN_URL, _libpq
 
 
@@ -60,3 +62,24 @@ def test_models_and_migrations_agree(database_url: str) -> None:
 def test_one_head() -> None:
     script = ScriptDirectory.from_config(migrate.alembic_config("postgresql+psycopg://unused/x"))
     assert len(script.get_heads()) == 1
+
+
+def test_the_database_refuses_an_unregistered_platform(database_url: str) -> None:
+    # The foreign key to `platforms` (0007), whose rows are the registry's (models.migrate).
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            names = set(conn.scalars(text("SELECT name FROM platforms")))
+            assert names >= set(PLATFORM_NAMES)
+            conn.execute(text("INSERT INTO workspaces (id, name, created_at) VALUES ('ws_fk', 'fk', now())"))
+            with pytest.raises(IntegrityError, match="fk_accounts_platform_platforms"):
+                conn.execute(
+                    text(
+                        "INSERT INTO accounts (id, workspace_id, platform, platform_account_id, auth,"
+                        " credentials, created_at, connected_at)"
+                        " VALUES ('acc_fk', 'ws_fk', 'myspace', '1', 'default', '', now(), now())"
+                    )
+                )
+            conn.rollback()
+    finally:
+        engine.dispose()
