@@ -1,9 +1,8 @@
 """The platform registry: every per-platform fact, written down once.
 
 Each platform is one `PlatformSpec` in `PLATFORMS`. Everything that lists or describes platforms
-derives from it: the adapters' `Platform` type, the tables' check constraints, the queues, the
-budget defaults and estimates, the labels in messages, the simulator's platforms, the settings
-(`DRAVO_<NAME>_...`), the pinned API versions with their sunsets, the database's `platforms`
+derives from it: the adapters' `Platform` type, the queues, the budget defaults and estimates, the
+labels in messages, the simulator's platforms, the settings (`DRAVO_<NAME>_...`), the pinned API versions with their sunsets, the database's `platforms`
 table (`models.migrate.upgrade` fills it), and which adapter and simulator modules serve the
 platform (named by import path: loaded by `adapters.registry` and `simulator.catalog`, so this
 module needs no import of them). Adding a platform means one entry here, one adapter module and
