@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
 
 import redis
 import redis.asyncio as aredis
@@ -20,8 +19,6 @@ from models.crypto import TokenCipher
 from models.db import make_session_factory
 from ops.foundation.settings import Settings
 from worker.refresh import RefreshService, build_refresh_service
-
-T = TypeVar("T")
 
 # Redis calls of a request must fail fast when Redis is down, not hang the request.
 REDIS_TIMEOUT_SECONDS = 2.0
