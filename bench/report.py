@@ -37,6 +37,12 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def before(name: str) -> dict[str, Any] | None:
+    """The run kept as the "before" of a change (`bench/results/NAME.before.json`), if any."""
+    path = RESULTS / f"{name}.before.json"
+    return dict(json.loads(path.read_text())) if path.exists() else None
+
+
 def save(name: str, command: str, markdown: str, data: dict[str, Any]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     record = {

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import redis
+import structlog
+from kombu.exceptions import BatchPublishError, OperationalError
+
 from models.sync_state import DispatchClaim
 from worker.celery_worker import app
 from worker.composition import process_deps
 from worker.dispatch import dispatch_due as run_dispatch
-from worker.names import DISPATCH_DUE, DOWNSAMPLE_HISTORY, SYNC_ACCOUNT, platform_queue
+from worker.names import DISPATCH_DUE, DOWNSAMPLE_HISTORY, SYNC_ACCOUNT
+from worker.publish import publish_batch, send_each
 from worker.retention import run_retention
 from worker.sync import SyncRunner
+
+log = structlog.get_logger()
 
 
 @app.task(name=SYNC_ACCOUNT, ignore_result=True)  # type: ignore[untyped-decorator]
@@ -32,16 +39,16 @@ def downsample_history() -> int:
 
 
 def _publish(claims: Sequence[DispatchClaim]) -> int:
+    """Enqueue one `sync.account` per claim: one pipelined batch, else one `apply_async` each."""
     expires = process_deps().settings.lease_seconds
+    try:
+        if publish_batch(app, sync_account, claims, expires):
+            return len(claims)
+    except (BatchPublishError, OperationalError, redis.RedisError) as exc:
+        # The batch has no retry of its own; one by one, each publish gets the retry policy.
+        # Messages of the failed batch that did arrive are duplicates, which the lease makes
+        # harmless: the second task finds its token already taken and skips.
+        log.warning("dispatch.batch_publish_failed", claims=len(claims), error=type(exc).__name__)
     with app.producer_or_acquire() as producer:
-        for claim in claims:
-            queue = platform_queue(claim.platform)
-            sync_account.apply_async(
-                (claim.account_id, str(claim.lease_token)),
-                queue=queue,
-                routing_key=queue,
-                # Past its lease a message is useless: the row is due again and re-claimed.
-                expires=expires,
-                producer=producer,
-            )
+        send_each(sync_account, expires)(claims, producer)
     return len(claims)

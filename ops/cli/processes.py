@@ -88,7 +88,7 @@ def worker(
             f"--loglevel={config.log_level}",
             # A unique node name per process: several workers may share a host.
             f"--hostname=dravo-{os.getpid()}@%h",
-            "--task-events",
+            # No --task-events: Flower turns them on while it runs (worker.celery_app).
             "--without-mingle",
             "--without-gossip",
         ]
