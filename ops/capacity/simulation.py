@@ -248,7 +248,7 @@ class Simulation:
             min(policy.wait_initial * 2**attempt, policy.wait_max) + self.rng.uniform(0, policy.jitter)
             for attempt in range(policy.attempts - 1)
         )
-        return sum(waits)
+        return float(sum(waits))
 
 
 def simulate(scenario: Scenario, client: redis.Redis) -> SimulationResult:
