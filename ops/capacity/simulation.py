@@ -46,12 +46,19 @@ class PlatformCounts:
     rate_limited: int = 0
 
 
+@dataclass(frozen=True)
+class Sample:
+    at: float  # seconds from the start
+    stale: dict[str, float]  # stale share per platform
+    overall: float  # stale share of all accounts
+    calls: dict[str, int]  # platform calls so far
+
+
 @dataclass
 class SimulationResult:
     scenario: Scenario
     counts: dict[str, PlatformCounts]
-    # (seconds from start, stale share per platform, stale share of all accounts)
-    samples: list[tuple[float, dict[str, float], float]] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
     busy_seconds: float = 0.0  # sum of sync durations: mean syncs in flight = this / duration
     peak_in_flight: int = 0
     wall_seconds: float = 0.0
@@ -70,18 +77,31 @@ class SimulationResult:
         return self.busy_seconds / self.seconds
 
     def stale_shares(self, start: float, end: float, platform: str | None = None) -> list[float]:
+        return [(s.stale[platform] if platform else s.overall) for s in self.samples if start <= s.at < end]
+
+    def calls_per_minute(self, platform: str, start: float, end: float) -> list[float]:
+        """Calls per minute of `platform` between consecutive samples in [start, end)."""
+        pairs = zip(self.samples, self.samples[1:], strict=False)
         return [
-            (shares[platform] if platform else overall)
-            for at, shares, overall in self.samples
-            if start <= at < end
+            (b.calls[platform] - a.calls[platform]) * 60 / (b.at - a.at)
+            for a, b in pairs
+            if start <= a.at and b.at <= end and b.at > a.at
         ]
 
     def drain_seconds(self, platform: str, outage_end: float, steady_max: float) -> float | None:
-        """From the outage's end until `platform`'s stale share is back to `steady_max` or less."""
-        for at, shares, _ in self.samples:
-            if at >= outage_end and shares[platform] <= steady_max:
-                return at - outage_end
-        return None
+        """From the outage's end until `platform`'s stale share stays at `steady_max` or less
+        (the soak's definition: accounts keep going stale for a while after the end)."""
+        above = [
+            i for i, s in enumerate(self.samples) if s.at >= outage_end and s.stale[platform] > steady_max
+        ]
+        after = (
+            above[-1] + 1
+            if above
+            else next((i for i, s in enumerate(self.samples) if s.at >= outage_end), None)
+        )
+        if after is None or after >= len(self.samples):
+            return None
+        return max(self.samples[after].at, outage_end) - outage_end
 
 
 @dataclass
@@ -170,7 +190,8 @@ class Simulation:
             shares[platform] = rows.stale_count / max(rows.count, 1)
             stale += rows.stale_count
             total += rows.count
-        self.result.samples.append((t, shares, stale / max(total, 1)))
+        calls = {p: c.calls for p, c in self.result.counts.items()}
+        self.result.samples.append(Sample(t, shares, stale / max(total, 1), calls))
 
     def _start_syncs(self, claims: Sequence[tuple[str, int]]) -> int:
         at = timedelta(seconds=self.now_s)
