@@ -29,7 +29,16 @@ from worker.budget import PlatformBudget, Rate
 
 REDIS_URL = os.environ.get("DRAVO_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 MILLION = 1_000_000
-MILLION_HOURS = 48
+MILLION_HOURS = 48  # `--hours N` shortens it: 48 h takes over an hour on a busy 2-core machine
+
+
+def million_hours() -> float:
+    for arg in sys.argv:
+        if arg.startswith("--hours="):
+            return float(arg.removeprefix("--hours="))
+    return MILLION_HOURS
+
+
 MILLION_ERROR_RATE = 0.01
 # Agreement the comparison asks of the soak and the simulation.
 MARGIN_STALE_POINTS = 0.02  # stale share, absolute
@@ -69,7 +78,7 @@ def million_scenario() -> Scenario:
     }
     return Scenario(
         platforms=loads,
-        duration=timedelta(hours=MILLION_HOURS),
+        duration=timedelta(hours=million_hours()),
         latency=latency(),
         sample_every=timedelta(minutes=1),
     )
@@ -220,14 +229,19 @@ Soak (real workers, `python -m bench freshness`) against the simulation:
 
 def _million_data(result: SimulationResult) -> dict[str, Any]:
     day = 86_400.0
+    # The later half (the second day of 48 h), and never before one freshness period has passed.
+    freshness = max(load.freshness.total_seconds() for load in result.scenario.platforms.values())
+    late = max(result.seconds / 2, freshness)
     model = capacity(result.scenario, measured())
     m = measured()
     return {
         **summary(result),
-        "stale_second_day_p50": percentile_50(result.stale_shares(day, result.seconds)),
-        "stale_second_day_max": max(result.stale_shares(day, result.seconds), default=float("nan")),
+        "hours": result.seconds / 3600,
+        "late_from_hours": late / 3600,
+        "stale_late_p50": percentile_50(result.stale_shares(late, result.seconds)),
+        "stale_late_max": max(result.stale_shares(late, result.seconds), default=float("nan")),
         "stale_by_platform": {
-            p: percentile_50(result.stale_shares(day, result.seconds, p)) for p in result.scenario.platforms
+            p: percentile_50(result.stale_shares(late, result.seconds, p)) for p in result.scenario.platforms
         },
         "calls_per_day": {p: result.calls_per_day(p) for p in result.scenario.platforms},
         "quota_per_day": {
@@ -246,15 +260,16 @@ def _million_markdown(data: dict[str, Any]) -> str:
         f"{_pct(data['stale_by_platform'][p])} | {_pct(data['model_stale'][p])} |"
         for p in data["calls_per_day"]
     )
-    return f"""**{MILLION:,} accounts, {MILLION_HOURS} simulated hours** (a fifth per platform, the shipped
+    return f"""**{MILLION:,} accounts, {data["hours"]:.0f} simulated hours** (a fifth per platform, the shipped
 6-hour freshness and budgets, {100 * MILLION_ERROR_RATE:.0f} % of syncs failing), simulated in
-{data["wall_seconds"] / 60:.1f} minutes of real time. Over the second day the stale share of all
-accounts was p50 {_pct(data["stale_second_day_p50"])}, max {_pct(data["stale_second_day_max"])}.
+{data["wall_seconds"] / 60:.1f} minutes of real time on the shared machine. From hour
+{data["late_from_hours"]:.0f} on, the stale share of all accounts was p50 {_pct(data["stale_late_p50"])},
+max {_pct(data["stale_late_max"])}.
 {data["syncs_per_second"]:.1f} syncs/s; {data["mean_in_flight"]:.0f} syncs in flight on average
 (peak {data["peak_in_flight"]:,}, the start-up burst); at the measured {data["cpu_ms_per_sync"]:.2f} ms
 of worker CPU per sync that is {data["worker_cores"]:.2f} cores of workers.
 
-| platform | calls/day (simulated) | app quota/day | stale share, 2nd day p50 | model's stale share |
+| platform | calls/day (simulated) | app quota/day | stale share p50, later part | model's stale share |
 | --- | --- | --- | --- | --- |
 {rows}
 
