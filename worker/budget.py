@@ -24,6 +24,7 @@ reserved part of every platform's budget.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,10 +48,15 @@ UNAVAILABLE_RETRY = timedelta(seconds=30)
 
 # KEYS: app bucket, user bucket, app pause, user pause. ARGV: app calls, app period ms,
 # user calls, user period ms, calls wanted, app tokens that must stay (the scheduled reserve; 0
-# for scheduled syncs). Returns {granted, wait_ms, which (1 app, 2 user)}.
+# for scheduled syncs), and optionally the clock in ms (every script: production passes none and
+# the script reads Redis' TIME; the capacity simulation passes its virtual clock, so it runs these
+# very scripts). Returns {granted, wait_ms, which (1 app, 2 user)}.
 _ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(ARGV[7] or '')
+if now == nil then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local want = tonumber(ARGV[5])
 local floors = {tonumber(ARGV[6] or '0'), 0}
 local wait, which = 0, 0
@@ -81,10 +87,13 @@ end
 return {1, 0, 0}
 """
 
-# KEYS: bucket. ARGV: calls, period ms, remaining. The platform's count wins when it is lower.
+# KEYS: bucket. ARGV: calls, period ms, remaining[, now ms]. The platform's count wins when it is lower.
 _CAP = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(ARGV[4] or '')
+if now == nil then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local cap = tonumber(ARGV[1])
 local rate = cap / tonumber(ARGV[2])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
@@ -96,11 +105,14 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
 return 1
 """
 
-# KEYS: app bucket, app pause. ARGV: calls, period ms. Returns whole tokens available now.
+# KEYS: app bucket, app pause. ARGV: calls, period ms[, now ms]. Returns whole tokens available now.
 _AVAILABLE = """
 if redis.call('PTTL', KEYS[2]) > 0 then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(ARGV[3] or '')
+if now == nil then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local cap = tonumber(ARGV[1])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local have, ts = tonumber(state[1]), tonumber(state[2])
@@ -159,7 +171,11 @@ class RedisRateBudget:
         *,
         pause_percent: float = 90.0,
         pause_seconds: int = 300,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        # `clock` is for the capacity simulation's virtual time; production leaves it None and
+        # the scripts use Redis' own clock (pause TTLs stay on Redis' clock either way).
+        self._clock = clock
         self._redis = client
         self._budgets = budgets
         self._pause_percent = pause_percent
@@ -170,24 +186,48 @@ class RedisRateBudget:
 
     def acquire(self, account: AccountRef, calls: int = 1, reserve_fraction: float = 0.0) -> None:
         """Spend `calls` tokens, leaving at least `reserve_fraction` of the app bucket unspent."""
-        budget = self._budgets[account.platform]
-        keys = self._keys(account)
-        args = [budget.app.calls, budget.app.seconds * 1000, budget.user.calls, budget.user.seconds * 1000]
-        floor = budget.app.calls * reserve_fraction
+        keys, args = self._acquire_call(account, calls, reserve_fraction)
         try:
-            granted, wait_ms, which = self._run(self._acquire, keys, [*args, calls, floor])
+            reply = self._run(self._acquire, keys, args)
         except redis.RedisError as exc:
             raise RateLimited(
                 "the shared rate budget is unreachable; the sync is deferred",
-                datetime.now(UTC) + UNAVAILABLE_RETRY,
+                self._now() + UNAVAILABLE_RETRY,
                 limit="rate budget (Redis unavailable)",
             ) from exc
+        refusal = self._refusal(account, reply)
+        if refusal is not None:
+            raise refusal
+
+    def acquire_many(self, wanted: Sequence[tuple[AccountRef, int]]) -> list[RateLimited | None]:
+        """`acquire` for several syncs in one round trip, in order (the capacity simulation's).
+
+        The same script per sync, so the same grants as calling `acquire` one after the other;
+        a refusal is returned, not raised.
+        """
+        with self._redis.pipeline(transaction=False) as pipe:
+            for account, calls in wanted:
+                keys, args = self._acquire_call(account, calls, 0.0)
+                self._acquire(keys=keys, args=args, client=pipe)
+            replies = pipe.execute()
+        return [self._refusal(account, reply) for (account, _), reply in zip(wanted, replies, strict=True)]
+
+    def _acquire_call(
+        self, account: AccountRef, calls: int, reserve_fraction: float
+    ) -> tuple[list[str], list[Any]]:
+        budget = self._budgets[account.platform]
+        args = [budget.app.calls, budget.app.seconds * 1000, budget.user.calls, budget.user.seconds * 1000]
+        floor = budget.app.calls * reserve_fraction
+        return self._keys(account), [*args, calls, floor, *self._now_ms()]
+
+    def _refusal(self, account: AccountRef, reply: Any) -> RateLimited | None:
+        granted, wait_ms, which = reply
         if granted:
-            return
+            return None
         scope = "app" if which == 1 else "user"
         label = PLATFORM_LABELS.get(account.platform, account.platform)
-        retry_at = datetime.now(UTC) + timedelta(milliseconds=max(int(wait_ms), 1))
-        raise RateLimited(
+        retry_at = self._now() + timedelta(milliseconds=max(int(wait_ms), 1))
+        return RateLimited(
             f"{label} {scope} rate budget spent; not calling before the reset",
             retry_at,
             limit=f"{label} {scope} rate limit",
@@ -200,13 +240,14 @@ class RedisRateBudget:
         account_id = account.account_id if scope == "user" else None
         bucket = _key(account.platform, scope, account_id)
         pause = _key(account.platform, scope, account_id, kind="pause")
-        now = datetime.now(UTC)
+        now = self._now()
         until = observation.blocked_until
         if observation.remaining is not None and observation.remaining <= 0 and observation.reset_at:
             until = max(until or observation.reset_at, observation.reset_at)
         try:
             if observation.remaining is not None and observation.remaining > 0:
-                self._run(self._cap, [bucket], [rate.calls, rate.seconds * 1000, observation.remaining])
+                args = [rate.calls, rate.seconds * 1000, observation.remaining, *self._now_ms()]
+                self._run(self._cap, [bucket], args)
             if until is not None and until > now:
                 self._pause(pause, math.ceil((until - now).total_seconds() * 1000))
             elif observation.usage_percent is not None and observation.usage_percent >= self._pause_percent:
@@ -218,18 +259,27 @@ class RedisRateBudget:
         """How many syncs of `platform` the app budget can carry right now (for the dispatcher)."""
         budget = self._budgets[platform]
         keys = [_key(platform, "app"), _key(platform, "app", kind="pause")]
-        tokens = int(self._run(self._available, keys, [budget.app.calls, budget.app.seconds * 1000]))
+        args = [budget.app.calls, budget.app.seconds * 1000, *self._now_ms()]
+        tokens = int(self._run(self._available, keys, args))
         return tokens // max(ESTIMATED_CALLS_PER_SYNC.get(platform, 1), 1)
 
     def refreshable(self, platform: str, reserve_fraction: float) -> bool:
         """Whether a refresh sync of `platform` would find app tokens above the scheduled reserve."""
         budget = self._budgets[platform]
         keys = [_key(platform, "app"), _key(platform, "app", kind="pause")]
-        tokens = int(self._run(self._available, keys, [budget.app.calls, budget.app.seconds * 1000]))
+        args = [budget.app.calls, budget.app.seconds * 1000, *self._now_ms()]
+        tokens = int(self._run(self._available, keys, args))
         return _above_reserve(tokens, budget, platform, reserve_fraction)
 
     def for_refresh(self, reserve_fraction: float) -> RefreshBudget:
         return RefreshBudget(self, reserve_fraction)
+
+    def _now(self) -> datetime:
+        return self._clock() if self._clock else datetime.now(UTC)
+
+    def _now_ms(self) -> list[int]:
+        """The scripts' optional clock argument: none in production (Redis' TIME)."""
+        return [int(self._clock().timestamp() * 1000)] if self._clock else []
 
     def _pause(self, key: str, milliseconds: int) -> None:
         # Only ever lengthen a pause: a shorter hint must not cut a longer one.

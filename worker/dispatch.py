@@ -11,9 +11,10 @@ twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol, TypeVar
 
 import redis
 import structlog
@@ -29,11 +30,25 @@ from worker.names import platform_queue
 log = structlog.get_logger()
 
 Publish = Callable[[Sequence[DispatchClaim]], int]
+Claim = TypeVar("Claim")
+Claim_co = TypeVar("Claim_co", covariant=True)
+
+
+class DispatchPorts(Protocol[Claim_co]):
+    """What a tick asks of the world: production's are Postgres and Redis (`StorePorts`); the
+    capacity simulation (ops.capacity) passes in-memory ones on a virtual clock to the same tick."""
+
+    def queued(self, platform: str) -> int: ...
+
+    def affordable(self, platform: str) -> int: ...
+
+    def claim(self, platform: str, limit: int, now: datetime) -> Sequence[Claim_co]: ...
 
 
 @dataclass
 class DispatchReport:
     claimed: dict[str, int] = field(default_factory=dict)
+    limits: dict[str, int] = field(default_factory=dict)
     enqueued: int = 0
 
     @property
@@ -41,32 +56,61 @@ class DispatchReport:
         return sum(self.claimed.values())
 
 
-def batch_limit(deps: WorkerDeps, platform: str) -> int:
-    batch = deps.settings.dispatch_batch_size
+class StorePorts:
+    """The production ports: queue depth and budget in Redis, the claim in Postgres."""
+
+    def __init__(self, deps: WorkerDeps) -> None:
+        self._deps = deps
+
+    def queued(self, platform: str) -> int:
+        return int(self._deps.redis.llen(platform_queue(platform)))
+
+    def affordable(self, platform: str) -> int:
+        return self._deps.budget.dispatchable(platform)
+
+    def claim(self, platform: str, limit: int, now: datetime) -> list[DispatchClaim]:
+        with self._deps.sessions.begin() as session:
+            return sync_state.claim_due(session, platform, limit, now, self._deps.lease)
+
+
+def batch_limit(ports: DispatchPorts[Claim], batch_size: int, platform: str) -> int:
     try:
-        queued = int(deps.redis.llen(platform_queue(platform)))
-        affordable = deps.budget.dispatchable(platform)
+        queued = ports.queued(platform)
+        affordable = ports.affordable(platform)
     except redis.RedisError as exc:
         # Nothing could be enqueued anyway; leave the rows due for the next tick.
         log.warning("dispatch.redis_unavailable", platform=platform, error=type(exc).__name__)
         return 0
-    return max(0, min(batch - queued, affordable))
+    return max(0, min(batch_size - queued, affordable))
 
 
-def dispatch_due(deps: WorkerDeps, publish: Publish, now: datetime | None = None) -> DispatchReport:
+def dispatch_tick(
+    ports: DispatchPorts[Claim],
+    batch_size: int,
+    publish: Callable[[Sequence[Claim]], int],
+    now: datetime,
+    platforms: Iterable[str] = PLATFORMS,
+) -> DispatchReport:
+    """One tick's decisions: per platform, claim what the batch, the budget and the queue allow."""
     report = DispatchReport()
-    when = now or datetime.now(UTC)
-    record_dispatch_lag(deps.sessions, when)
-    for platform in PLATFORMS:
-        limit = batch_limit(deps, platform)
+    for platform in platforms:
+        limit = batch_limit(ports, batch_size, platform)
         if limit == 0:
             continue
-        with deps.sessions.begin() as session:
-            claims = sync_state.claim_due(session, platform, limit, when, deps.lease)
+        claims = ports.claim(platform, limit, now)
         if not claims:
             continue
         report.claimed[platform] = len(claims)
-        DISPATCHED.labels(platform).inc(len(claims))
+        report.limits[platform] = limit
         report.enqueued += publish(claims)
-        log.info("dispatch.claimed", platform=platform, claimed=len(claims), limit=limit)
+    return report
+
+
+def dispatch_due(deps: WorkerDeps, publish: Publish, now: datetime | None = None) -> DispatchReport:
+    when = now or datetime.now(UTC)
+    record_dispatch_lag(deps.sessions, when)
+    report = dispatch_tick(StorePorts(deps), deps.settings.dispatch_batch_size, publish, when)
+    for platform, claimed in report.claimed.items():
+        DISPATCHED.labels(platform).inc(claimed)
+        log.info("dispatch.claimed", platform=platform, claimed=claimed, limit=report.limits[platform])
     return report

@@ -1,0 +1,310 @@
+"""A discrete-event simulation of the scheduler on a virtual clock, running the production policy.
+
+Nothing of the policy is written again here. Each dispatch tick calls `worker.dispatch.dispatch_tick`
+(the production tick: batch = min(batch size - queued, affordable), most overdue first) with
+in-memory ports; `affordable` is `RedisRateBudget.dispatchable` and every sync spends its calls
+through `RedisRateBudget.acquire`, i.e. the production Lua token buckets, run on a real Redis
+with the virtual clock passed as the scripts' `now` argument. Every outcome goes through
+`worker.outcome.after_result` / `after_error`, whose `next_sync_at` comes from `worker.schedule`.
+
+What is simulated rather than run: the platform (latency per call drawn from the scenario, errors
+at the scenario's rates, outages as 5xx answered `DEFAULT_RETRY.attempts` times) and the worker
+pool, taken as large enough that a dispatched sync starts at its tick (the slots it needed are
+measured: syncs in flight). A sync spends all its calls when it starts.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+
+from adapters.base import AccountRef, FetchResult
+from adapters.errors import PlatformBroken, PlatformError, RateLimited
+from adapters.http import DEFAULT_RETRY
+from ops.capacity.accounts import PlatformAccounts
+from ops.capacity.scenario import Scenario
+from worker.budget import RedisRateBudget
+from worker.dispatch import dispatch_tick
+from worker.outcome import PreviousRow, RowUpdate, SyncFacts, after_error, after_result
+
+EPOCH = datetime(2030, 1, 1, tzinfo=UTC)  # the virtual clock's zero; any UTC moment would do
+
+
+@dataclass
+class PlatformCounts:
+    syncs: int = 0
+    calls: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    rate_limited: int = 0
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float  # seconds from the start
+    stale: dict[str, float]  # stale share per platform
+    overall: float  # stale share of all accounts
+    calls: dict[str, int]  # platform calls so far
+
+
+@dataclass
+class SimulationResult:
+    scenario: Scenario
+    counts: dict[str, PlatformCounts]
+    samples: list[Sample] = field(default_factory=list)
+    busy_seconds: float = 0.0  # sum of sync durations: mean syncs in flight = this / duration
+    peak_in_flight: int = 0
+    wall_seconds: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return self.scenario.duration.total_seconds()
+
+    def calls_per_day(self, platform: str) -> float:
+        return self.counts[platform].calls * 86_400 / self.seconds
+
+    def syncs_per_second(self) -> float:
+        return sum(c.syncs for c in self.counts.values()) / self.seconds
+
+    def mean_in_flight(self) -> float:
+        return self.busy_seconds / self.seconds
+
+    def stale_shares(self, start: float, end: float, platform: str | None = None) -> list[float]:
+        return [(s.stale[platform] if platform else s.overall) for s in self.samples if start <= s.at < end]
+
+    def calls_per_minute(self, platform: str, start: float, end: float) -> list[float]:
+        """Calls per minute of `platform` between consecutive samples in [start, end)."""
+        pairs = zip(self.samples, self.samples[1:], strict=False)
+        return [
+            (b.calls[platform] - a.calls[platform]) * 60 / (b.at - a.at)
+            for a, b in pairs
+            if start <= a.at and b.at <= end and b.at > a.at
+        ]
+
+    def drain_seconds(self, platform: str, outage_end: float, steady_max: float) -> float | None:
+        """From the outage's end until `platform`'s stale share stays at `steady_max` or less
+        (the soak's definition: accounts keep going stale for a while after the end)."""
+        above = [
+            i for i, s in enumerate(self.samples) if s.at >= outage_end and s.stale[platform] > steady_max
+        ]
+        after = (
+            above[-1] + 1
+            if above
+            else next((i for i, s in enumerate(self.samples) if s.at >= outage_end), None)
+        )
+        if after is None or after >= len(self.samples):
+            return None
+        return max(self.samples[after].at, outage_end) - outage_end
+
+
+@dataclass
+class _Completion:
+    at: float
+    platform: str
+    index: int
+    update: RowUpdate
+    duration: float
+
+    def __lt__(self, other: _Completion) -> bool:
+        return self.at < other.at
+
+
+class _MemoryPorts:
+    """The dispatcher's ports: the in-memory rows, an always-empty queue, the real budget."""
+
+    def __init__(self, accounts: dict[str, PlatformAccounts], budget: RedisRateBudget, start: datetime):
+        self._accounts = accounts
+        self._budget = budget
+        self._start = start
+
+    def queued(self, platform: str) -> int:
+        return 0  # workers are not the bottleneck here: every message is taken at its tick
+
+    def affordable(self, platform: str) -> int:
+        return self._budget.dispatchable(platform)
+
+    def claim(self, platform: str, limit: int, now: datetime) -> list[tuple[str, int]]:
+        now_s = (now - self._start).total_seconds()
+        return [(platform, i) for i in self._accounts[platform].claim(limit, now_s)]
+
+
+class Simulation:
+    def __init__(self, scenario: Scenario, client: redis.Redis) -> None:
+        self.scenario = scenario
+        self.rng = random.Random(scenario.seed)
+        self.now_s = 0.0
+        self.accounts = {
+            p: PlatformAccounts.pending(p, load.accounts) for p, load in scenario.platforms.items()
+        }
+        self.policies = {p: scenario.policy(p) for p in scenario.platforms}
+        self.budget = RedisRateBudget(
+            client, {p: load.budget for p, load in scenario.platforms.items()}, clock=self.clock
+        )
+        self.ports = _MemoryPorts(self.accounts, self.budget, EPOCH)
+        self.events: list[_Completion] = []
+        self.in_flight = 0
+        self.result = SimulationResult(scenario, {p: PlatformCounts() for p in scenario.platforms})
+
+    def clock(self) -> datetime:
+        return EPOCH + timedelta(seconds=self.now_s)
+
+    def run(self) -> SimulationResult:
+        scenario = self.scenario
+        end = scenario.duration.total_seconds()
+        tick = scenario.dispatch_interval.total_seconds()
+        sample_every = scenario.sample_every.total_seconds()
+        next_sample = 0.0
+        t = 0.0
+        while t < end:
+            self._complete_until(t)
+            if t >= next_sample:
+                self._sample(t)
+                next_sample += sample_every
+            self.now_s = t
+            dispatch_tick(
+                self.ports, scenario.batch_size, self._start_syncs, self.clock(), list(self.accounts)
+            )
+            self.result.peak_in_flight = max(self.result.peak_in_flight, self.in_flight)
+            t += tick
+        self._complete_until(end)
+        return self.result
+
+    def _complete_until(self, t: float) -> None:
+        while self.events and self.events[0].at <= t:
+            done = heapq.heappop(self.events)
+            self.now_s = done.at
+            self._apply(done)
+
+    def _sample(self, t: float) -> None:
+        shares: dict[str, float] = {}
+        stale = total = 0
+        for platform, rows in self.accounts.items():
+            rows.advance_staleness(t)
+            shares[platform] = rows.stale_count / max(rows.count, 1)
+            stale += rows.stale_count
+            total += rows.count
+        calls = {p: c.calls for p, c in self.result.counts.items()}
+        self.result.samples.append(Sample(t, shares, stale / max(total, 1), calls))
+
+    def _start_syncs(self, claims: Sequence[tuple[str, int]]) -> int:
+        at = timedelta(seconds=self.now_s)
+        wanted = []
+        for platform, index in claims:
+            down = self.scenario.in_outage(platform, at)
+            calls = DEFAULT_RETRY.attempts if down else self.scenario.platforms[platform].calls_per_sync
+            ref = AccountRef(account_id=f"sim-{index}", platform=platform, platform_account_id=str(index))  # type: ignore[arg-type]
+            wanted.append((ref, calls))
+        # One round trip for the tick's syncs: the same script, in order, as one acquire each.
+        refusals = self.budget.acquire_many(wanted)
+        for (platform, index), (_, calls), refusal in zip(claims, wanted, refusals, strict=True):
+            self._start(platform, index, calls, refusal)
+        return len(claims)
+
+    def _start(self, platform: str, index: int, calls: int, refusal: RateLimited | None) -> None:
+        load = self.scenario.platforms[platform]
+        rows = self.accounts[platform]
+        counts = self.result.counts[platform]
+        counts.syncs += 1
+        previous = PreviousRow(
+            sync_status=rows.status[index],
+            metrics={},
+            warnings=(),
+            consecutive_failures=rows.failures[index],
+        )
+        facts = SyncFacts(now=self.clock(), policy=self.policies[platform])
+        duration = 0.0
+        if refusal is not None:
+            update = after_error(previous, refusal, facts, self.rng)
+        else:
+            counts.calls += calls
+            duration = sum(self._latency() for _ in range(calls))
+            error: PlatformError | None = None
+            if self.scenario.in_outage(platform, timedelta(seconds=self.now_s)):
+                duration += self._retry_waits()
+                error = PlatformBroken(f"{platform} answered 5xx")
+            elif self.rng.random() < load.error_rate:
+                error = PlatformBroken(f"{platform} failed")
+            if error is None:
+                update = after_result(previous, FetchResult(metrics={}, calls=calls), facts, self.rng)
+            else:
+                update = after_error(previous, error, facts, self.rng)
+        self.in_flight += 1
+        heapq.heappush(self.events, _Completion(self.now_s + duration, platform, index, update, duration))
+
+    def _apply(self, done: _Completion) -> None:
+        rows = self.accounts[done.platform]
+        update = done.update
+        counts = self.result.counts[done.platform]
+        self.in_flight -= 1
+        self.result.busy_seconds += done.duration
+        if update.event == "sync.rate_limited":
+            counts.rate_limited += 1
+        elif update.snapshot:
+            counts.succeeded += 1
+            assert update.stale_after is not None
+            rows.read(done.index, (update.stale_after - EPOCH).total_seconds())
+        else:
+            counts.failed += 1
+        rows.status[done.index] = update.sync_status
+        rows.failures[done.index] = update.consecutive_failures
+        next_at = update.next_sync_at
+        rows.reschedule(done.index, None if next_at is None else (next_at - EPOCH).total_seconds())
+
+    def _latency(self) -> float:
+        latency = self.scenario.latency
+        if self.rng.random() < latency.tail_share:
+            return latency.tail.total_seconds()
+        return self.rng.lognormvariate(0.0, latency.sigma) * latency.p50.total_seconds()
+
+    def _retry_waits(self) -> float:
+        policy = DEFAULT_RETRY
+        waits = (
+            min(policy.wait_initial * 2**attempt, policy.wait_max) + self.rng.uniform(0, policy.jitter)
+            for attempt in range(policy.attempts - 1)
+        )
+        return float(sum(waits))
+
+
+def simulate(scenario: Scenario, client: redis.Redis) -> SimulationResult:
+    """Run `scenario` on `client`'s database (flushed first: give it a private one)."""
+    import time
+
+    client.flushdb()
+    started = time.perf_counter()
+    result = Simulation(scenario, client).run()
+    result.wall_seconds = time.perf_counter() - started
+    client.flushdb()
+    return result
+
+
+def summary(result: SimulationResult) -> dict[str, Any]:
+    """The figures the freshness soak reports, from a simulation run (JSON-ready)."""
+    seconds = result.seconds
+    return {
+        "syncs_per_second": result.syncs_per_second(),
+        "mean_in_flight": result.mean_in_flight(),
+        "peak_in_flight": result.peak_in_flight,
+        "wall_seconds": result.wall_seconds,
+        "platforms": {
+            p: {
+                "syncs": c.syncs,
+                "calls": c.calls,
+                "succeeded": c.succeeded,
+                "failed": c.failed,
+                "rate_limited": c.rate_limited,
+                "calls_per_second": c.calls / seconds,
+            }
+            for p, c in result.counts.items()
+        },
+    }
+
+
+def percentile_50(values: list[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
