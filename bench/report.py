@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
 
-ORDER = ["throughput", "scheduler", "api", "paging", "import", "refresh_storm", "webhooks"]
+ORDER = ["throughput", "scheduler", "api", "paging", "import", "refresh_storm", "webhooks", "freshness"]
 
 INTRO = """# Benchmarks
 
