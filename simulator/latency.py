@@ -1,7 +1,8 @@
 """How long a simulated platform call takes: a fixed delay, or draws from a latency distribution.
 
 The distribution is lognormal around `p50_ms` with `p99_ms` at its 99th percentile, plus a rare
-tail: `tail_share` of the calls take `tail_ms` instead. Draws come from a seeded RNG, so a run
+tail: `tail_share` of the calls take `tail_ms` instead (so the percentiles describe the body; with
+a 0.5 % tail the mixture's own 99th percentile lies a little above `p99_ms`). Draws come from a seeded RNG, so a run
 is repeatable given the same order of calls.
 """
 
