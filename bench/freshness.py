@@ -261,17 +261,18 @@ def summarise(result: Soak) -> dict[str, Any]:
     others = tuple(p for p in PLATFORMS if p != platform)
     before = [s for s in samples if WARM_UP <= s.t < outage_start]
     baseline = max((s.stale[platform] for s in before), default=0)
-    # Drained: the outage platform's stale count back to its pre-outage maximum, and its queue
-    # back to at most its pre-outage maximum depth.
+    # Drained: from the first sample after which the outage platform's stale count and queue depth
+    # stay at most their pre-outage maxima (accounts keep going stale for a while after the end).
     queue_base = max((s.queued[platform] for s in before), default=0)
-    drained_at = next(
-        (
-            s.t
-            for s in samples
-            if s.t >= outage_end and s.stale[platform] <= baseline and s.queued[platform] <= queue_base
-        ),
-        None,
-    )
+    above = [
+        i
+        for i, s in enumerate(samples)
+        if s.t >= outage_start and (s.stale[platform] > baseline or s.queued[platform] > queue_base)
+    ]
+    after = above[-1] + 1 if above else next((i for i, s in enumerate(samples) if s.t >= outage_end), None)
+    drained_at = samples[after].t if after is not None and after < len(samples) else None
+    if drained_at is not None:
+        drained_at = max(drained_at, outage_end)
     steady_end = drained_at if drained_at is not None else outage_end
     steady = [s for s in samples if WARM_UP <= s.t < outage_start or s.t >= steady_end]
     steady_shares = [share(s, PLATFORMS, accounts) for s in steady]
