@@ -18,6 +18,7 @@ outage) while developing: printed, not saved to docs/benchmarks.md.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import statistics
 import sys
@@ -34,7 +35,7 @@ from cryptography.fernet import Fernet
 
 from bench import freshness_scenario as scenario
 from bench.database import bench_database, libpq
-from bench.report import ROOT, median, save
+from bench.report import RESULTS, ROOT, median, save
 from bench.throughput import make_accounts, seed_database, seed_simulator
 from ops.foundation import platforms as platform_registry
 from ops.testing.processes import ManagedProcess, simulator_env, start_cli, start_simulator
@@ -62,6 +63,7 @@ class Sample:
     queued: dict[str, int]  # platform -> LLEN of its queue
     calls: dict[str, int]  # platform -> API calls the simulator served so far
     refused: dict[str, int]  # platform -> calls refused by an enforced budget so far
+    load: float = float("nan")  # the machine's 1-minute load average (it is shared)
 
 
 @dataclass
@@ -136,6 +138,7 @@ def sample(t: float, conn: psycopg.Connection[Any], broker: redis.Redis, sim: Si
         queued=queued,
         calls={p: int(budgets[p]["admitted"]) for p in PLATFORMS},
         refused={p: int(budgets[p]["refused_app"]) + int(budgets[p]["refused_user"]) for p in PLATFORMS},
+        load=os.getloadavg()[0],
     )
 
 
@@ -316,6 +319,11 @@ def summarise(result: Soak) -> dict[str, Any]:
         "stalest_first_spearman": -spearman([o for o, _ in reread], [r for _, r in reread]),
         "reread_by_overdue_quartile_p50": quartiles(reread),
         "queue_max_steady": {p: max((s.queued[p] for s in steady), default=0) for p in PLATFORMS},
+        "queue_p50_steady": {p: median([float(s.queued[p]) for s in steady]) for p in PLATFORMS},
+        "load_p50": median([s.load for s in samples if s.load == s.load]),
+        # The outage platform's calls per minute before the outage and while its backlog drained.
+        "outage_platform_calls_before": median(per_minute(samples, platform, WARM_UP, outage_start)),
+        "outage_platform_calls_drain": median(per_minute(samples, platform, outage_end, steady_end)),
         "calls": calls,
     }
 
@@ -419,10 +427,46 @@ the end. Stalest first: Spearman rank correlation between how overdue an account
 it was re-read {summary["stalest_first_spearman"]:.2f} (1 = strictly stalest first); median seconds to re-read by
 quarter, most overdue first: {quart}. Peak {out} calls during the drain: {drain_rate:,.0f}/min against a budget
 of {calls[out]["budget_app_per_minute"]:,.0f}/min. The other platforms' stale share: max {pct(summary["others_stale_share_max_outage"])}
-during the outage and drain against {pct(summary["others_stale_share_max_steady"])} in the steady part.{image}"""
+during the outage and drain against {pct(summary["others_stale_share_max_steady"])} in the steady part.
+
+{reading(summary)}{image}"""
+
+
+def reading(summary: dict[str, Any]) -> str:
+    """What the figures say about the product, as far as this run shows it."""
+    out = summary["outage_platform"]
+    depths = ", ".join(f"{p} {v:,.0f}" for p, v in summary["queue_p50_steady"].items())
+    load = summary.get("load_p50", float("nan"))
+    load_text = f" (1-minute load average p50 {load:.1f} on {os.cpu_count()} CPUs)" if load == load else ""
+    before, drain = summary["outage_platform_calls_before"], summary["outage_platform_calls_drain"]
+    return f"""Reading it. The queues were never empty in the steady part: median depth {depths}
+messages{load_text}. The workers consumed syncs at the rate they came due, with that backlog in
+front of them, so each sync waited in its queue for depth / rate seconds of the slack the schedule
+leaves before `stale_after` (it plans the next read at 85 % of the freshness, minus up to 5 %). The
+{out} backlog drained at {drain:,.0f} calls/min against {before:,.0f} before the outage and a budget of
+{summary["calls"][out]["budget_app_per_minute"]:,.0f}/min: not budget-bound but consumer-bound, the
+dispatcher tops each queue up to DRAVO_DISPATCH_BATCH_SIZE and the workers take from all queues
+at once. Which accounts are re-read first after the outage is set by the failure backoff
+(DRAVO_BACKOFF_BASE_SECONDS, doubling, not compressed in this scenario) and by the dispatcher's
+order of `next_sync_at`, which after failures is the retry time, not how stale the account is."""
+
+
+def resummarise() -> dict[str, Any]:
+    """Recompute the summary and the section from the saved samples (no new run)."""
+    record = json.loads((RESULTS / "freshness.json").read_text())
+    data = record["data"]
+    result = Soak(accounts={p: PER_PLATFORM for p in PLATFORMS}, drain=[tuple(d) for d in data["drain"]])
+    result.samples = [Sample(**s) for s in data["samples"]]
+    result.outage_end_t = float(data["summary"]["outage_end_s"])
+    summary = summarise(result)
+    plotted = plot(result, summary, PLOT)
+    save("freshness", record["command"], markdown(summary, plotted), {**data, "summary": summary})
+    return summary
 
 
 def run() -> dict[str, Any]:
+    if "--resummarise" in sys.argv:
+        return resummarise()
     with tempfile.TemporaryDirectory(prefix="dravo-freshness-") as tmp, bench_database() as url:
         result = soak(url, Path(tmp))
     summary = summarise(result)
