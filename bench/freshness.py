@@ -262,7 +262,11 @@ def summarise(result: Soak) -> dict[str, Any]:
     outage_end = result.outage_end_t or OUTAGE_START + OUTAGE_SECONDS
     platform = scenario.OUTAGE_PLATFORM
     others = tuple(p for p in PLATFORMS if p != platform)
-    before = [s for s in samples if WARM_UP <= s.t < outage_start]
+    # The start-up transient: the first time after the warm-up with no account stale. The outage
+    # platform's pre-outage level is measured from then, when there is such a time before the outage.
+    settled_at = next((s.t for s in samples if s.t >= WARM_UP and sum(s.stale.values()) == 0), None)
+    start = settled_at if settled_at is not None and settled_at < outage_start else WARM_UP
+    before = [s for s in samples if start <= s.t < outage_start]
     baseline = max((s.stale[platform] for s in before), default=0)
     # Drained: from the first sample after which the outage platform's stale count and queue depth
     # stay at most their pre-outage maxima (accounts keep going stale for a while after the end).
@@ -279,6 +283,7 @@ def summarise(result: Soak) -> dict[str, Any]:
     steady_end = drained_at if drained_at is not None else outage_end
     steady = [s for s in samples if WARM_UP <= s.t < outage_start or s.t >= steady_end]
     steady_shares = [share(s, PLATFORMS, accounts) for s in steady]
+    settled = [share(s, PLATFORMS, accounts) for s in steady if settled_at is not None and s.t >= settled_at]
     during = [s for s in samples if outage_start <= s.t < steady_end]
     reread = [(o, r) for o, r in result.drain if r is not None]
     budgets = scenario.budgets()
@@ -299,6 +304,10 @@ def summarise(result: Soak) -> dict[str, Any]:
         "steady_stale_share_p50": median(steady_shares),
         "steady_stale_share_max": max(steady_shares, default=float("nan")),
         "steady_samples": len(steady),
+        "settled_at_s": settled_at,
+        "settled_stale_share_p50": median(settled),
+        "settled_stale_share_max": max(settled, default=float("nan")),
+        "settled_samples": len(settled),
         "steady_stale_share_by_platform_max": {
             p: max((s.stale[p] / accounts[p] for s in steady), default=float("nan")) for p in PLATFORMS
         },
@@ -439,7 +448,15 @@ def reading(summary: dict[str, Any]) -> str:
     load = summary.get("load_p50", float("nan"))
     load_text = f" (1-minute load average p50 {load:.1f} on {os.cpu_count()} CPUs)" if load == load else ""
     before, drain = summary["outage_platform_calls_before"], summary["outage_platform_calls_drain"]
-    return f"""Reading it. The queues were never empty in the steady part: median depth {depths}
+    settled = summary.get("settled_at_s")
+    start = (
+        f"""The steady figures above include the tail of the start-up: no account was stale from
+minute {settled / 60:.1f} on, and over the {summary["settled_samples"]} steady samples from then the stale share was
+p50 {pct(summary["settled_stale_share_p50"])}, max {pct(summary["settled_stale_share_max"])}. """
+        if settled is not None
+        else ""
+    )
+    return f"""Reading it. {start}The queues were never empty in the steady part: median depth {depths}
 messages{load_text}. The workers consumed syncs at the rate they came due, with that backlog in
 front of them, so each sync waited in its queue for depth / rate seconds of the slack the schedule
 leaves before `stale_after` (it plans the next read at 85 % of the freshness, minus up to 5 %). The
