@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck bench faults services clean lock
+.PHONY: setup run test lint typecheck bench faults services clean lock alerts
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,16 +20,23 @@ services:
 run: setup services
 	$(BIN)/dravo-sync up
 
-test: setup services
+test: setup services alerts
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-lint: setup
+lint: setup alerts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+# The Prometheus alert rules and their unit tests (docs/monitoring.md); promtool is installed
+# from the distribution's package when missing.
+alerts:
+	bash ops/ensure-promtool.sh
+	promtool check rules ops/prometheus/alerts.yml
+	cd ops/prometheus && promtool test rules alerts_test.yml
 
 typecheck: setup
 	$(BIN)/mypy

@@ -1,4 +1,4 @@
-"""python -m bench [throughput|scheduler|api|paging|import|refresh_storm|webhooks|simulation ...]: run benchmarks, rewrite docs/benchmarks.md."""
+"""python -m bench [throughput|scheduler|api|paging|import|refresh_storm|webhooks|freshness|simulation ...]: run benchmarks, rewrite docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ BENCHMARKS = {
     "import": "bench.import_bench",
     "refresh_storm": "bench.refresh_storm",
     "webhooks": "bench.webhooks",
+    "freshness": "bench.freshness",
     "simulation": "bench.simulation",
 }
 

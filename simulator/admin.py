@@ -12,6 +12,8 @@ from starlette.routing import Route
 
 from ops.foundation import platforms as platform_registry
 from simulator.common import reply, store_of
+from simulator.latency import LatencyBody
+from simulator.quota import BudgetBody
 from simulator.state import PLATFORMS, SimAccount, canonical_id, new_token, scenarios_for
 
 
@@ -162,14 +164,35 @@ async def reset(request: Request) -> Response:
 
 
 async def set_latency(request: Request) -> Response:
+    """{"latency_ms"}: every call waits that long; or a distribution (simulator.latency)."""
     try:
-        latency = float((await request.json())["latency_ms"])
-    except (ValueError, KeyError, TypeError):
-        return reply({"error": 'body must be {"latency_ms": <number>}'}, 422)
-    if latency < 0:
-        return reply({"error": "latency_ms must be >= 0"}, 422)
-    store_of(request).latency_ms = latency
-    return reply({"latency_ms": latency})
+        body = LatencyBody.model_validate_json(await request.body())
+    except ValidationError as exc:
+        return _invalid(exc)
+    store = store_of(request)
+    if body.latency_ms is not None:
+        store.latency_ms, store.latency_distribution = body.latency_ms, None
+        return reply({"latency_ms": body.latency_ms})
+    store.latency_distribution = distribution = body.distribution()
+    return reply({"distribution": distribution.public()})
+
+
+async def set_budgets(request: Request) -> Response:
+    """Enforce per-app and per-token budgets ("CALLS/SECONDS", simulator.quota)."""
+    try:
+        body = BudgetBody.model_validate_json(await request.body())
+    except ValidationError as exc:
+        return _invalid(exc)
+    quota = store_of(request).quota
+    for platform, scopes in body.budgets.items():
+        for scope, budget in scopes.items():
+            quota.configure(platform, scope, budget)
+    return reply({"budgets": quota.public()})
+
+
+async def get_budgets(request: Request) -> Response:
+    """The budgets in force and, per platform, the API calls served and refused so far."""
+    return reply({"budgets": store_of(request).quota.public(), "at": time.time()})
 
 
 async def health(request: Request) -> Response:
@@ -177,6 +200,9 @@ async def health(request: Request) -> Response:
         {
             "ok": True,
             "latency_ms": store_of(request).latency_ms,
+            "latency_distribution": (
+                d.public() if (d := store_of(request).latency_distribution) is not None else None
+            ),
             "outages": {p: until for p, until in store_of(request).outages.items() if until > time.time()},
             "versions": {spec.name: spec.pinned.version for spec in platform_registry.PLATFORMS},
             "scenarios": {p: list(scenarios_for(p)) for p in PLATFORMS},
@@ -196,4 +222,6 @@ def routes() -> list[Route]:
         Route("/outage", set_outage, methods=["PUT"]),
         Route("/reset", reset, methods=["POST"]),
         Route("/latency", set_latency, methods=["PUT"]),
+        Route("/budgets", set_budgets, methods=["PUT"]),
+        Route("/budgets", get_budgets, methods=["GET"]),
     ]

@@ -141,6 +141,28 @@ class SimulatorClient:
     def set_latency(self, latency_ms: float) -> None:
         self._call("PUT", "/latency", json={"latency_ms": latency_ms})
 
+    def set_latency_distribution(
+        self, p50_ms: float, p99_ms: float, tail_share: float = 0.0, tail_ms: float = 0.0, seed: int = 16
+    ) -> None:
+        """Calls take lognormal draws (p50, p99) plus a `tail_share` of `tail_ms` (simulator.latency)."""
+        body = {
+            "p50_ms": p50_ms,
+            "p99_ms": p99_ms,
+            "tail_share": tail_share,
+            "tail_ms": tail_ms,
+            "seed": seed,
+        }
+        self._call("PUT", "/latency", json=body)
+
+    def set_budgets(self, budgets: Mapping[str, Mapping[str, str | None]]) -> None:
+        """Enforce {"<platform>": {"app": "CALLS/SECONDS", "user": ...}} (simulator.quota)."""
+        self._call("PUT", "/budgets", json={"budgets": budgets})
+
+    def budgets(self) -> dict[str, dict[str, Any]]:
+        """Per platform: the budgets in force, API calls admitted and refused (by app / user budget)."""
+        result: dict[str, dict[str, Any]] = self._call("GET", "/budgets")["budgets"]
+        return result
+
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/health")
         return result

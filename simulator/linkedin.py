@@ -101,6 +101,10 @@ async def _begin(request: Request, endpoint: str, scope: str) -> tuple[SimAccoun
         return None, error(401, "Empty oauth2_access_token", 401)
     if account is None:
         return None, error(401, "Invalid access token", 65600)
+    if store.quota.charge("linkedin", account.platform_account_id) is not None:
+        return account, error(
+            429, "Resource level throttle limit for calls to this resource is reached.", 101
+        )
     failure = version_error(request)
     if failure is None and store.take_failure(account):
         failure = error(500, "Internal Server Error")

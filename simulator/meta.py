@@ -45,6 +45,19 @@ _VERSION = re.compile(r"^v\d{1,2}\.\d$")
 RATE_LIMIT_CODE = {"instagram": 80002, "facebook": 80001}
 
 
+def rate_limit_error(account: SimAccount, reset_seconds: float) -> Response:
+    minutes = max(1, math.ceil(reset_seconds / 60))
+    code = RATE_LIMIT_CODE["instagram" if account.platform == "instagram" else "facebook"]
+    what = "Instagram account" if code == 80002 else "Page"
+    return graph_error(
+        f"(#{code}) There have been too many calls to this {what}. Wait a bit and try again. For more info, "
+        "please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+        code,
+        2494055,
+        headers=usage_headers(account, blocked_minutes=minutes),
+    )
+
+
 def _scenario_error(account: SimAccount, endpoint: str) -> Response | None:
     scenario = account.scenario
     if account.access_expired():
@@ -79,16 +92,7 @@ def _scenario_error(account: SimAccount, endpoint: str) -> Response | None:
     if scenario == "transient_error":
         return graph_error("(#2) Service temporarily unavailable", 2, transient=True)
     if scenario == "rate_limited":
-        minutes = max(1, math.ceil(float(account.params.get("reset_seconds", 900)) / 60))
-        code = RATE_LIMIT_CODE["instagram" if account.platform == "instagram" else "facebook"]
-        what = "Instagram account" if code == 80002 else "Page"
-        return graph_error(
-            f"(#{code}) There have been too many calls to this {what}. Wait a bit and try again. For more info, "
-            "please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
-            code,
-            2494055,
-            headers=usage_headers(account, blocked_minutes=minutes),
-        )
+        return rate_limit_error(account, float(account.params.get("reset_seconds", 900)))
     if scenario == "missing_permission":
         if account.platform == "facebook":
             return graph_error(
@@ -146,6 +150,9 @@ async def _authenticate(request: Request, host: str, kind: str) -> tuple[SimAcco
         )
     if account is None:
         return None, graph_error("Invalid OAuth access token - Cannot parse access token", 190)
+    refusal = store.quota.charge(account.platform, account.platform_account_id)
+    if refusal is not None:
+        return None, rate_limit_error(account, refusal.retry_after)
     if store.take_failure(account):
         return None, graph_error("An unknown error occurred", 1, 99, status=500)
     error = _scenario_error(account, endpoint)

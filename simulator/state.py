@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.catalog import names, simulated
+from simulator.latency import LatencyDistribution
+from simulator.quota import Quota
 
 # The simulated platforms are the registry's; each one's facts (scenarios, default counters,
 # token lifetime, id form) are its `SimPlatform`, beside its routes (simulator.catalog).
@@ -128,6 +130,9 @@ class Store:
         self.request_log: deque[tuple[float, str, str, str]] = deque(maxlen=REQUEST_LOG_SIZE)
         # platform -> unix time until which every API request of that platform fails with a 5xx.
         self.outages: dict[str, float] = {}
+        # Set through PUT /_admin/latency: calls without their own latency draw from it.
+        self.latency_distribution: LatencyDistribution | None = None
+        self.quota = Quota()
 
     def reset(self) -> None:
         self.accounts.clear()
@@ -137,6 +142,8 @@ class Store:
         self.request_log.clear()
         self.outages.clear()
         self.latency_ms = self.default_latency_ms
+        self.latency_distribution = None
+        self.quota.reset()
 
     def upsert(self, account: SimAccount) -> SimAccount:
         key = (account.platform, account.platform_account_id)
@@ -213,6 +220,8 @@ class Store:
             return float(account.params.get("latency_ms", 3000))
         if account is not None and account.latency_ms is not None:
             return account.latency_ms
+        if self.latency_distribution is not None:
+            return self.latency_distribution.draw_ms()
         return self.latency_ms
 
     def take_failure(self, account: SimAccount) -> bool:

@@ -90,6 +90,10 @@ async def user_info(request: Request) -> Response:
         return envelope_error(
             401, "access_token_invalid", "The access token is invalid or not found in the request."
         )
+    if store.quota.charge("tiktok", account.platform_account_id) is not None:
+        return envelope_error(
+            429, "rate_limit_exceeded", "The API rate limit was exceeded. Please try again later."
+        )
     if store.take_failure(account):
         return envelope_error(500, "internal_error", "Something went wrong. Please try again later.")
     failure = _scenario_error(account)

@@ -17,6 +17,7 @@ Sources of the reply shapes (checked 2026-12-01; sections are the notes docs/pla
 from __future__ import annotations
 
 import base64
+import math
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,6 +29,7 @@ from starlette.routing import Route
 from adapters.x import API_VERSION
 from simulator.common import bearer_token, maybe_malformed, pause, reply, store_of
 from simulator.platform import SimPlatform
+from simulator.quota import Refusal
 from simulator.state import SimAccount
 
 PREFIX = f"/{API_VERSION}"
@@ -91,6 +93,15 @@ def _rate_headers(account: SimAccount | None, count: int, *, exhausted: bool = F
         "x-rate-limit-limit": str(USERS_ME_LIMIT),
         "x-rate-limit-remaining": str(remaining),
         "x-rate-limit-reset": str(reset),
+    }
+
+
+def _budget_headers(refusal: Refusal) -> dict[str, str]:
+    """x-rate-limit-* of a refusal by the enforced budget (simulator.quota): reset when a call fits again."""
+    return {
+        "x-rate-limit-limit": str(refusal.rate.calls),
+        "x-rate-limit-remaining": "0",
+        "x-rate-limit-reset": str(math.ceil(time.time() + refusal.retry_after)),
     }
 
 
@@ -179,6 +190,9 @@ async def _users(request: Request, user_id: str | None) -> Response:
     headers = _rate_headers(account, count)
     if account is None:
         return problem(401, "Unauthorized", "Unauthorized", "about:blank", headers)
+    refusal = store.quota.charge("x", account.platform_account_id)
+    if refusal is not None:
+        return problem(429, "Too Many Requests", "Too Many Requests", "about:blank", _budget_headers(refusal))
     if store.take_failure(account):
         return problem(503, "Service Unavailable", "Service Unavailable", "about:blank", headers)
     if account.scenario == "rate_limited":

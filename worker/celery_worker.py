@@ -12,11 +12,13 @@ import structlog
 from celery import Celery
 from celery.signals import beat_init, worker_process_init, worker_process_shutdown, worker_ready
 from kombu.exceptions import OperationalError
-from prometheus_client import start_http_server
+from prometheus_client import REGISTRY, start_http_server
 
 from ops.foundation.settings import get_settings
+from worker.budget import budgets_from_settings
+from worker.budget_gauges import BudgetCollector
 from worker.celery_app import make_celery
-from worker.composition import close_process_deps, reset_process_deps
+from worker.composition import close_process_deps, process_deps, reset_process_deps
 from worker.names import DISPATCH_DUE, DOWNSAMPLE_HISTORY
 from worker.webhooks.names import SWEEP as WEBHOOK_SWEEP
 
@@ -69,6 +71,9 @@ def _ready(**_: Any) -> None:
     if port:
         # One exporter per worker host process; with the threads pool every task runs in it.
         try:
+            REGISTRY.register(
+                BudgetCollector(lambda: process_deps().budget, budgets_from_settings(get_settings()))
+            )
             start_http_server(port, addr=get_settings().worker_metrics_host)
             log.info("worker.metrics_listening", port=port)
         except OSError as exc:

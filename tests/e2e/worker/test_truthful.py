@@ -138,6 +138,7 @@ def test_an_operator_problem_fails_the_row_and_is_counted_by_cause(
     wait_until(lambda: "sync.operator_action_needed" in worker.log_text(), 10, 0.2, "the error log line")
     body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     assert 'dravo_operator_problems_total{cause="app_permission",platform="facebook"} 1.0' in body
+    assert 'dravo_budget_app_available_ratio{platform="facebook"}' in body  # the exporter reads the budgets
 
 
 def test_a_token_connected_without_expiry_learns_it_on_its_first_sync(
