@@ -23,5 +23,7 @@ if [ ! -e "$policy" ]; then
   created_policy=1
 fi
 trap '[ -n "$created_policy" ] && $SUDO rm -f "$policy"' EXIT
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null
+install() { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null; }
+# A fresh machine may have no package lists yet: fetch them once and try again.
+install || { $SUDO apt-get update -qq && install; }
 command -v promtool >/dev/null
