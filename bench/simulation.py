@@ -66,6 +66,7 @@ def freshness_scenario() -> Scenario:
         duration=fs.RUN,
         latency=latency(),
         outages=(Outage(fs.OUTAGE_PLATFORM, fs.OUTAGE_START, fs.OUTAGE_LENGTH),),
+        steady_start=True,  # as the soak starts (bench.freshness.steady_start)
     )
 
 

@@ -39,6 +39,25 @@ class PlatformAccounts:
             stale_count=count,
         )
 
+    @classmethod
+    def steady(cls, platform: str, reads: list[tuple[float, float]]) -> PlatformAccounts:
+        """Accounts already read: `reads[i]` is (stale_after, next_sync_at) of account i, in
+        seconds from the start (the soak's start: each read a random time before it)."""
+        rows = cls(
+            platform=platform,
+            count=len(reads),
+            due=[(next_s, i) for i, (_, next_s) in enumerate(reads)],
+            status=["synced"] * len(reads),
+            failures=[0] * len(reads),
+            stale_after=[-1.0] * len(reads),
+            is_stale=[True] * len(reads),
+            stale_count=len(reads),
+        )
+        heapq.heapify(rows.due)
+        for i, (stale_after_s, _) in enumerate(reads):
+            rows.read(i, stale_after_s)
+        return rows
+
     def claim(self, limit: int, now_s: float) -> list[int]:
         """Most overdue first, at most `limit`, only rows due by `now_s`."""
         claimed: list[int] = []

@@ -112,6 +112,9 @@ class Scenario:
         default_factory=lambda: timedelta(seconds=setting_default("max_backoff_seconds"))
     )
     sample_every: timedelta = timedelta(seconds=10)
+    # False: every account new and due at the start (an import). True: each already read a
+    # uniform random time within one sync interval before the start (the soak's start).
+    steady_start: bool = False
     seed: int = 1
 
     def policy(self, platform: str) -> SchedulePolicy:

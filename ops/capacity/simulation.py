@@ -33,6 +33,7 @@ from ops.capacity.scenario import Scenario
 from worker.budget import RedisRateBudget
 from worker.dispatch import dispatch_tick
 from worker.outcome import PreviousRow, RowUpdate, SyncFacts, after_error, after_result
+from worker.schedule import after_read
 
 EPOCH = datetime(2030, 1, 1, tzinfo=UTC)  # the virtual clock's zero; any UTC moment would do
 
@@ -140,10 +141,11 @@ class Simulation:
         self.scenario = scenario
         self.rng = random.Random(scenario.seed)
         self.now_s = 0.0
-        self.accounts = {
-            p: PlatformAccounts.pending(p, load.accounts) for p, load in scenario.platforms.items()
-        }
         self.policies = {p: scenario.policy(p) for p in scenario.platforms}
+        self.accounts = {
+            p: self._steady(p, load.accounts) if scenario.steady_start else PlatformAccounts.pending(p, load.accounts)
+            for p, load in scenario.platforms.items()
+        }
         self.budget = RedisRateBudget(
             client, {p: load.budget for p, load in scenario.platforms.items()}, clock=self.clock
         )
@@ -151,6 +153,22 @@ class Simulation:
         self.events: list[_Completion] = []
         self.in_flight = 0
         self.result = SimulationResult(scenario, {p: PlatformCounts() for p in scenario.platforms})
+
+    def _steady(self, platform: str, count: int) -> PlatformAccounts:
+        """Each account read `age` before the start, planned by the production `after_read`."""
+        policy = self.policies[platform]
+        interval = (policy.freshness * (1 - policy.margin_fraction)).total_seconds()
+        reads = []
+        for _ in range(count):
+            read_at = EPOCH - timedelta(seconds=interval * self.rng.random())
+            planned = after_read(policy, read_at, self.rng)
+            reads.append(
+                (
+                    (read_at + policy.freshness - EPOCH).total_seconds(),
+                    (planned - EPOCH).total_seconds(),
+                )
+            )
+        return PlatformAccounts.steady(platform, reads)
 
     def clock(self) -> datetime:
         return EPOCH + timedelta(seconds=self.now_s)

@@ -3,6 +3,7 @@ closed-form capacity model agrees with it (small scenarios, a real Redis for the
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -71,3 +72,16 @@ def test_an_outage_fails_syncs_into_backoff_and_the_backlog_drains(redis_client:
     assert counts.failed > 0
     assert result.stale_shares(1500, 1510)[0] > 0.5  # stale by the outage's end
     assert result.drain_seconds(ONE_CALL, 1500, 0.0) is not None
+
+
+def test_a_steady_start_spreads_the_reads_like_the_soaks_start(redis_client: redis.Redis) -> None:
+    # Accounts read at random times before the start (as the soak seeds them) are never stale
+    # and come due spread out: every minute carries calls, none arrive as one wave.
+    base = _scenario(600, timedelta(minutes=10), PLENTY, hours=0.5)
+    steady = dataclasses.replace(base, steady_start=True)
+    result = simulate(steady, redis_client)
+    assert max(result.stale_shares(0, result.seconds)) == 0.0
+    per_minute = result.calls_per_minute(ONE_CALL, 0, result.seconds)
+    # 600 accounts every ~8.2 min: about 73 calls a minute, none of the minutes empty.
+    assert min(per_minute) > 0
+    assert percentile_50(per_minute) == pytest.approx(600 / 8.25, rel=0.25)
