@@ -143,7 +143,9 @@ class Simulation:
         self.now_s = 0.0
         self.policies = {p: scenario.policy(p) for p in scenario.platforms}
         self.accounts = {
-            p: self._steady(p, load.accounts) if scenario.steady_start else PlatformAccounts.pending(p, load.accounts)
+            p: self._steady(p, load.accounts)
+            if scenario.steady_start
+            else PlatformAccounts.pending(p, load.accounts)
             for p, load in scenario.platforms.items()
         }
         self.budget = RedisRateBudget(
