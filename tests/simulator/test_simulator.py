@@ -15,22 +15,8 @@ import httpx
 import pytest
 
 from simulator.client import SimulatorClient, SimulatorError
-from simulator.server import running_simulator
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def url() -> Iterator[str]:
-    with running_simulator(latency_ms=0) as base:
-        yield base
-
-
-@pytest.fixture
-def sim(url: str) -> Iterator[SimulatorClient]:
-    with SimulatorClient(url) as client:
-        client.reset()
-        yield client
 
 
 @pytest.fixture
