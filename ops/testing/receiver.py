@@ -3,6 +3,10 @@
 It records every request (headers, body, arrival time) and answers `status_for(n)` for the n-th
 request (0-based), 204 by default; `verify(secret)` checks every recorded request with the
 `standardwebhooks` reference library and returns the parsed payloads.
+
+A request whose body ends before its content-length (the sender died between writing the headers
+and the body, as `kill -9` mid-delivery can do) is recorded with status 0: a real receiver never
+answers it 2xx, so it is never counted as accepted.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook
+
+
+TRUNCATED = 0  # the status recorded for a request whose body was cut short
 
 
 @dataclass(frozen=True)
@@ -38,13 +45,17 @@ class Receiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
                 with receiver._lock:
                     n = len(receiver.received)
-                    status = receiver.status_for(n)
+                    status = receiver.status_for(n) if len(body) == length else TRUNCATED
                     receiver.received.append(
                         Received({k.lower(): v for k, v in self.headers.items()}, body, time.time(), status)
                     )
+                if status == TRUNCATED:
+                    self.close_connection = True
+                    return
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 self.send_response(status)
