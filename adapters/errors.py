@@ -6,13 +6,17 @@ Classified once, where a platform reply is read; everything else keys off the cl
      ├── RetryLater(retry_at)           a short outage: the sync failed and backs off, but is
      │    │                             never tried again before retry_at
      │    └── RateLimited(limit)        a rate limit (the platform's or our own budget): the row is
-     │                                  left as it was, the next sync at retry_at (+ jitter)
+     │         │                        left as it was, the next sync at retry_at (+ jitter)
+     │         └── OutageHold           the platform is held after failing most syncs (worker.outage):
+     │                                  the row is left as it was and keeps its place in the queue
      ├── TokenExpired                   refresh the token silently, then retry once (adapter-internal)
      ├── ReconnectRequired              credentials expired/revoked/missing a permission: user must act
      ├── MetricUnavailable(metric)      one metric can't be read: the rest is a partial result
      ├── InsightsDenied(permission)     the basic read works, the insights edge is refused for lack
      │                                  of a permission: basic metrics kept, row partial (adapter-internal)
      ├── PlatformBroken                 5xx after retries, timeouts, malformed replies: the sync failed
+     │    └── PlatformUnavailable       no usable answer (5xx after retries, timeout, unreachable):
+     │                                  also counted towards an outage hold
      └── IntegrationBug                 our request is wrong (retired metric, wrong token type):
           │                             fails the sync and is logged loudly
           └── OperatorActionNeeded(cause)  only whoever runs the service can fix it (app review or
@@ -59,6 +63,10 @@ class RateLimited(RetryLater):
         self.limit = limit
 
 
+class OutageHold(RateLimited):
+    """Not sent: the platform is held until `retry_at` because most of its syncs just failed."""
+
+
 class TokenExpired(PlatformError):
     """The access token expired; a silent refresh may fix it."""
 
@@ -78,6 +86,10 @@ class MetricUnavailable(PlatformError):
 
 class PlatformBroken(PlatformError):
     """The platform failed us (5xx after retries, timeout, malformed reply)."""
+
+
+class PlatformUnavailable(PlatformBroken):
+    """No usable answer at all: 5xx after retries, a timeout, the platform unreachable."""
 
 
 class IntegrationBug(PlatformError):

@@ -27,7 +27,7 @@ from tenacity import (
 )
 
 from adapters.base import AccountRef, RateBudget
-from adapters.errors import PlatformBroken
+from adapters.errors import PlatformBroken, PlatformUnavailable
 
 log = structlog.get_logger()
 
@@ -147,12 +147,14 @@ class Caller:
         except _TransientStatus as exc:
             return exc.reply
         except httpx.TimeoutException as exc:
-            raise PlatformBroken(f"{self.label} did not answer in time ({endpoint})") from exc
+            raise PlatformUnavailable(f"{self.label} did not answer in time ({endpoint})") from exc
         except httpx.DecodingError as exc:
             raise PlatformBroken(f"{self.label} sent an undecodable reply ({endpoint})") from exc
         except httpx.TransportError as exc:
             # The exception text is not used: it can carry the URL, and Meta URLs can carry tokens.
-            raise PlatformBroken(f"could not reach {self.label} ({endpoint}: {type(exc).__name__})") from exc
+            raise PlatformUnavailable(
+                f"could not reach {self.label} ({endpoint}: {type(exc).__name__})"
+            ) from exc
         return reply
 
     def _log_retry(self, endpoint: str) -> Any:

@@ -34,6 +34,7 @@ from adapters.errors import (
     OperatorActionNeeded,
     PlatformBroken,
     PlatformError,
+    PlatformUnavailable,
     RateLimited,
     ReconnectRequired,
     TokenExpired,
@@ -159,7 +160,7 @@ def classify(
         retry_at = retry_after(reply.headers, now) or next_midnight_utc(now)
         return RateLimited("LinkedIn daily quota reached", retry_at, limit="LinkedIn daily quota")
     if status >= 500:
-        return PlatformBroken(f"LinkedIn failed with HTTP {status} after retries")
+        return PlatformUnavailable(f"LinkedIn failed with HTTP {status} after retries")
     return IntegrationBug(
         f"LinkedIn rejected our request (HTTP {status}): {quote_platform_message(body.get('message'))}"
     )

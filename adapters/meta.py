@@ -26,6 +26,7 @@ from adapters.errors import (
     OperatorActionNeeded,
     PlatformBroken,
     PlatformError,
+    PlatformUnavailable,
     RateLimited,
     ReconnectRequired,
     RetryLater,
@@ -95,7 +96,9 @@ def classify(
     error = graph_error(reply)
     if error is None:
         if reply.status >= 500:
-            return PlatformBroken(f"{label} failed with HTTP {reply.status} after retries ({reply.endpoint})")
+            return PlatformUnavailable(
+                f"{label} failed with HTTP {reply.status} after retries ({reply.endpoint})"
+            )
         if 200 <= reply.status < 300 and reply.json_object is not None:
             return None
         if 200 <= reply.status < 300:
@@ -177,7 +180,7 @@ def _classify_error(
     if code == 3001:
         return IntegrationBug(f"{label} rejected our insights request: {text}")
     if reply.status >= 500:
-        return PlatformBroken(f"{label} failed with HTTP {reply.status} after retries (code {code})")
+        return PlatformUnavailable(f"{label} failed with HTTP {reply.status} after retries (code {code})")
     return IntegrationBug(f"{label} rejected our request (code {code}): {text}")
 
 

@@ -32,6 +32,7 @@ from adapters.errors import (
     OperatorActionNeeded,
     PlatformBroken,
     PlatformError,
+    PlatformUnavailable,
     RateLimited,
     ReconnectRequired,
     TokenExpired,
@@ -90,7 +91,7 @@ def classify(
         _, error = envelope(reply)
     except PlatformBroken as exc:
         if reply.status >= 500:
-            return PlatformBroken(f"TikTok failed with HTTP {reply.status} after retries")
+            return PlatformUnavailable(f"TikTok failed with HTTP {reply.status} after retries")
         return exc
     code = error.get("code")
     message = quote_platform_message(error.get("message"))
@@ -105,7 +106,7 @@ def classify(
         retry_at = retry_after(reply.headers, now) or clamp(now + DEFAULT_RATE_WAIT, now)
         return RateLimited("TikTok rate limit reached", retry_at, limit="TikTok user.info rate limit")
     if code == "internal_error" or reply.status >= 500:
-        return PlatformBroken("TikTok failed with an internal error after retries")
+        return PlatformUnavailable("TikTok failed with an internal error after retries")
     if code == "invalid_params":
         # A field TikTok retired is named in the message; drop it rather than fail the account.
         named = [w for w in _FIELD_IN_MESSAGE.findall(message) if w in requested and w in STAT_FIELDS]

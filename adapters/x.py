@@ -30,6 +30,7 @@ from adapters.errors import (
     OperatorActionNeeded,
     PlatformBroken,
     PlatformError,
+    PlatformUnavailable,
     RateLimited,
     ReconnectRequired,
     TokenExpired,
@@ -136,7 +137,7 @@ def classify(
             "X rate limit reached", retry_at or clamp(now + DEFAULT_RATE_WAIT, now), limit="X user rate limit"
         )
     if status >= 500:
-        return PlatformBroken(f"X failed with HTTP {status} after retries")
+        return PlatformUnavailable(f"X failed with HTTP {status} after retries")
     return IntegrationBug(f"X answered HTTP {status} to our request ({reply.endpoint})")
 
 

@@ -13,6 +13,9 @@ What the platforms report feeds the same keys (`observe`):
 - `usage_percent` (Meta's x-app-usage / BUC headers) at or above the pause threshold: a pause of
   `pause_seconds`, because at 100 % Meta stops answering for hours.
 
+An outage hold (`worker.outage`) refuses every call like a pause, with `OutageHold`, and while
+its probe runs the dispatcher gets at most `probe_syncs` syncs per tick.
+
 Budgets are "CALLS/SECONDS" strings in settings (DRAVO_X_USER_BUDGET=75/900, ...).
 
 Scheduled syncs keep their share: a refresh (`RefreshBudget`, what `refresh=true` syncs spend)
@@ -33,10 +36,11 @@ import redis
 import redis.asyncio as aredis
 
 from adapters.base import AccountRef, BudgetObservation, Platform
-from adapters.errors import RateLimited
+from adapters.errors import OutageHold, RateLimited
 from ops.foundation import platforms as platform_registry
 from ops.foundation.settings import ConfigurationError, Settings
 from worker.names import KEY_PREFIX
+from worker.outage import OutagePolicy, hold_key, probe_key
 from worker.outcome import PLATFORM_LABELS
 
 # Platform calls one sync usually makes (the registry's estimate); the dispatcher divides the app
@@ -46,17 +50,20 @@ ESTIMATED_CALLS_PER_SYNC: dict[str, int] = platform_registry.estimated_calls_per
 # Redis unreachable: don't guess, come back shortly.
 UNAVAILABLE_RETRY = timedelta(seconds=30)
 
-# KEYS: app bucket, user bucket, app pause, user pause. ARGV: app calls, app period ms,
-# user calls, user period ms, calls wanted, app tokens that must stay (the scheduled reserve; 0
-# for scheduled syncs), and optionally the clock in ms (every script: production passes none and
-# the script reads Redis' TIME; the capacity simulation passes its virtual clock, so it runs these
-# very scripts). Returns {granted, wait_ms, which (1 app, 2 user)}.
+# KEYS: app bucket, user bucket, app pause, user pause, outage hold (worker.outage). ARGV: app
+# calls, app period ms, user calls, user period ms, calls wanted, app tokens that must stay (the
+# scheduled reserve; 0 for scheduled syncs), and optionally the clock in ms (every script:
+# production passes none and the script reads Redis' TIME; the capacity simulation passes its
+# virtual clock, so it runs these very scripts). Returns {granted, wait_ms, which (1 app, 2 user,
+# 3 outage hold)}.
 _ACQUIRE = """
 local now = tonumber(ARGV[7] or '')
 if now == nil then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+local held = tonumber(redis.call('GET', KEYS[5]) or '0') - now
+if held > 0 then return {0, held, 3} end
 local want = tonumber(ARGV[5])
 local floors = {tonumber(ARGV[6] or '0'), 0}
 local wait, which = 0, 0
@@ -105,19 +112,23 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
 return 1
 """
 
-# KEYS: app bucket, app pause. ARGV: calls, period ms[, now ms]. Returns whole tokens available now.
+# KEYS: app bucket, app pause, outage hold, outage probe. ARGV: calls, period ms[, now ms].
+# Returns {whole tokens available now (0 while paused or held), 1 while an outage probe runs}.
 _AVAILABLE = """
-if redis.call('PTTL', KEYS[2]) > 0 then return 0 end
 local now = tonumber(ARGV[3] or '')
 if now == nil then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+if redis.call('PTTL', KEYS[2]) > 0 then return {0, 0} end
+if tonumber(redis.call('GET', KEYS[3]) or '0') > now then return {0, 0} end
+local probing = 0
+if tonumber(redis.call('GET', KEYS[4]) or '0') > now then probing = 1 end
 local cap = tonumber(ARGV[1])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local have, ts = tonumber(state[1]), tonumber(state[2])
-if have == nil or ts == nil then return cap end
-return math.floor(math.min(cap, have + math.max(0, now - ts) * cap / tonumber(ARGV[2])))
+if have == nil or ts == nil then return {cap, probing} end
+return {math.floor(math.min(cap, have + math.max(0, now - ts) * cap / tonumber(ARGV[2]))), probing}
 """
 
 
@@ -171,6 +182,7 @@ class RedisRateBudget:
         *,
         pause_percent: float = 90.0,
         pause_seconds: int = 300,
+        probe_syncs: int = OutagePolicy().probe_syncs,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         # `clock` is for the capacity simulation's virtual time; production leaves it None and
@@ -180,6 +192,7 @@ class RedisRateBudget:
         self._budgets = budgets
         self._pause_percent = pause_percent
         self._pause_ms = pause_seconds * 1000
+        self._probe_syncs = probe_syncs
         self._acquire = client.register_script(_ACQUIRE)
         self._cap = client.register_script(_CAP)
         self._available = client.register_script(_AVAILABLE)
@@ -224,9 +237,15 @@ class RedisRateBudget:
         granted, wait_ms, which = reply
         if granted:
             return None
-        scope = "app" if which == 1 else "user"
         label = PLATFORM_LABELS.get(account.platform, account.platform)
         retry_at = self._now() + timedelta(milliseconds=max(int(wait_ms), 1))
+        if which == 3:
+            return OutageHold(
+                f"{label} failed most recent syncs; calls are held until it answers again",
+                retry_at,
+                limit=f"{label} outage hold",
+            )
+        scope = "app" if which == 1 else "user"
         return RateLimited(
             f"{label} {scope} rate budget spent; not calling before the reset",
             retry_at,
@@ -256,20 +275,20 @@ class RedisRateBudget:
             return  # an observation is advice; the next reply repeats it
 
     def dispatchable(self, platform: str) -> int:
-        """How many syncs of `platform` the app budget can carry right now (for the dispatcher)."""
+        """How many syncs of `platform` the app budget can carry right now (for the dispatcher):
+        none while it is paused or held for an outage, at most `probe_syncs` while a probe runs."""
         budget = self._budgets[platform]
-        keys = [_key(platform, "app"), _key(platform, "app", kind="pause")]
         args = [budget.app.calls, budget.app.seconds * 1000, *self._now_ms()]
-        tokens = int(self._run(self._available, keys, args))
-        return tokens // max(ESTIMATED_CALLS_PER_SYNC.get(platform, 1), 1)
+        tokens, probing = self._run(self._available, _available_keys(platform), args)
+        syncs = int(tokens) // max(ESTIMATED_CALLS_PER_SYNC.get(platform, 1), 1)
+        return min(syncs, self._probe_syncs) if probing else syncs
 
     def refreshable(self, platform: str, reserve_fraction: float) -> bool:
         """Whether a refresh sync of `platform` would find app tokens above the scheduled reserve."""
         budget = self._budgets[platform]
-        keys = [_key(platform, "app"), _key(platform, "app", kind="pause")]
         args = [budget.app.calls, budget.app.seconds * 1000, *self._now_ms()]
-        tokens = int(self._run(self._available, keys, args))
-        return _above_reserve(tokens, budget, platform, reserve_fraction)
+        tokens, _ = self._run(self._available, _available_keys(platform), args)
+        return _above_reserve(int(tokens), budget, platform, reserve_fraction)
 
     def for_refresh(self, reserve_fraction: float) -> RefreshBudget:
         return RefreshBudget(self, reserve_fraction)
@@ -295,11 +314,21 @@ class RedisRateBudget:
             _key(p, "user", a),
             _key(p, "app", kind="pause"),
             _key(p, "user", a, kind="pause"),
+            hold_key(p),
         ]
 
     @staticmethod
     def _run(script: Any, keys: list[str], args: list[Any]) -> Any:
         return script(keys=keys, args=args)
+
+
+def _available_keys(platform: str) -> list[str]:
+    return [
+        _key(platform, "app"),
+        _key(platform, "app", kind="pause"),
+        hold_key(platform),
+        probe_key(platform),
+    ]
 
 
 def _above_reserve(tokens: int, budget: PlatformBudget, platform: str, reserve_fraction: float) -> bool:
@@ -311,8 +340,8 @@ async def refresh_share_left(
 ) -> bool:
     """`RedisRateBudget.refreshable` on an asyncio client (the API's refresh service)."""
     budget = budgets[platform]
-    keys = [_key(platform, "app"), _key(platform, "app", kind="pause")]
-    tokens = await client.eval(_AVAILABLE, len(keys), *keys, budget.app.calls, budget.app.seconds * 1000)
+    keys = _available_keys(platform)
+    tokens, _ = await client.eval(_AVAILABLE, len(keys), *keys, budget.app.calls, budget.app.seconds * 1000)
     return _above_reserve(int(tokens), budget, platform, reserve_fraction)
 
 

@@ -24,6 +24,7 @@ from models.crypto import TokenCipher
 from models.db import make_engine, make_session_factory
 from ops.foundation.settings import Settings
 from worker.budget import RedisRateBudget, budgets_from_settings
+from worker.outage import OutageDetector, OutagePolicy
 from worker.schedule import SchedulePolicy
 
 
@@ -40,6 +41,7 @@ class WorkerDeps:
     cipher: TokenCipher
     adapters: dict[str, PlatformAdapter]
     budget: RedisRateBudget
+    outage: OutageDetector
     catalog: DbMetricCatalog
     policies: dict[str, SchedulePolicy]
 
@@ -64,6 +66,16 @@ def schedule_policies(settings: Settings) -> dict[str, SchedulePolicy]:
         )
         for p in PLATFORMS
     }
+
+
+def outage_policy(settings: Settings) -> OutagePolicy:
+    return OutagePolicy(
+        min_failures=settings.outage_min_failures,
+        failure_ratio=settings.outage_failure_ratio,
+        window=timedelta(seconds=settings.outage_window_seconds),
+        hold=timedelta(seconds=settings.outage_hold_seconds),
+        probe_syncs=settings.outage_probe_syncs,
+    )
 
 
 def build_deps(settings: Settings, *, pool_size: int | None = None) -> WorkerDeps:
@@ -92,7 +104,9 @@ def build_deps(settings: Settings, *, pool_size: int | None = None) -> WorkerDep
             budgets_from_settings(settings),
             pause_percent=settings.budget_usage_pause_percent,
             pause_seconds=settings.budget_pause_seconds,
+            probe_syncs=settings.outage_probe_syncs,
         ),
+        outage=OutageDetector(client, outage_policy(settings)),
         catalog=DbMetricCatalog(
             sessions,
             cache_seconds=settings.catalog_cache_seconds,

@@ -4,6 +4,7 @@
     FetchResult, complete           synced               replaced            after_read
     FetchResult, incomplete         partial              merged over old     after_read
     RateLimited                     unchanged            unchanged           reset time (+ jitter)
+    OutageHold (worker.outage)      unchanged            unchanged           when it became due
     RetryLater (a short outage)     failed               unchanged           backoff, never before
                                                                              retry_at
     ReconnectRequired/TokenExpired  requires_reconnect   unchanged           NULL (until reconnect)
@@ -34,6 +35,7 @@ from adapters.base import FetchResult
 from adapters.errors import (
     IntegrationBug,
     OperatorActionNeeded,
+    OutageHold,
     PlatformError,
     RateLimited,
     ReconnectRequired,
@@ -175,6 +177,7 @@ def after_error(prev: PreviousRow, error: BaseException, facts: SyncFacts, rng: 
     kept = dict(prev.metrics)
     if isinstance(error, RateLimited):
         when = error.retry_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        held = isinstance(error, OutageHold)
         return RowUpdate(
             sync_status=prev.sync_status,
             metrics=kept,
@@ -182,10 +185,18 @@ def after_error(prev: PreviousRow, error: BaseException, facts: SyncFacts, rng: 
             error_message=prev.error_message,
             last_updated_at=prev.last_updated_at,
             stale_after=prev.stale_after,
-            next_sync_at=schedule.after_rate_limit(error.retry_at, facts.now, rng),
+            next_sync_at=(
+                schedule.place_in_queue(facts.policy, prev.last_updated_at, facts.now)
+                if held
+                else schedule.after_rate_limit(error.retry_at, facts.now, rng)
+            ),
             consecutive_failures=prev.consecutive_failures,
-            deferred_note=f"{error.limit} reached; next attempt after {when}",
-            event="sync.rate_limited",
+            deferred_note=(
+                f"{error.limit}: next attempt after {when}"
+                if held
+                else f"{error.limit} reached; next attempt after {when}"
+            ),
+            event="sync.outage_held" if held else "sync.rate_limited",
             log_fields={"limit": error.limit, "retry_at": when},
         )
     message = safe_message(

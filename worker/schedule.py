@@ -5,6 +5,8 @@
 - After a failure: `backoff_base * 2**(failures - 1)`, capped at `max_backoff`, shortened by up
   to 20 % at random so accounts that failed together don't retry together.
 - After a rate limit: the platform's reset time plus a little jitter, never before it.
+- Held for a platform outage (worker.outage): back to when the account first became due, so it
+  keeps its place among the waiting accounts (the dispatcher claims none while the hold lasts).
 """
 
 from __future__ import annotations
@@ -50,3 +52,13 @@ def after_rate_limit(retry_at: datetime, now: datetime, rng: random.Random) -> d
     wait = max(retry_at - now, timedelta(0))
     spread = min(RATE_LIMIT_SPREAD_MAX, wait * RATE_LIMIT_SPREAD_FRACTION)
     return max(retry_at, now) + spread * rng.random()
+
+
+def place_in_queue(policy: SchedulePolicy, last_read: datetime | None, now: datetime) -> datetime:
+    """When an account last read at `last_read` became due, without jitter (now at the latest).
+
+    The dispatcher claims most overdue first, so an account put back here after an outage hold
+    is read in the order of how stale it is, not of when it happened to be tried."""
+    if last_read is None:
+        return now
+    return min(now, last_read + policy.freshness * (1 - policy.margin_fraction))

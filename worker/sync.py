@@ -24,9 +24,10 @@ from adapters.errors import PlatformError
 from models import sync_state
 from models.crypto import CredentialsUnreadable
 from models.sync_state import ClaimedAccount
-from ops.foundation.metrics import record_operator_problem, record_sync
+from ops.foundation.metrics import record_operator_problem, record_outage_hold, record_sync
 from worker.composition import WorkerDeps
 from worker.names import refresh_lock_key, sync_done_channel
+from worker.outage import Health, health_of
 from worker.outcome import (
     PreviousRow,
     RowUpdate,
@@ -104,11 +105,12 @@ class SyncRunner:
                 self._release_refresh(account_id)
             return SyncReport(account_id=account_id, claimed=False)
         started = time.perf_counter()
+        health: Health | None = None
         try:
-            update, calls = self._fetch(claim, now, mode)
+            update, calls, health = self._fetch(claim, now, mode)
             written = self._write(claim, update)
         finally:
-            self._notify(account_id)
+            self._notify(account_id, claim.platform, health)
         record_sync(
             claim.platform,
             update.event if written else "sync.lease_lost",
@@ -117,7 +119,10 @@ class SyncRunner:
         )
         return SyncReport(account_id, True, written, update.sync_status, calls)
 
-    def _fetch(self, claim: ClaimedAccount, now: datetime, mode: Mode) -> tuple[RowUpdate, int]:
+    def _fetch(
+        self, claim: ClaimedAccount, now: datetime, mode: Mode
+    ) -> tuple[RowUpdate, int, Health | None]:
+        """The row update, the platform calls made, and what the outcome says of the platform."""
         deps = self._deps
         ref = AccountRef(
             account_id=claim.account_id,
@@ -141,7 +146,7 @@ class SyncRunner:
             credentials = deps.cipher.decrypt(claim.credentials)
         except CredentialsUnreadable:
             # Logged at error level by _write (the operator must act); the tenant sees a generic line.
-            return after_unreadable_credentials(previous, SyncFacts(now=now, policy=policy)), 0
+            return after_unreadable_credentials(previous, SyncFacts(now=now, policy=policy)), 0, None
         sink = LeaseGuardedSink(deps, claim.account_id, claim.lease_token, claim.credential_version)
         context = SyncContext(
             credentials=credentials,
@@ -195,7 +200,7 @@ class SyncRunner:
         expires = current.expires_at
         if facts.expiry_warning and expires is not None and expires > now:
             update = replace(update, token_expiring_at=expires)
-        return update, calls
+        return update, calls, health_of(error)
 
     def _write(self, claim: ClaimedAccount, update: RowUpdate) -> bool:
         deps = self._deps
@@ -236,15 +241,23 @@ class SyncRunner:
             log.info(update.event, **fields, next_sync_at=_iso(update.next_sync_at))
         return True
 
-    def _notify(self, account_id: str) -> None:
-        """Wake refresh waiters and drop the single-flight marker; Redis trouble is not fatal."""
+    def _notify(self, account_id: str, platform: str, health: Health | None) -> None:
+        """Wake refresh waiters, drop the single-flight marker and count the outcome towards an
+        outage hold (worker.outage), in one round trip; Redis trouble is not fatal."""
         try:
             with self._deps.redis.pipeline(transaction=False) as pipe:
                 pipe.delete(refresh_lock_key(account_id))
                 pipe.publish(sync_done_channel(account_id), "done")
-                pipe.execute()
+                if health is not None:
+                    self._deps.outage.record(platform, health, client=pipe)
+                replies = pipe.execute()
         except redis.RedisError as exc:
             log.warning("sync.notify_failed", account_id=account_id, error=type(exc).__name__)
+            return
+        if health is not None and replies[-1] == 1:
+            hold = self._deps.outage.policy.hold
+            log.warning("platform.outage_hold", platform=platform, hold_seconds=hold.total_seconds())
+            record_outage_hold(platform)
 
     def _release_refresh(self, account_id: str) -> None:
         # Another sync holds the lease and will publish when it is done; this refresh found

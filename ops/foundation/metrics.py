@@ -25,6 +25,11 @@ OPERATOR_PROBLEMS = Counter(
     "Syncs failed by a problem only the operator can fix (app review, product, credits, API version).",
     ["platform", "cause"],
 )
+OUTAGE_HOLDS = Counter(
+    "dravo_platform_outage_holds_total",
+    "Outage holds started: a platform failed most syncs, so its calls were held (worker.outage).",
+    ["platform"],
+)
 DISPATCHED = Counter(
     "dravo_dispatched_total", "Accounts claimed and enqueued by the dispatcher.", ["platform"]
 )
@@ -44,6 +49,10 @@ def record_sync(platform: str, event: str, calls: int, seconds: float) -> None:
         PLATFORM_CALLS.labels(platform).inc(calls)
     if event == "sync.rate_limited":
         RATE_LIMIT_DEFERRALS.labels(platform).inc()
+
+
+def record_outage_hold(platform: str) -> None:
+    OUTAGE_HOLDS.labels(platform).inc()
 
 
 def record_operator_problem(platform: str, cause: str) -> None:

@@ -174,6 +174,15 @@ class Settings(BaseSettings):
     # Meta usage headers at or above this percent pause that budget for budget_pause_seconds.
     budget_usage_pause_percent: float = Field(90.0, gt=0, le=100)
     budget_pause_seconds: int = Field(300, ge=1)
+    # Outage holds (worker.outage, docs/worker.md): when, within the window, at least
+    # outage_min_failures syncs of a platform found it unavailable and they were at least
+    # outage_failure_ratio of its counted syncs, no call goes to it for outage_hold_seconds; then
+    # at most outage_probe_syncs per dispatcher tick until one answers. 0 failures turns holds off.
+    outage_min_failures: int = Field(20, ge=0)
+    outage_failure_ratio: float = Field(0.5, gt=0, le=1)
+    outage_window_seconds: float = Field(60.0, gt=0)
+    outage_hold_seconds: float = Field(60.0, gt=0)
+    outage_probe_syncs: int = Field(5, ge=1)
 
     # History retention (docs/worker.md): snapshots of the last history_recent_days are kept whole
     # (the cutoff is the start of that UTC day, so 7 to 8 days), older ones downsampled to the last

@@ -21,7 +21,6 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
-
 TRUNCATED = 0  # the status recorded for a request whose body was cut short
 
 

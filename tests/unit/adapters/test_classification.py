@@ -13,6 +13,7 @@ from adapters.errors import (
     OperatorActionNeeded,
     PlatformBroken,
     PlatformError,
+    PlatformUnavailable,
     RateLimited,
     ReconnectRequired,
     RetryLater,
@@ -44,7 +45,7 @@ NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
         (400, rec.META_THROTTLED_80000, RateLimited),
         (500, rec.META_UNKNOWN_500, RetryLater),
         (400, rec.META_TRANSIENT, RetryLater),
-        (503, b"<html>Service Unavailable</html>", PlatformBroken),
+        (503, b"<html>Service Unavailable</html>", PlatformUnavailable),
         (200, b"<html>oops</html>", PlatformBroken),
         (200, b'{"id": "1", "followers', PlatformBroken),
         (404, b"Not Found", IntegrationBug),
@@ -119,7 +120,7 @@ RESET = int((NOW + timedelta(minutes=9)).timestamp())
         (402, rec.X_CREDITS, {}, OperatorActionNeeded),
         (429, rec.X_USAGE_CAP, {}, OperatorActionNeeded),
         (429, rec.X_TOO_MANY, {"x-rate-limit-reset": str(RESET), "x-rate-limit-remaining": "0"}, RateLimited),
-        (503, {"title": "Service Unavailable"}, {}, PlatformBroken),
+        (503, {"title": "Service Unavailable"}, {}, PlatformUnavailable),
         (200, b"<html/>", {}, PlatformBroken),
         (200, {"errors": [{"title": "Not Found Error"}]}, {}, PlatformBroken),
     ],
@@ -154,8 +155,8 @@ def test_x_refresh_refusal_means_reconnect(error: str) -> None:
         (403, rec.LI_FORBIDDEN, ReconnectRequired),
         (426, rec.LI_SUNSET, OperatorActionNeeded),
         (400, {"status": 400, "message": "Syntax exception in path variables"}, IntegrationBug),
-        (500, {"status": 500, "message": "Internal Server Error"}, PlatformBroken),
-        (504, b"Gateway Timeout", PlatformBroken),
+        (500, {"status": 500, "message": "Internal Server Error"}, PlatformUnavailable),
+        (504, b"Gateway Timeout", PlatformUnavailable),
     ],
 )
 def test_linkedin_table(status: int, body: object, expected: type[PlatformError]) -> None:
@@ -177,7 +178,7 @@ def test_linkedin_refresh_refusal_means_reconnect() -> None:
     ("status", "code", "expected"),
     [
         (429, "rate_limit_exceeded", RateLimited),
-        (500, "internal_error", PlatformBroken),
+        (500, "internal_error", PlatformUnavailable),
         (401, "access_token_invalid", TokenExpired),
         (401, "scope_not_authorized", ReconnectRequired),
         (400, "scope_permission_missed", ReconnectRequired),
@@ -206,7 +207,9 @@ def test_tiktok_retired_field_is_isolated() -> None:
     [(200, {"data": {}}), (200, b"not json"), (500, b"<html/>"), (404, {"message": "no envelope"})],
 )
 def test_tiktok_missing_envelope_is_broken(status: int, body: object) -> None:
-    assert type(tiktok.classify(make_reply(status, body), NOW)) is PlatformBroken
+    # A 5xx is no answer at all (it counts towards an outage hold); the others are bad answers.
+    expected = PlatformUnavailable if status >= 500 else PlatformBroken
+    assert type(tiktok.classify(make_reply(status, body), NOW)) is expected
 
 
 @pytest.mark.parametrize("status", [200, 400])
