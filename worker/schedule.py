@@ -55,10 +55,11 @@ def after_rate_limit(retry_at: datetime, now: datetime, rng: random.Random) -> d
 
 
 def place_in_queue(policy: SchedulePolicy, last_read: datetime | None, now: datetime) -> datetime:
-    """When an account last read at `last_read` became due, without jitter (now at the latest).
+    """When an account last read at `last_read` is (or was) due, without jitter; `now` for an
+    account never read.
 
     The dispatcher claims most overdue first, so an account put back here after an outage hold
     is read in the order of how stale it is, not of when it happened to be tried."""
     if last_read is None:
         return now
-    return min(now, last_read + policy.freshness * (1 - policy.margin_fraction))
+    return last_read + policy.freshness * (1 - policy.margin_fraction)

@@ -58,6 +58,8 @@ def test_one_platform_5xx_for_30_seconds(
     credential_scan: CredentialScan,
 ) -> None:
     faults_env["DRAVO_BACKOFF_BASE_SECONDS"] = str(BACKOFF_BASE_SECONDS)
+    # Per-account backoff alone: outage holds are tests/faults/test_outage_hold.py's.
+    faults_env["DRAVO_OUTAGE_MIN_FAILURES"] = "0"
     simulator.set_latency(50)  # a realistic platform: slots are busy for a while per call
     processes.worker(concurrency=8)
     processes.beat()
