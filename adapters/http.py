@@ -8,7 +8,6 @@ reads, parses JSON, and counts every call. Classifying the reply is the platform
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from tenacity import (
 
 from adapters.base import AccountRef, RateBudget
 from adapters.errors import PlatformBroken, PlatformUnavailable
+from ops.foundation import json_codec
 
 log = structlog.get_logger()
 
@@ -86,7 +86,7 @@ class _TransientStatus(Exception):
 
 def parse_json(body: bytes) -> tuple[Any, bool]:
     try:
-        return json.loads(body), True
+        return json_codec.loads(body), True
     # ValueError covers bad JSON, bad UTF-8 and over-long integer literals; deep nesting recurses.
     except (ValueError, RecursionError):
         return None, False

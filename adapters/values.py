@@ -7,6 +7,7 @@ number, a missing field) becomes `PlatformBroken` with a message naming the fiel
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,6 +88,7 @@ def require(data: Mapping[str, Any], key: str, where: str) -> Any:
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
+@functools.lru_cache(maxsize=4096)  # the same few hundred LinkedIn keys, on every sync
 def snake_case(name: str) -> str:
     """`allPageViews` -> `all_page_views`; `firstDegreeSize` -> `first_degree_size`."""
     return _CAMEL.sub("_", name).lower()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ops.foundation import json_codec
+
 
 def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
     # pre_ping: a Postgres restart must cost one failed checkout, not a broken pool.
@@ -15,6 +17,9 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
+        # JSONB columns (metrics, warnings) on every sync.
+        json_serializer=json_codec.dumps,
+        json_deserializer=json_codec.loads,
     )
 
 

@@ -30,6 +30,9 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     )
     structlog.configure(
         processors=[
+            # Drop events under the level before any processor runs: the adapters' debug lines
+            # (one per platform call) otherwise cost a timestamp and a dict each.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.processors.format_exc_info if json else structlog.processors.StackInfoRenderer(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
