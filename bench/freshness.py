@@ -333,6 +333,7 @@ def summarise(result: Soak) -> dict[str, Any]:
         # The outage platform's calls per minute before the outage and while its backlog drained.
         "outage_platform_calls_before": median(per_minute(samples, platform, WARM_UP, outage_start)),
         "outage_platform_calls_drain": median(per_minute(samples, platform, outage_end, steady_end)),
+        "outage_platform_calls_during": median(per_minute(samples, platform, outage_start, outage_end)),
         "calls": calls,
     }
 
@@ -456,16 +457,39 @@ p50 {pct(summary["settled_stale_share_p50"])}, max {pct(summary["settled_stale_s
         if settled is not None
         else ""
     )
-    return f"""Reading it. {start}The queues were never empty in the steady part: median depth {depths}
-messages{load_text}. The workers consumed syncs at the rate they came due, with that backlog in
-front of them, so each sync waited in its queue for depth / rate seconds of the slack the schedule
-leaves before `stale_after` (it plans the next read at 85 % of the freshness, minus up to 5 %). The
-{out} backlog drained at {drain:,.0f} calls/min against {before:,.0f} before the outage and a budget of
-{summary["calls"][out]["budget_app_per_minute"]:,.0f}/min: not budget-bound but consumer-bound, the
-dispatcher tops each queue up to DRAVO_DISPATCH_BATCH_SIZE and the workers take from all queues
-at once. Which accounts are re-read first after the outage is set by the failure backoff
-(DRAVO_BACKOFF_BASE_SECONDS, doubling, not compressed in this scenario) and by the dispatcher's
-order of `next_sync_at`, which after failures is the retry time, not how stale the account is."""
+    budget = summary["calls"][out]["budget_app_per_minute"]
+    bound = (
+        "not budget-bound but consumer-bound: the dispatcher tops each queue up to "
+        "DRAVO_DISPATCH_BATCH_SIZE and the workers take from all queues at once"
+        if drain < budget / 2
+        else "close to its budget"
+    )
+    queues = (
+        f"The queues were never empty in the steady part: median depth {depths} messages{load_text}. "
+        "The workers consumed syncs at the rate they came due, with that backlog in front of them, so "
+        "each sync waited in its queue for depth / rate seconds of the slack the schedule leaves before "
+        "`stale_after` (it plans the next read at 85 % of the freshness, minus up to 5 %)."
+        if min(summary["queue_p50_steady"].values(), default=0) > 0
+        else f"Median queue depth in the steady part: {depths} messages{load_text}."
+    )
+    rho = summary["stalest_first_spearman"]
+    order = (
+        "The backlog was re-read stalest first: the syncs queued or due while the platform was held "
+        "were refused before any call and put back at the time they became due "
+        '(docs/worker.md, "Outage holds"), and the dispatcher claims most overdue first.'
+        if rho >= 0.5
+        else "The backlog was not re-read stalest first: which accounts come first is set by the "
+        "failure backoff and the dispatcher's order of `next_sync_at`."
+    )
+    held = summary.get("outage_platform_calls_during")
+    held_text = (
+        f" While {out} was down the workers sent it {held:,.0f} calls/min (median), against "
+        f"{before:,.0f} before: the outage holds kept the calls to a few probes."
+        if held is not None and held == held and held < before / 2
+        else (f" While {out} was down it got {held:,.0f} calls/min (median)." if held is not None else "")
+    )
+    return f"""Reading it. {start}{queues} The {out} backlog drained at {drain:,.0f} calls/min against
+{before:,.0f} before the outage and a budget of {budget:,.0f}/min: {bound}.{held_text} {order}"""
 
 
 def resummarise() -> dict[str, Any]:
