@@ -41,9 +41,10 @@ from adapters.errors import PlatformBroken, PlatformUnavailable, RateLimited
 from adapters.http import DEFAULT_RETRY
 from ops.capacity.accounts import PlatformAccounts
 from ops.capacity.scenario import Scenario
+from ops.capacity.scripts import Acquire, Record, ScriptBatch
 from worker.budget import RedisRateBudget
 from worker.dispatch import dispatch_tick
-from worker.outage import Health, OutageDetector, health_of
+from worker.outage import Health, health_of
 from worker.outcome import PreviousRow, RowUpdate, SyncFacts, after_error, after_result
 from worker.schedule import after_read
 
@@ -184,12 +185,15 @@ class Simulation:
             probe_syncs=scenario.outage_policy.probe_syncs,
             clock=self.clock,
         )
-        self.outage = OutageDetector(client, scenario.outage_policy, clock=self.clock)
+        # The budget's acquire and the detector's record scripts, batched (ops.capacity.scripts).
+        self.scripts = ScriptBatch(
+            client, {p: load.budget for p, load in scenario.platforms.items()}, scenario.outage_policy
+        )
         self.queues: dict[str, deque[int]] = {p: deque() for p in scenario.platforms}
         self.ports = _MemoryPorts(self.accounts, self.budget, EPOCH, self.queues)
         self.events: list[_Completion] = []
         self.in_flight = 0
-        self.health: list[tuple[float, str, Health]] = []  # outcomes not yet sent to the detector
+        self.health: list[Record] = []  # outcomes not yet sent to the detector
         workers = scenario.workers
         self.free_slots = workers.slots if workers else 0
         self.cpu_free_at = 0.0  # the pool's CPU is busy until then (bounded pool only)
@@ -280,21 +284,18 @@ class Simulation:
         self.result.samples.append(Sample(t, shares, stale / max(total, 1), calls, queued))
 
     def _send_health(self) -> None:
-        """The outcomes since the last budget call, each at its own moment, in one round trip
-        (production sends each in the pipeline its sync ends with)."""
-        if not self.health:
-            return
-        now = self.now_s
-        with self.client.pipeline(transaction=False) as pipe:
-            for at, platform, health in self.health:
-                self.now_s = at
-                self.outage.record(platform, health, client=pipe)
-            replies = pipe.execute()
-        for (_, platform, _), started in zip(self.health, replies, strict=True):
-            if started == 1:
-                self.result.counts[platform].holds += 1
-        self.health.clear()
-        self.now_s = now
+        """The outcomes since the last budget call, each at its own moment (production sends each
+        in the pipeline its sync ends with); before the dispatcher reads the hold."""
+        self._scripts([], int(self.clock().timestamp() * 1000))
+
+    def _scripts(self, acquires: list[Acquire], now_ms: int) -> list[tuple[int, int, int]]:
+        """The pending outcome records, then `acquires`, in one round trip."""
+        records, self.health = self.health, []
+        started, granted = self.scripts.run(records, acquires, now_ms)
+        for record, began in zip(records, started, strict=True):
+            if began:
+                self.result.counts[record.platform].holds += 1
+        return granted
 
     def _publish(self, claims: Sequence[tuple[str, int]]) -> int:
         if self.scenario.workers is None:
@@ -327,7 +328,6 @@ class Simulation:
         if not taken:
             return
         self.now_s = now
-        self._send_health()
         # The CPU serves syncs one after the other at its rate: a sync taken now starts its calls
         # when its share of CPU is done (its thread holds the slot meanwhile).
         per_sync = 1 / workers.max_syncs_per_second
@@ -346,14 +346,17 @@ class Simulation:
         for platform, index in claims:
             down = self.scenario.in_outage(platform, at)
             calls = DEFAULT_RETRY.attempts if down else self.scenario.platforms[platform].calls_per_sync
-            ref = AccountRef(account_id=f"sim-{index}", platform=platform, platform_account_id=str(index))  # type: ignore[arg-type]
-            wanted.append((ref, calls))
-        # One round trip for these syncs: the same script, in order, as one acquire each.
-        refusals = self.budget.acquire_many(wanted)
-        for k, ((platform, index), (_, calls), refusal) in enumerate(
-            zip(claims, wanted, refusals, strict=True)
-        ):
-            self._start(platform, index, calls, refusal, now if starts is None else starts[k], now)
+            wanted.append(Acquire(platform, f"sim-{index}", calls))
+        # One round trip for the outcomes since the last one and these syncs: the production
+        # scripts in order, as one call each.
+        replies = self._scripts(wanted, int(self.clock().timestamp() * 1000))
+        for k, ((platform, index), acquire, reply) in enumerate(zip(claims, wanted, replies, strict=True)):
+            refusal = None if reply[0] else self._refusal(acquire, reply)
+            self._start(platform, index, acquire.calls, refusal, now if starts is None else starts[k], now)
+
+    def _refusal(self, acquire: Acquire, reply: tuple[int, int, int]) -> RateLimited | None:
+        ref = AccountRef(account_id=acquire.account_id, platform=acquire.platform, platform_account_id="")  # type: ignore[arg-type]
+        return self.budget._refusal(ref, list(reply))  # the production reading of the reply
 
     def _start(
         self, platform: str, index: int, calls: int, refusal: RateLimited | None, start: float, taken: float
@@ -401,7 +404,11 @@ class Simulation:
             self.free_slots += 1
         self.result.busy_seconds += done.duration
         if done.health is not None:
-            self.health.append((done.at, done.platform, done.health))
+            self.health.append(
+                Record(
+                    done.platform, done.health, int((EPOCH + timedelta(seconds=done.at)).timestamp() * 1000)
+                )
+            )
         if update.event == "sync.rate_limited":
             counts.rate_limited += 1
         elif update.event == "sync.outage_held":
