@@ -31,7 +31,7 @@ from worker.budget import PlatformBudget, Rate
 # Database 15: no other benchmark or test uses it (14 is the scheduler benchmark's, which flushes it).
 REDIS_URL = os.environ.get("DRAVO_SIMULATION_REDIS_URL", "redis://127.0.0.1:6379/15")
 MILLION = 1_000_000
-MILLION_HOURS = 48  # `--hours N` shortens it: 48 h takes over an hour on a busy 2-core machine
+MILLION_HOURS = 48  # `--hours N` shortens it; 48 h: about 4 minutes on a 2-core machine (docs/capacity.md)
 
 
 def million_hours() -> float:

@@ -69,8 +69,9 @@ def _platform_table(platform: str, budget: PlatformBudget, policy: OutagePolicy)
 
 def batch_source(budgets: dict[str, PlatformBudget], policy: OutagePolicy) -> str:
     """ARGV: number of records, then per record (platform number, 1 up / 0 down, clock ms), then
-    the acquires' clock ms and per acquire (platform number, account id, calls). Returns
-    {per record 1 if it started a hold, per acquire {granted, wait_ms, which}}."""
+    the acquires' clock ms and per acquire (platform number, account id, calls). Returns one flat
+    array (nested replies cost redis-py a parse each): per record 1 if it started a hold, then
+    per acquire granted, wait_ms, which."""
     tables = ",\n  ".join(_platform_table(p, b, policy) for p, b in budgets.items())
     return f"""
 local function acquire(KEYS, ARGV)
@@ -82,25 +83,27 @@ end
 local P = {{
   {tables}
 }}
-local records, started, granted = tonumber(ARGV[1]), {{}}, {{}}
+local records, out = tonumber(ARGV[1]), {{}}
 local i = 2
 for r = 1, records do
   local p = P[tonumber(ARGV[i])]
-  started[r] = record({{p.window, p.hold, p.probe}},
+  out[#out + 1] = record({{p.window, p.hold, p.probe}},
     {{ARGV[i + 1], p.window_ms, p.min_failures, p.ratio, p.hold_ms, ARGV[i + 2]}})
   i = i + 3
 end
 local now = ARGV[i]
 i = i + 1
-local a = 1
 while i <= #ARGV do
   local p, account = P[tonumber(ARGV[i])], ARGV[i + 1]
-  granted[a] = acquire({{p.app, p.user .. account, p.app_pause, p.user_pause .. account, p.hold}},
+  local reply = acquire({{p.app, p.user .. account, p.app_pause, p.user_pause .. account, p.hold}},
     {{p.app_calls, p.app_ms, p.user_calls, p.user_ms, ARGV[i + 2], '0', now}})
-  a = a + 1
+  local n = #out
+  out[n + 1] = reply[1]
+  out[n + 2] = reply[2]
+  out[n + 3] = reply[3]
   i = i + 3
 end
-return {{started, granted}}
+return out
 """
 
 
@@ -131,5 +134,8 @@ class ScriptBatch:
         args.append(now_ms)
         for a in acquires:
             args += [self._numbers[a.platform], a.account_id, a.calls]
-        started, granted = self._script(keys=[], args=args)
-        return [int(s) == 1 for s in started], [(int(g[0]), int(g[1]), int(g[2])) for g in granted]
+        out = self._script(keys=[], args=args)
+        n = len(records)
+        rest = out[n:]
+        granted = [(int(rest[k]), int(rest[k + 1]), int(rest[k + 2])) for k in range(0, len(rest), 3)]
+        return [int(s) == 1 for s in out[:n]], granted
