@@ -49,6 +49,7 @@ from worker.outcome import PreviousRow, RowUpdate, SyncFacts, after_error, after
 from worker.schedule import after_read
 
 EPOCH = datetime(2030, 1, 1, tzinfo=UTC)  # the virtual clock's zero; any UTC moment would do
+EPOCH_MS = int(EPOCH.timestamp() * 1000)
 
 
 @dataclass
@@ -82,6 +83,7 @@ class SimulationResult:
     # Per outage platform: (seconds overdue at the outage's end, seconds until re-read or None)
     # of each account stale when it ended, for the stalest-first rank correlation.
     rereads: dict[str, list[tuple[float, float | None]]] = field(default_factory=dict)
+    hold_starts: dict[str, list[float]] = field(default_factory=dict)  # seconds from the start
 
     @property
     def seconds(self) -> float:
@@ -295,6 +297,8 @@ class Simulation:
         for record, began in zip(records, started, strict=True):
             if began:
                 self.result.counts[record.platform].holds += 1
+                at = (record.at_ms - EPOCH_MS) / 1000
+                self.result.hold_starts.setdefault(record.platform, []).append(at)
         return granted
 
     def _publish(self, claims: Sequence[tuple[str, int]]) -> int:

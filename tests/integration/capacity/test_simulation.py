@@ -100,8 +100,12 @@ def test_an_outage_longer_than_the_hold_is_held_and_its_backlog_read_stalest_fir
     result = simulate(scenario, redis_client)
     counts = result.counts[ONE_CALL]
     assert counts.holds >= 2  # the first hold, then a probe that found it still down
-    # While held nothing is called: during the outage only the syncs that started the hold and
-    # the probes (at most probe_syncs a tick) reached the platform, each with its retries.
+    # While held nothing is called: no calls between two samples inside a hold.
+    hold = policy.hold.total_seconds()
+    for began in result.hold_starts[ONE_CALL]:
+        inside = [s.calls[ONE_CALL] for s in result.samples if began < s.at < began + hold]
+        assert len(inside) >= 4 and len(set(inside)) == 1, (began, inside)
+    # During the outage only the syncs that started the hold and the probes (at most probe_syncs a tick) reached the platform, each with its retries.
     attempts = DEFAULT_RETRY.attempts
     during = [s.calls[ONE_CALL] for s in result.samples if start.total_seconds() <= s.at]
     end_s = (start + length).total_seconds()
@@ -140,3 +144,22 @@ def test_a_bounded_pool_holds_a_slot_for_each_sync_s_calls(redis_client: redis.R
     expected = workers.slots / DEFAULT_LATENCY.mean_seconds
     assert result.syncs_per_second() == pytest.approx(expected, rel=0.1)
     assert result.mean_in_flight() == pytest.approx(workers.slots, rel=0.05)
+
+
+def test_messages_queued_when_a_hold_starts_are_refused_and_keep_their_place(
+    redis_client: redis.Redis,
+) -> None:
+    # A pool slightly slower than the demand (11 syncs/s for 12), so the queue is never empty
+    # when the hold starts: those messages reach the acquire script, which refuses them with
+    # OutageHold (no call, no failure), and the dispatcher claims no more until the probe.
+    workers = Workers(processes=1, concurrency=50, cpu_per_sync_seconds=0.09, cores=1)
+    base = _scenario(3_000, timedelta(minutes=5), PLENTY, hours=40 / 60)
+    outage = Outage(ONE_CALL, timedelta(minutes=20), timedelta(minutes=6))
+    scenario = dataclasses.replace(base, outages=(outage,), workers=workers, steady_start=True)
+    result = simulate(scenario, redis_client)
+    counts = result.counts[ONE_CALL]
+    first = result.hold_starts[ONE_CALL][0]
+    assert next(s.queued[ONE_CALL] for s in result.samples if s.at >= first - 10) > 0
+    assert counts.held > 0 and counts.rate_limited == 0
+    assert 0 <= counts.syncs - (counts.succeeded + counts.failed + counts.held) <= workers.slots  # in flight
+    assert next(s.queued[ONE_CALL] for s in result.samples if s.at >= first + 30) == 0  # taken, held
