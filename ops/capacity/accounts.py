@@ -12,6 +12,8 @@ import heapq
 from dataclasses import dataclass, field
 from datetime import datetime
 
+NEVER = float("-inf")  # stale_after of an account never read
+
 
 @dataclass
 class PlatformAccounts:
@@ -20,7 +22,7 @@ class PlatformAccounts:
     due: list[tuple[float, int]] = field(default_factory=list)
     status: list[str] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)
-    stale_after: list[float] = field(default_factory=list)  # seconds from the start; -1: never read
+    stale_after: list[float] = field(default_factory=list)  # seconds from the start; NEVER: not read
     stale_at: list[tuple[float, int]] = field(default_factory=list)
     is_stale: list[bool] = field(default_factory=list)
     stale_count: int = 0
@@ -34,7 +36,7 @@ class PlatformAccounts:
             due=[(0.0, i) for i in range(count)],  # sorted, so already a heap
             status=["pending"] * count,
             failures=[0] * count,
-            stale_after=[-1.0] * count,
+            stale_after=[NEVER] * count,
             is_stale=[True] * count,
             stale_count=count,
         )
@@ -49,7 +51,7 @@ class PlatformAccounts:
             due=[(next_s, i) for i, (_, next_s) in enumerate(reads)],
             status=["synced"] * len(reads),
             failures=[0] * len(reads),
-            stale_after=[-1.0] * len(reads),
+            stale_after=[NEVER] * len(reads),
             is_stale=[True] * len(reads),
             stale_count=len(reads),
         )
@@ -69,6 +71,11 @@ class PlatformAccounts:
     def reschedule(self, index: int, next_s: float | None) -> None:
         if next_s is not None:  # None: requires_reconnect, never due again by itself
             heapq.heappush(self.due, (next_s, index))
+
+    def last_read(self, index: int, freshness_s: float) -> float | None:
+        """When account `index` was last read (seconds from the start), None if never."""
+        stale_after = self.stale_after[index]
+        return None if stale_after == NEVER else stale_after - freshness_s
 
     def read(self, index: int, stale_after_s: float) -> None:
         if self.is_stale[index]:

@@ -1,11 +1,13 @@
 """The steady-state capacity model: closed formulas over a `Scenario` (docs/capacity.md).
 
-Per platform, with freshness F, margin m, jitter j, dispatch interval T, N accounts, c calls per
-sync and an app budget of Q calls per second:
+Per platform, with freshness F, margin m, jitter j, dispatch interval T, N accounts, c calls a
+sync really makes (`PlatformLoad.calls_per_sync`, the registry's `calls_per_sync`) and an app
+budget of Q calls per second:
 
 - a read is planned F(1 - m - j/2) after the previous one on average (`worker.schedule.after_read`)
   and waits T/2 for its tick: interval I = F(1 - m - j/2) + T/2; demand N / I syncs per second;
-- the app budget carries Q / c syncs per second (`dispatchable` divides tokens by c), the
+- the app budget carries Q / c syncs per second (`dispatchable` divides tokens by the registry's
+  estimate, which caps one tick's batch; over time the bucket refills at Q whatever it divides by), the
   dispatcher at most batch / T; syncs run at the smallest of the three;
 - read at rate R, an account stays fresh F after each read, so R * F accounts are fresh
   (Little's law): stale share 1 - min(1, R F / N);

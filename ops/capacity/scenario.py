@@ -15,6 +15,7 @@ from typing import Any
 from ops.foundation import platforms as platform_registry
 from ops.foundation.settings import Settings
 from worker.budget import PlatformBudget, Rate
+from worker.outage import OutagePolicy
 from worker.schedule import SchedulePolicy
 
 
@@ -37,7 +38,7 @@ class PlatformLoad:
     accounts: int
     freshness: timedelta
     budget: PlatformBudget
-    calls_per_sync: int
+    calls_per_sync: int  # what a healthy sync spends (the registry's calls_per_sync), not the estimate
     error_rate: float = 0.0  # share of syncs that fail (PlatformBroken: backoff), outside outages
 
     @classmethod
@@ -50,7 +51,7 @@ class PlatformLoad:
                 app=Rate.parse(spec.app_budget, f"{platform} app budget"),
                 user=Rate.parse(spec.user_budget, f"{platform} user budget"),
             ),
-            calls_per_sync=spec.estimated_calls_per_sync,
+            calls_per_sync=spec.typical_calls_per_sync,
         )
 
 
@@ -93,6 +94,50 @@ class Outage:
     length: timedelta
 
 
+def shipped_outage_policy() -> OutagePolicy:
+    """The outage holds production runs with when DRAVO_OUTAGE_* are unset
+    (`worker.composition.outage_policy` of the declared defaults)."""
+    return OutagePolicy(
+        min_failures=int(setting_default("outage_min_failures")),
+        failure_ratio=float(setting_default("outage_failure_ratio")),
+        window=timedelta(seconds=setting_default("outage_window_seconds")),
+        hold=timedelta(seconds=setting_default("outage_hold_seconds")),
+        probe_syncs=int(setting_default("outage_probe_syncs")),
+    )
+
+
+@dataclass(frozen=True)
+class Workers:
+    """A bounded worker pool: `processes` x `concurrency` slots (a sync holds one for its CPU and
+    its platform calls), and CPU for at most min(cores, processes) / cpu_per_sync_seconds syncs a
+    second (one process runs on one core at most: its GIL)."""
+
+    processes: int
+    concurrency: int
+    cpu_per_sync_seconds: float
+    cores: float
+
+    @property
+    def slots(self) -> int:
+        return self.processes * self.concurrency
+
+    @property
+    def busy_cores(self) -> float:
+        return min(self.cores, float(self.processes))
+
+    @property
+    def max_syncs_per_second(self) -> float:
+        return self.busy_cores / self.cpu_per_sync_seconds
+
+    @classmethod
+    def shipped(cls, cores: int, cpu_per_sync_seconds: float) -> Workers:
+        """`dravo-sync worker` with the shipped defaults on a host of `cores` cores (one process
+        per core when DRAVO_WORKER_PROCESSES is 0, DRAVO_WORKER_CONCURRENCY slots each)."""
+        processes = int(setting_default("worker_processes")) or cores
+        concurrency = int(setting_default("worker_concurrency"))
+        return cls(processes, concurrency, cpu_per_sync_seconds, float(cores))
+
+
 @dataclass(frozen=True)
 class Scenario:
     platforms: dict[str, PlatformLoad]
@@ -115,6 +160,9 @@ class Scenario:
     # False: every account new and due at the start (an import). True: each already read a
     # uniform random time within one sync interval before the start (the soak's start).
     steady_start: bool = False
+    # None: a pool large enough that every message starts at its tick (what `capacity` sizes).
+    workers: Workers | None = None
+    outage_policy: OutagePolicy = field(default_factory=shipped_outage_policy)
     seed: int = 1
 
     def policy(self, platform: str) -> SchedulePolicy:

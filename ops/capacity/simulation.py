@@ -7,17 +7,28 @@ through `RedisRateBudget.acquire`, i.e. the production Lua token buckets, run on
 with the virtual clock passed as the scripts' `now` argument. Every outcome goes through
 `worker.outcome.after_result` / `after_error`, whose `next_sync_at` comes from `worker.schedule`.
 
+Every completion's `worker.outage.health_of` goes to the production `OutageDetector` script on
+the same Redis and clock (queued, sent in one pipeline before the next budget call), so outage
+holds and probes are the production ones: held syncs are refused by the acquire script with
+`OutageHold` and put back in their place in the queue by `after_error`.
+
 What is simulated rather than run: the platform (latency per call drawn from the scenario, errors
 at the scenario's rates, outages as 5xx answered `DEFAULT_RETRY.attempts` times) and the worker
-pool, taken as large enough that a dispatched sync starts at its tick (the slots it needed are
-measured: syncs in flight). A sync spends all its calls when it starts.
+pool. With `Scenario.workers` the pool is bounded: per-platform FIFO queues fed by the tick (so
+`queued` is their real depth and the production `batch_limit` tops each up to the batch size),
+free slots taking from the queues in rotation (as kombu's Redis transport does), a sync holding
+its slot for its CPU and its calls, and the CPU serving at most `Workers.max_syncs_per_second`.
+Without it every message starts at its tick and the slots it needed are measured (syncs in
+flight). A sync spends all its calls when it starts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import random
 import statistics
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,16 +37,19 @@ from typing import Any
 import redis
 
 from adapters.base import AccountRef, FetchResult
-from adapters.errors import PlatformBroken, PlatformError, RateLimited
+from adapters.errors import PlatformBroken, PlatformUnavailable, RateLimited
 from adapters.http import DEFAULT_RETRY
 from ops.capacity.accounts import PlatformAccounts
 from ops.capacity.scenario import Scenario
+from ops.capacity.scripts import Acquire, Record, ScriptBatch
 from worker.budget import RedisRateBudget
 from worker.dispatch import dispatch_tick
+from worker.outage import Health, health_of
 from worker.outcome import PreviousRow, RowUpdate, SyncFacts, after_error, after_result
 from worker.schedule import after_read
 
 EPOCH = datetime(2030, 1, 1, tzinfo=UTC)  # the virtual clock's zero; any UTC moment would do
+EPOCH_MS = int(EPOCH.timestamp() * 1000)
 
 
 @dataclass
@@ -45,6 +59,8 @@ class PlatformCounts:
     succeeded: int = 0
     failed: int = 0
     rate_limited: int = 0
+    held: int = 0  # syncs refused by an outage hold (no call made; the row keeps its place)
+    holds: int = 0  # outage holds started
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,7 @@ class Sample:
     stale: dict[str, float]  # stale share per platform
     overall: float  # stale share of all accounts
     calls: dict[str, int]  # platform calls so far
+    queued: dict[str, int]  # messages waiting for a worker slot (0 with an unbounded pool)
 
 
 @dataclass
@@ -63,6 +80,10 @@ class SimulationResult:
     busy_seconds: float = 0.0  # sum of sync durations: mean syncs in flight = this / duration
     peak_in_flight: int = 0
     wall_seconds: float = 0.0
+    # Per outage platform: (seconds overdue at the outage's end, seconds until re-read or None)
+    # of each account stale when it ended, for the stalest-first rank correlation.
+    rereads: dict[str, list[tuple[float, float | None]]] = field(default_factory=dict)
+    hold_starts: dict[str, list[float]] = field(default_factory=dict)  # seconds from the start
 
     @property
     def seconds(self) -> float:
@@ -79,6 +100,9 @@ class SimulationResult:
 
     def stale_shares(self, start: float, end: float, platform: str | None = None) -> list[float]:
         return [(s.stale[platform] if platform else s.overall) for s in self.samples if start <= s.at < end]
+
+    def queued(self, platform: str, start: float, end: float) -> list[int]:
+        return [s.queued[platform] for s in self.samples if start <= s.at < end]
 
     def calls_per_minute(self, platform: str, start: float, end: float) -> list[float]:
         """Calls per minute of `platform` between consecutive samples in [start, end)."""
@@ -112,21 +136,29 @@ class _Completion:
     index: int
     update: RowUpdate
     duration: float
+    health: Health | None  # what the outcome says of the platform (worker.outage.health_of)
 
     def __lt__(self, other: _Completion) -> bool:
         return self.at < other.at
 
 
 class _MemoryPorts:
-    """The dispatcher's ports: the in-memory rows, an always-empty queue, the real budget."""
+    """The dispatcher's ports: the in-memory rows, the simulated queues, the real budget."""
 
-    def __init__(self, accounts: dict[str, PlatformAccounts], budget: RedisRateBudget, start: datetime):
+    def __init__(
+        self,
+        accounts: dict[str, PlatformAccounts],
+        budget: RedisRateBudget,
+        start: datetime,
+        queues: dict[str, deque[int]],
+    ):
         self._accounts = accounts
         self._budget = budget
         self._start = start
+        self._queues = queues
 
     def queued(self, platform: str) -> int:
-        return 0  # workers are not the bottleneck here: every message is taken at its tick
+        return len(self._queues[platform])  # always 0 with an unbounded pool
 
     def affordable(self, platform: str) -> int:
         return self._budget.dispatchable(platform)
@@ -148,13 +180,29 @@ class Simulation:
             else PlatformAccounts.pending(p, load.accounts)
             for p, load in scenario.platforms.items()
         }
+        self.client = client
         self.budget = RedisRateBudget(
-            client, {p: load.budget for p, load in scenario.platforms.items()}, clock=self.clock
+            client,
+            {p: load.budget for p, load in scenario.platforms.items()},
+            probe_syncs=scenario.outage_policy.probe_syncs,
+            clock=self.clock,
         )
-        self.ports = _MemoryPorts(self.accounts, self.budget, EPOCH)
+        # The budget's acquire and the detector's record scripts, batched (ops.capacity.scripts).
+        self.scripts = ScriptBatch(
+            client, {p: load.budget for p, load in scenario.platforms.items()}, scenario.outage_policy
+        )
+        self.queues: dict[str, deque[int]] = {p: deque() for p in scenario.platforms}
+        self.ports = _MemoryPorts(self.accounts, self.budget, EPOCH, self.queues)
         self.events: list[_Completion] = []
         self.in_flight = 0
+        self.health: list[Record] = []  # outcomes not yet sent to the detector
+        workers = scenario.workers
+        self.free_slots = workers.slots if workers else 0
+        self.cpu_free_at = 0.0  # the pool's CPU is busy until then (bounded pool only)
+        self.turn = 0  # the consumers' rotation over the queues
         self.result = SimulationResult(scenario, {p: PlatformCounts() for p in scenario.platforms})
+        self.watching: dict[str, dict[int, float]] = {}  # outage platform -> stale account -> overdue
+        self._watch_end = 0.0
 
     def _steady(self, platform: str, count: int) -> PlatformAccounts:
         """Each account read `age` before the start, planned by the production `after_read`."""
@@ -180,27 +228,50 @@ class Simulation:
         end = scenario.duration.total_seconds()
         tick = scenario.dispatch_interval.total_seconds()
         sample_every = scenario.sample_every.total_seconds()
+        outage_ends = sorted((o.start + o.length).total_seconds() for o in scenario.outages)
+        ending = {(o.start + o.length).total_seconds(): o.platform for o in scenario.outages}
         next_sample = 0.0
         t = 0.0
         while t < end:
             self._complete_until(t)
+            while outage_ends and outage_ends[0] <= t:
+                self._watch_rereads(ending[outage_ends.pop(0)], t)
             if t >= next_sample:
                 self._sample(t)
                 next_sample += sample_every
             self.now_s = t
-            dispatch_tick(
-                self.ports, scenario.batch_size, self._start_syncs, self.clock(), list(self.accounts)
-            )
+            self._send_health()
+            dispatch_tick(self.ports, scenario.batch_size, self._publish, self.clock(), list(self.accounts))
+            if scenario.workers is not None:
+                self._take(t)
             self.result.peak_in_flight = max(self.result.peak_in_flight, self.in_flight)
             t += tick
         self._complete_until(end)
+        self._send_health()
+        for platform, watched in self.watching.items():
+            self.result.rereads.setdefault(platform, []).extend((o, None) for o in watched.values())
         return self.result
 
     def _complete_until(self, t: float) -> None:
-        while self.events and self.events[0].at <= t:
-            done = heapq.heappop(self.events)
+        bounded = self.scenario.workers is not None
+        events = self.events
+        while events and events[0].at <= t:
+            done = heapq.heappop(events)
             self.now_s = done.at
             self._apply(done)
+            # A freed slot takes the next message at once (with every completion at this moment
+            # applied first: they may all free slots).
+            if bounded and (not events or events[0].at > done.at):
+                self._take(done.at)
+
+    def _watch_rereads(self, platform: str, at: float) -> None:
+        """Remember the accounts of `platform` stale at its outage's end and how overdue."""
+        rows = self.accounts[platform]
+        rows.advance_staleness(at)
+        self.watching[platform] = {
+            i: at - max(rows.stale_after[i], 0.0) for i in range(rows.count) if rows.is_stale[i]
+        }
+        self._watch_end = at
 
     def _sample(self, t: float) -> None:
         shares: dict[str, float] = {}
@@ -211,44 +282,112 @@ class Simulation:
             stale += rows.stale_count
             total += rows.count
         calls = {p: c.calls for p, c in self.result.counts.items()}
-        self.result.samples.append(Sample(t, shares, stale / max(total, 1), calls))
+        queued = {p: len(q) for p, q in self.queues.items()}
+        self.result.samples.append(Sample(t, shares, stale / max(total, 1), calls, queued))
 
-    def _start_syncs(self, claims: Sequence[tuple[str, int]]) -> int:
-        at = timedelta(seconds=self.now_s)
+    def _send_health(self) -> None:
+        """The outcomes since the last budget call, each at its own moment (production sends each
+        in the pipeline its sync ends with); before the dispatcher reads the hold."""
+        self._scripts([], int(self.clock().timestamp() * 1000))
+
+    def _scripts(self, acquires: list[Acquire], now_ms: int) -> list[tuple[int, int, int]]:
+        """The pending outcome records, then `acquires`, in one round trip."""
+        records, self.health = self.health, []
+        started, granted = self.scripts.run(records, acquires, now_ms)
+        for record, began in zip(records, started, strict=True):
+            if began:
+                self.result.counts[record.platform].holds += 1
+                at = (record.at_ms - EPOCH_MS) / 1000
+                self.result.hold_starts.setdefault(record.platform, []).append(at)
+        return granted
+
+    def _publish(self, claims: Sequence[tuple[str, int]]) -> int:
+        if self.scenario.workers is None:
+            self._start_syncs(claims, self.now_s)
+        else:
+            for platform, index in claims:
+                self.queues[platform].append(index)
+        return len(claims)
+
+    def _take(self, now: float) -> None:
+        """Free slots take messages from the queues in rotation; each sync waits for the CPU."""
+        workers = self.scenario.workers
+        assert workers is not None
+        if self.free_slots <= 0:
+            return
+        queues = list(self.queues.values())
+        names = list(self.queues)
+        n = len(queues)
+        taken: list[tuple[str, int]] = []
+        while self.free_slots > 0:
+            for k in range(n):
+                q = queues[(self.turn + k) % n]
+                if q:
+                    taken.append((names[(self.turn + k) % n], q.popleft()))
+                    self.turn = (self.turn + k + 1) % n
+                    break
+            else:
+                break
+            self.free_slots -= 1
+        if not taken:
+            return
+        self.now_s = now
+        # The CPU serves syncs one after the other at its rate: a sync taken now starts its calls
+        # when its share of CPU is done (its thread holds the slot meanwhile).
+        per_sync = 1 / workers.max_syncs_per_second
+        starts = []
+        for _ in taken:
+            self.cpu_free_at = max(self.cpu_free_at, now) + per_sync
+            starts.append(self.cpu_free_at)
+        self._start_syncs(taken, now, starts)
+        self.now_s = now
+
+    def _start_syncs(
+        self, claims: Sequence[tuple[str, int]], now: float, starts: Sequence[float] | None = None
+    ) -> None:
+        at = timedelta(seconds=now)
         wanted = []
         for platform, index in claims:
             down = self.scenario.in_outage(platform, at)
             calls = DEFAULT_RETRY.attempts if down else self.scenario.platforms[platform].calls_per_sync
-            ref = AccountRef(account_id=f"sim-{index}", platform=platform, platform_account_id=str(index))  # type: ignore[arg-type]
-            wanted.append((ref, calls))
-        # One round trip for the tick's syncs: the same script, in order, as one acquire each.
-        refusals = self.budget.acquire_many(wanted)
-        for (platform, index), (_, calls), refusal in zip(claims, wanted, refusals, strict=True):
-            self._start(platform, index, calls, refusal)
-        return len(claims)
+            wanted.append(Acquire(platform, f"sim-{index}", calls))
+        # One round trip for the outcomes since the last one and these syncs: the production
+        # scripts in order, as one call each.
+        replies = self._scripts(wanted, int(self.clock().timestamp() * 1000))
+        for k, ((platform, index), acquire, reply) in enumerate(zip(claims, wanted, replies, strict=True)):
+            refusal = None if reply[0] else self._refusal(acquire, reply)
+            self._start(platform, index, acquire.calls, refusal, now if starts is None else starts[k], now)
 
-    def _start(self, platform: str, index: int, calls: int, refusal: RateLimited | None) -> None:
+    def _refusal(self, acquire: Acquire, reply: tuple[int, int, int]) -> RateLimited | None:
+        ref = AccountRef(account_id=acquire.account_id, platform=acquire.platform, platform_account_id="")  # type: ignore[arg-type]
+        return self.budget._refusal(ref, list(reply))  # the production reading of the reply
+
+    def _start(
+        self, platform: str, index: int, calls: int, refusal: RateLimited | None, start: float, taken: float
+    ) -> None:
         load = self.scenario.platforms[platform]
         rows = self.accounts[platform]
         counts = self.result.counts[platform]
         counts.syncs += 1
+        last_read = rows.last_read(index, self.policies[platform].freshness.total_seconds())
         previous = PreviousRow(
             sync_status=rows.status[index],
             metrics={},
             warnings=(),
             consecutive_failures=rows.failures[index],
+            last_updated_at=None if last_read is None else EPOCH + timedelta(seconds=last_read),
         )
         facts = SyncFacts(now=self.clock(), policy=self.policies[platform])
-        duration = 0.0
+        duration = start - taken  # waiting for the CPU, in a slot
+        error: BaseException | None = refusal
         if refusal is not None:
             update = after_error(previous, refusal, facts, self.rng)
         else:
             counts.calls += calls
-            duration = sum(self._latency() for _ in range(calls))
-            error: PlatformError | None = None
+            duration += sum(self._latency() for _ in range(calls))
             if self.scenario.in_outage(platform, timedelta(seconds=self.now_s)):
                 duration += self._retry_waits()
-                error = PlatformBroken(f"{platform} answered 5xx")
+                error = PlatformUnavailable(f"{platform} answered 5xx")
             elif self.rng.random() < load.error_rate:
                 error = PlatformBroken(f"{platform} failed")
             if error is None:
@@ -256,20 +395,36 @@ class Simulation:
             else:
                 update = after_error(previous, error, facts, self.rng)
         self.in_flight += 1
-        heapq.heappush(self.events, _Completion(self.now_s + duration, platform, index, update, duration))
+        heapq.heappush(
+            self.events, _Completion(taken + duration, platform, index, update, duration, health_of(error))
+        )
 
     def _apply(self, done: _Completion) -> None:
         rows = self.accounts[done.platform]
         update = done.update
         counts = self.result.counts[done.platform]
         self.in_flight -= 1
+        if self.scenario.workers is not None:
+            self.free_slots += 1
         self.result.busy_seconds += done.duration
+        if done.health is not None:
+            self.health.append(
+                Record(
+                    done.platform, done.health, int((EPOCH + timedelta(seconds=done.at)).timestamp() * 1000)
+                )
+            )
         if update.event == "sync.rate_limited":
             counts.rate_limited += 1
+        elif update.event == "sync.outage_held":
+            counts.held += 1
         elif update.snapshot:
             counts.succeeded += 1
             assert update.stale_after is not None
             rows.read(done.index, (update.stale_after - EPOCH).total_seconds())
+            watched = self.watching.get(done.platform)
+            if watched is not None and done.index in watched:
+                overdue = watched.pop(done.index)
+                self.result.rereads.setdefault(done.platform, []).append((overdue, done.at - self._watch_end))
         else:
             counts.failed += 1
         rows.status[done.index] = update.sync_status
@@ -312,6 +467,8 @@ def summary(result: SimulationResult) -> dict[str, Any]:
         "mean_in_flight": result.mean_in_flight(),
         "peak_in_flight": result.peak_in_flight,
         "wall_seconds": result.wall_seconds,
+        "simulated_hours_per_minute": seconds / 3600 / max(result.wall_seconds / 60, 1e-9),
+        "workers": None if result.scenario.workers is None else dataclasses.asdict(result.scenario.workers),
         "platforms": {
             p: {
                 "syncs": c.syncs,
@@ -319,6 +476,8 @@ def summary(result: SimulationResult) -> dict[str, Any]:
                 "succeeded": c.succeeded,
                 "failed": c.failed,
                 "rate_limited": c.rate_limited,
+                "outage_held": c.held,
+                "outage_holds": c.holds,
                 "calls_per_second": c.calls / seconds,
             }
             for p, c in result.counts.items()

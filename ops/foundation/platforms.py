@@ -79,6 +79,14 @@ class PlatformSpec:
     adapter: str
     simulator: str
     oauth_base: str | None = None  # a separate token host (LinkedIn's), DRAVO_<NAME>_OAUTH_BASE
+    # Platform calls one healthy sync really makes, from the adapter's call sequence (what the
+    # simulator counts and the capacity simulation spends); 0: the same as the estimate. The
+    # dispatcher keeps planning with `estimated_calls_per_sync`.
+    calls_per_sync: int = 0
+
+    @property
+    def typical_calls_per_sync(self) -> int:
+        return self.calls_per_sync or self.estimated_calls_per_sync
 
     @property
     def queue(self) -> str:
@@ -134,6 +142,7 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         estimated_calls_per_sync=3,
         app_budget="5000/3600",
         user_budget="200/3600",
+        calls_per_sync=2,  # account + insights
         adapter="adapters.instagram:build",
         simulator="simulator.meta:INSTAGRAM",
         metric_keys=(
@@ -160,6 +169,7 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         estimated_calls_per_sync=3,
         app_budget="5000/3600",
         user_budget="200/3600",
+        calls_per_sync=2,  # page + insights
         adapter="adapters.facebook:build",
         simulator="simulator.meta:FACEBOOK",
         metric_keys=(
@@ -183,6 +193,7 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         estimated_calls_per_sync=1,
         app_budget="10000/900",
         user_budget="75/900",
+        calls_per_sync=1,  # users/me
         adapter="adapters.x:build",
         simulator="simulator.x:SIMULATED",
         metric_keys=(
@@ -203,6 +214,7 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         estimated_calls_per_sync=3,
         app_budget="100000/86400",
         user_budget="500/86400",
+        calls_per_sync=3,  # follower statistics + page statistics + network size
         adapter="adapters.linkedin:build",
         simulator="simulator.linkedin:SIMULATED",
         metric_keys=(),
@@ -216,6 +228,7 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         estimated_calls_per_sync=1,
         app_budget="600/60",
         user_budget="600/60",
+        calls_per_sync=1,  # user/info
         adapter="adapters.tiktok:build",
         simulator="simulator.tiktok:SIMULATED",
         metric_keys=("follower_count", "following_count", "likes_count", "video_count"),
@@ -267,3 +280,8 @@ def metric_keys() -> dict[str, tuple[str, ...]]:
 
 def estimated_calls_per_sync() -> dict[str, int]:
     return {s.name: s.estimated_calls_per_sync for s in PLATFORMS}
+
+
+def calls_per_sync() -> dict[str, int]:
+    """Calls one healthy sync really makes, per platform (`PlatformSpec.calls_per_sync`)."""
+    return {s.name: s.typical_calls_per_sync for s in PLATFORMS}

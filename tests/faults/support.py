@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.base import PLATFORMS as PLATFORMS  # re-exported to the fault tests
 from models.tables import AccountSync, MetricSnapshot
+from ops.foundation import platforms as platform_registry
 from simulator.client import SimulatorClient
 from tests.support.accounts import connect
 
-# Platform calls of one healthy sync, per platform, as the simulator counts them: an observed count
-# (the registry's estimated_calls_per_sync is what the dispatcher plans with).
-OBSERVED_CALLS_PER_SYNC = {"instagram": 2, "facebook": 2, "x": 1, "linkedin": 3, "tiktok": 1}
+# Platform calls of one healthy sync, per platform, as the simulator counts them: the registry's
+# `calls_per_sync` (its estimated_calls_per_sync is what the dispatcher plans with).
+OBSERVED_CALLS_PER_SYNC = platform_registry.calls_per_sync()
 
 
 def platform_account_id(platform: str, tag: str, n: int) -> str:

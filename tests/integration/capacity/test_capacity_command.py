@@ -34,7 +34,8 @@ def test_json_figures_follow_the_formulas() -> None:
     row = data["platforms"][0]
     interval = 21_600 * (1 - 0.15 - 0.05 / 2) + 2.5  # shipped freshness, margin, jitter, tick
     calls, seconds = (int(v) for v in FIRST.app_budget.split("/"))
-    assert row["calls_per_day"] == pytest.approx(1000 / interval * FIRST.estimated_calls_per_sync * 86_400)
+    # The calls a sync really makes (the registry's calls_per_sync), not the dispatcher's estimate.
+    assert row["calls_per_day"] == pytest.approx(1000 / interval * FIRST.typical_calls_per_sync * 86_400)
     assert row["app_quota_per_day"] == pytest.approx(calls / seconds * 86_400)
     assert data["worker_cores"] == pytest.approx(data["syncs_per_second"] * 10 / 1000)
     assert FIRST.name in data["binds_first"]
@@ -70,17 +71,18 @@ def test_the_default_latency_is_the_freshness_scenarios() -> None:
     assert (DEFAULT_LATENCY.tail_share, DEFAULT_LATENCY.tail) == (expected.tail_share, expected.tail)
 
 
-@pytest.mark.parametrize(("accounts", "expected_stale"), [(300, 0.8), (40, 0.0)])
+@pytest.mark.parametrize(("accounts", "expected_stale"), [(300, 0.7), (40, 0.0)])
 def test_the_model_agrees_with_the_simulation(
     redis_client: redis.Redis, accounts: int, expected_stale: float
 ) -> None:
-    # A small bucket (30 calls per 20 s: 0.5 syncs/s at 3 calls per sync) so the
-    # start-up burst is over within a minute; 120 s freshness: 300 accounts need more than the
-    # budget (R F / N = 0.2 fresh), 40 need less.
+    # A small bucket (30 calls per 20 s: 0.75 syncs/s at the 2 calls a sync makes; the dispatcher
+    # still plans with its estimate of 3) so the start-up burst is over within a minute; 120 s
+    # freshness: 300 accounts need more than the budget (R F / N = 0.3 fresh), 40 need less.
     shipped = PlatformLoad.shipped(FIRST.name, accounts, timedelta(seconds=120))
     budget = PlatformBudget(Rate(30, 20), shipped.budget.user)
     load = PlatformLoad(accounts, shipped.freshness, budget, shipped.calls_per_sync)
     scenario = Scenario({FIRST.name: load}, timedelta(minutes=15), DEFAULT_LATENCY)
+    assert (load.calls_per_sync, FIRST.estimated_calls_per_sync) == (2, 3)
     model = platform_capacity(scenario, FIRST.name)
     result = simulate(scenario, redis_client)
     simulated = result.stale_shares(300, result.seconds)
