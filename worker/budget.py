@@ -56,7 +56,7 @@ UNAVAILABLE_RETRY = timedelta(seconds=30)
 # production passes none and the script reads Redis' TIME; the capacity simulation passes its
 # virtual clock, so it runs these very scripts). Returns {granted, wait_ms, which (1 app, 2 user,
 # 3 outage hold)}.
-_ACQUIRE = """
+ACQUIRE_SCRIPT = """
 local now = tonumber(ARGV[7] or '')
 if now == nil then
   local t = redis.call('TIME')
@@ -167,7 +167,7 @@ def budgets_from_settings(settings: Settings) -> dict[str, PlatformBudget]:
     }
 
 
-def _key(platform: str, scope: str, account_id: str | None = None, kind: str = "bucket") -> str:
+def budget_key(platform: str, scope: str, account_id: str | None = None, kind: str = "bucket") -> str:
     suffix = f":{account_id}" if account_id else ""
     return f"{KEY_PREFIX}:budget:{kind}:{platform}:{scope}{suffix}"
 
@@ -193,7 +193,7 @@ class RedisRateBudget:
         self._pause_percent = pause_percent
         self._pause_ms = pause_seconds * 1000
         self._probe_syncs = probe_syncs
-        self._acquire = client.register_script(_ACQUIRE)
+        self._acquire = client.register_script(ACQUIRE_SCRIPT)
         self._cap = client.register_script(_CAP)
         self._available = client.register_script(_AVAILABLE)
 
@@ -208,7 +208,7 @@ class RedisRateBudget:
                 self._now() + UNAVAILABLE_RETRY,
                 limit="rate budget (Redis unavailable)",
             ) from exc
-        refusal = self._refusal(account, reply)
+        refusal = self.refusal(account, reply)
         if refusal is not None:
             raise refusal
 
@@ -223,7 +223,7 @@ class RedisRateBudget:
                 keys, args = self._acquire_call(account, calls, 0.0)
                 self._acquire(keys=keys, args=args, client=pipe)
             replies = pipe.execute()
-        return [self._refusal(account, reply) for (account, _), reply in zip(wanted, replies, strict=True)]
+        return [self.refusal(account, reply) for (account, _), reply in zip(wanted, replies, strict=True)]
 
     def _acquire_call(
         self, account: AccountRef, calls: int, reserve_fraction: float
@@ -233,7 +233,7 @@ class RedisRateBudget:
         floor = budget.app.calls * reserve_fraction
         return self._keys(account), [*args, calls, floor, *self._now_ms()]
 
-    def _refusal(self, account: AccountRef, reply: Any) -> RateLimited | None:
+    def refusal(self, account: AccountRef, reply: Any) -> RateLimited | None:
         granted, wait_ms, which = reply
         if granted:
             return None
@@ -257,8 +257,8 @@ class RedisRateBudget:
         scope = observation.scope
         rate = budget.app if scope == "app" else budget.user
         account_id = account.account_id if scope == "user" else None
-        bucket = _key(account.platform, scope, account_id)
-        pause = _key(account.platform, scope, account_id, kind="pause")
+        bucket = budget_key(account.platform, scope, account_id)
+        pause = budget_key(account.platform, scope, account_id, kind="pause")
         now = self._now()
         until = observation.blocked_until
         if observation.remaining is not None and observation.remaining <= 0 and observation.reset_at:
@@ -310,10 +310,10 @@ class RedisRateBudget:
     def _keys(self, account: AccountRef) -> list[str]:
         p, a = account.platform, account.account_id
         return [
-            _key(p, "app"),
-            _key(p, "user", a),
-            _key(p, "app", kind="pause"),
-            _key(p, "user", a, kind="pause"),
+            budget_key(p, "app"),
+            budget_key(p, "user", a),
+            budget_key(p, "app", kind="pause"),
+            budget_key(p, "user", a, kind="pause"),
             hold_key(p),
         ]
 
@@ -324,8 +324,8 @@ class RedisRateBudget:
 
 def _available_keys(platform: str) -> list[str]:
     return [
-        _key(platform, "app"),
-        _key(platform, "app", kind="pause"),
+        budget_key(platform, "app"),
+        budget_key(platform, "app", kind="pause"),
         hold_key(platform),
         probe_key(platform),
     ]
@@ -361,4 +361,4 @@ class RefreshBudget:
 
 def pause_key(platform: Platform, scope: str, account_id: str | None = None) -> str:
     """For operators and tests: the key whose TTL is a pause of a budget."""
-    return _key(platform, scope, account_id, kind="pause")
+    return budget_key(platform, scope, account_id, kind="pause")

@@ -81,7 +81,7 @@ def health_of(error: BaseException | None) -> Health | None:
 
 # KEYS: window, hold, probe. ARGV: 1 for up / 0 for down, window ms, min failures, failure ratio,
 # hold ms, and optionally the clock in ms. Returns 1 when this outcome started a hold, else 0.
-_RECORD = """
+RECORD_SCRIPT = """
 local now = tonumber(ARGV[6] or '')
 if now == nil then
   local t = redis.call('TIME')
@@ -123,7 +123,7 @@ class OutageDetector:
     ) -> None:
         self.policy = policy
         self._clock = clock  # the capacity simulation's virtual clock; production: Redis' TIME
-        self._record = client.register_script(_RECORD)
+        self._record = client.register_script(RECORD_SCRIPT)
 
     def record(self, platform: str, health: Health, client: Any = None) -> Any:
         """Count one outcome; with `client` a pipeline, queue it there (its reply is then the
@@ -133,10 +133,10 @@ class OutageDetector:
         policy = self.policy
         args: list[Any] = [
             1 if health == "up" else 0,
-            _ms(policy.window),
+            to_ms(policy.window),
             policy.min_failures,
             policy.failure_ratio,
-            _ms(policy.hold),
+            to_ms(policy.hold),
         ]
         if self._clock is not None:
             args.append(int(self._clock().timestamp() * 1000))
@@ -144,5 +144,5 @@ class OutageDetector:
         return self._record(keys=keys, args=args, client=client)
 
 
-def _ms(delta: timedelta) -> int:
+def to_ms(delta: timedelta) -> int:
     return max(int(delta.total_seconds() * 1000), 1)

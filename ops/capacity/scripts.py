@@ -8,7 +8,7 @@ outcome from one script per step, in order: the same grants, refusals and holds 
 each. What is the same for every call of a platform (its keys, budgets and outage policy) is
 written into the script's text once, so a call sends only what changes: the platform, the
 account, the calls wanted or the health, and the clock. The key names come from the production
-helpers (`worker.budget._key`, `worker.outage.*_key`); keys passed as values rather than `KEYS`
+helpers (`worker.budget.budget_key`, `worker.outage.*_key`); keys passed as values rather than `KEYS`
 are fine on the simulation's private, non-clustered Redis.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 
 import redis
 
-from worker.budget import _ACQUIRE, PlatformBudget, _key
-from worker.outage import _RECORD, Health, OutagePolicy, _ms, hold_key, probe_key, window_key
+from worker.budget import ACQUIRE_SCRIPT, PlatformBudget, budget_key
+from worker.outage import RECORD_SCRIPT, Health, OutagePolicy, hold_key, probe_key, to_ms, window_key
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,10 @@ def _platform_table(platform: str, budget: PlatformBudget, policy: OutagePolicy)
     # Arguments exactly as RedisRateBudget._acquire_call and OutageDetector.record send them
     # (numbers as the strings redis-py would encode; a scheduled sync's reserve floor is 0).
     fields = {
-        "app": _lua(_key(platform, "app")),
-        "user": _lua(_key(platform, "user") + ":"),
-        "app_pause": _lua(_key(platform, "app", kind="pause")),
-        "user_pause": _lua(_key(platform, "user", kind="pause") + ":"),
+        "app": _lua(budget_key(platform, "app")),
+        "user": _lua(budget_key(platform, "user") + ":"),
+        "app_pause": _lua(budget_key(platform, "app", kind="pause")),
+        "user_pause": _lua(budget_key(platform, "user", kind="pause") + ":"),
         "hold": _lua(hold_key(platform)),
         "probe": _lua(probe_key(platform)),
         "window": _lua(window_key(platform)),
@@ -59,10 +59,10 @@ def _platform_table(platform: str, budget: PlatformBudget, policy: OutagePolicy)
         "app_ms": _lua(str(budget.app.seconds * 1000)),
         "user_calls": _lua(str(budget.user.calls)),
         "user_ms": _lua(str(budget.user.seconds * 1000)),
-        "window_ms": _lua(str(_ms(policy.window))),
+        "window_ms": _lua(str(to_ms(policy.window))),
         "min_failures": _lua(str(policy.min_failures)),
         "ratio": _lua(repr(float(policy.failure_ratio))),
-        "hold_ms": _lua(str(_ms(policy.hold))),
+        "hold_ms": _lua(str(to_ms(policy.hold))),
     }
     return "{" + ", ".join(f"{k} = {v}" for k, v in fields.items()) + "}"
 
@@ -75,10 +75,10 @@ def batch_source(budgets: dict[str, PlatformBudget], policy: OutagePolicy) -> st
     tables = ",\n  ".join(_platform_table(p, b, policy) for p, b in budgets.items())
     return f"""
 local function acquire(KEYS, ARGV)
-{_ACQUIRE}
+{ACQUIRE_SCRIPT}
 end
 local function record(KEYS, ARGV)
-{_RECORD}
+{RECORD_SCRIPT}
 end
 local P = {{
   {tables}

@@ -360,7 +360,7 @@ class Simulation:
 
     def _refusal(self, acquire: Acquire, reply: tuple[int, int, int]) -> RateLimited | None:
         ref = AccountRef(account_id=acquire.account_id, platform=acquire.platform, platform_account_id="")  # type: ignore[arg-type]
-        return self.budget._refusal(ref, list(reply))  # the production reading of the reply
+        return self.budget.refusal(ref, list(reply))  # the production reading of the reply
 
     def _start(
         self, platform: str, index: int, calls: int, refusal: RateLimited | None, start: float, taken: float

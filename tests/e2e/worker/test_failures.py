@@ -11,15 +11,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import MetricSnapshot
+from ops.foundation import platforms as platform_registry
 from ops.testing.processes import RedisServer, free_port, wait_until
 from simulator.client import SimulatorClient
 from tests.e2e.worker.conftest import wait_for_rows
 from tests.support.accounts import connect
 from tests.support.fixtures import Processes
 
-# Platform calls of one healthy sync, per platform, as the simulator counts them: an observed count
-# (the registry's estimated_calls_per_sync is what the dispatcher plans with).
-OBSERVED_CALLS_PER_SYNC = {"instagram": 2, "facebook": 2, "x": 1, "linkedin": 3, "tiktok": 1}
+# Platform calls of one healthy sync, per platform, as the simulator counts them (the registry's
+# calls_per_sync; estimated_calls_per_sync is what the dispatcher plans with).
+OBSERVED_CALLS_PER_SYNC = platform_registry.calls_per_sync()
 
 
 def snapshots(sessions: sessionmaker[Session], account_id: str) -> int:
