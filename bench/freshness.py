@@ -20,7 +20,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ from bench.report import RESULTS, ROOT, median, save
 from bench.throughput import make_accounts, seed_database, seed_simulator
 from ops.foundation import platforms as platform_registry
 from ops.testing.processes import ManagedProcess, simulator_env, start_cli, start_simulator
+from ops.testing.ranks import spearman
 from simulator.client import SimulatorClient
 
 QUICK = "--quick" in sys.argv or os.environ.get("DRAVO_BENCH_QUICK", "") not in ("", "0")
@@ -227,19 +227,6 @@ def observe(url: str, sim: SimulatorClient, procs: list[ManagedProcess]) -> Soak
 
 def share(sample: Sample, platforms: tuple[str, ...], accounts: dict[str, int]) -> float:
     return sum(sample.stale[p] for p in platforms) / sum(accounts[p] for p in platforms)
-
-
-def spearman(xs: list[float], ys: list[float]) -> float:
-    def ranks(values: list[float]) -> list[float]:
-        order = sorted(range(len(values)), key=values.__getitem__)
-        out = [0.0] * len(values)
-        for rank, i in enumerate(order):
-            out[i] = float(rank)
-        return out
-
-    if len(xs) < 3:
-        return float("nan")
-    return statistics.correlation(ranks(xs), ranks(ys))
 
 
 def per_minute(samples: list[Sample], p: str, start: float, end: float) -> list[float]:

@@ -20,12 +20,13 @@ from typing import Any
 import redis
 
 from bench import freshness_scenario as fs
-from bench.freshness import quartiles, spearman
+from bench.freshness import quartiles
 from bench.report import RESULTS, save
 from ops.capacity.model import Measured, capacity
 from ops.capacity.scenario import CallLatency, Outage, PlatformLoad, Scenario, Workers, setting_default
 from ops.capacity.simulation import SimulationResult, percentile_50, simulate, summary
 from ops.foundation import platforms as platform_registry
+from ops.testing.ranks import spearman
 from worker.budget import PlatformBudget, Rate
 
 # Database 15: no other benchmark or test uses it (14 is the scheduler benchmark's, which flushes it).

@@ -42,6 +42,7 @@ from ops.foundation.settings import ConfigurationError, Settings
 from worker.names import KEY_PREFIX
 from worker.outage import OutagePolicy, hold_key, probe_key
 from worker.outcome import PLATFORM_LABELS
+from worker.script_clock import script_clock
 
 # Platform calls one sync usually makes (the registry's estimate); the dispatcher divides the app
 # budget by this so it does not enqueue syncs the budget can't carry. Adapters may make more or
@@ -56,12 +57,9 @@ UNAVAILABLE_RETRY = timedelta(seconds=30)
 # production passes none and the script reads Redis' TIME; the capacity simulation passes its
 # virtual clock, so it runs these very scripts). Returns {granted, wait_ms, which (1 app, 2 user,
 # 3 outage hold)}.
-ACQUIRE_SCRIPT = """
-local now = tonumber(ARGV[7] or '')
-if now == nil then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+ACQUIRE_SCRIPT = (
+    script_clock(7)
+    + """
 local held = tonumber(redis.call('GET', KEYS[5]) or '0') - now
 if held > 0 then return {0, held, 3} end
 local want = tonumber(ARGV[5])
@@ -93,14 +91,12 @@ for i = 1, 2 do
 end
 return {1, 0, 0}
 """
+)
 
 # KEYS: bucket. ARGV: calls, period ms, remaining[, now ms]. The platform's count wins when it is lower.
-_CAP = """
-local now = tonumber(ARGV[4] or '')
-if now == nil then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+_CAP = (
+    script_clock(4)
+    + """
 local cap = tonumber(ARGV[1])
 local rate = cap / tonumber(ARGV[2])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
@@ -111,15 +107,13 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(have), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
 return 1
 """
+)
 
 # KEYS: app bucket, app pause, outage hold, outage probe. ARGV: calls, period ms[, now ms].
 # Returns {whole tokens available now (0 while paused or held), 1 while an outage probe runs}.
-_AVAILABLE = """
-local now = tonumber(ARGV[3] or '')
-if now == nil then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+_AVAILABLE = (
+    script_clock(3)
+    + """
 if redis.call('PTTL', KEYS[2]) > 0 then return {0, 0} end
 if tonumber(redis.call('GET', KEYS[3]) or '0') > now then return {0, 0} end
 local probing = 0
@@ -130,6 +124,7 @@ local have, ts = tonumber(state[1]), tonumber(state[2])
 if have == nil or ts == nil then return {cap, probing} end
 return {math.floor(math.min(cap, have + math.max(0, now - ts) * cap / tonumber(ARGV[2]))), probing}
 """
+)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ import redis
 
 from adapters.errors import PlatformError, PlatformUnavailable, RateLimited, RetryLater
 from worker.names import KEY_PREFIX
+from worker.script_clock import script_clock
 
 Health = Literal["up", "down"]
 
@@ -81,12 +82,9 @@ def health_of(error: BaseException | None) -> Health | None:
 
 # KEYS: window, hold, probe. ARGV: 1 for up / 0 for down, window ms, min failures, failure ratio,
 # hold ms, and optionally the clock in ms. Returns 1 when this outcome started a hold, else 0.
-RECORD_SCRIPT = """
-local now = tonumber(ARGV[6] or '')
-if now == nil then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+RECORD_SCRIPT = (
+    script_clock(6)
+    + """
 local up = ARGV[1] == '1'
 local window_ms, min_failures = tonumber(ARGV[2]), tonumber(ARGV[3])
 local ratio, hold_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -113,6 +111,7 @@ redis.call('HSET', KEYS[1], 'since', tostring(since), 'up', ups, 'down', downs)
 redis.call('PEXPIRE', KEYS[1], window_ms * 2)
 return 0
 """
+)
 
 
 class OutageDetector:

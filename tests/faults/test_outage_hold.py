@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import AccountSync
 from ops.testing.processes import wait_until
+from ops.testing.ranks import spearman
 from simulator.client import SimulatorClient
 from tests.faults.support import calls_by_account, seed, sync_rows
 from tests.support.fixtures import Processes
@@ -29,18 +30,6 @@ HOLD_SETTINGS = {
     "DRAVO_OUTAGE_PROBE_SYNCS": "1",
     "DRAVO_BACKOFF_BASE_SECONDS": "3",
 }
-
-
-def spearman(xs: list[float], ys: list[float]) -> float:
-    def ranks(values: list[float]) -> list[int]:
-        order = sorted(range(len(values)), key=values.__getitem__)
-        out = [0] * len(values)
-        for rank, i in enumerate(order):
-            out[i] = rank
-        return out
-
-    rx, ry, n = ranks(xs), ranks(ys), len(xs)
-    return 1 - 6 * sum((a - b) ** 2 for a, b in zip(rx, ry, strict=True)) / (n * (n * n - 1))
 
 
 @pytest.mark.timeout(300)
