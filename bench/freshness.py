@@ -311,6 +311,7 @@ def summarise(result: Soak) -> dict[str, Any]:
         "reread_after_outage": len(reread),
         "reread_seconds_p50": median([r for _, r in reread]),
         "reread_seconds_max": max((r for _, r in reread), default=float("nan")),
+        "reread_seconds_min": min((r for _, r in reread), default=float("nan")),
         # Stalest first: the more overdue at the outage's end, the sooner re-read (1.0 = strictly).
         "stalest_first_spearman": -spearman([o for o, _ in reread], [r for _, r in reread]),
         "reread_by_overdue_quartile_p50": quartiles(reread),
@@ -404,7 +405,6 @@ and `dravo-sync beat` with the shipped defaults except DRAVO_FRESHNESS_SECONDS={
 budgets. Accounts start in steady state (each last read a random time within one sync interval
 ago). A {OUTAGE_SECONDS / 60:.0f}-minute {out} outage (every call a 5xx) starts at minute {OUTAGE_START / 60:.0f}.
 Sampled every {SAMPLE_SECONDS:.0f} s; "steady" is after minute {WARM_UP / 60:.0f}, outside the outage and its drain.
-The machine (2 cores) was shared with other engineers' work.
 
 Accounts past `stale_after`, steady part ({summary["steady_samples"]} samples): p50 **{pct(summary["steady_stale_share_p50"])}**,
 max **{pct(summary["steady_stale_share_max"])}** (target under {pct(STALE_TARGET)}: {target}); max by platform: {by_platform}.
@@ -435,20 +435,21 @@ def reading(summary: dict[str, Any]) -> str:
     depths = ", ".join(f"{p} {v:,.0f}" for p, v in summary["queue_p50_steady"].items())
     load = summary.get("load_p50", float("nan"))
     load_text = f" (1-minute load average p50 {load:.1f} on {os.cpu_count()} CPUs)" if load == load else ""
-    before, drain = summary["outage_platform_calls_before"], summary["outage_platform_calls_drain"]
+    before = summary["outage_platform_calls_before"]
+    peak = summary["calls"][out]["max_per_minute_drain"]
     settled = summary.get("settled_at_s")
     start = (
         f"""The steady figures above include the tail of the start-up: no account was stale from
 minute {settled / 60:.1f} on, and over the {summary["settled_samples"]} steady samples from then the stale share was
 p50 {pct(summary["settled_stale_share_p50"])}, max {pct(summary["settled_stale_share_max"])}. """
-        if settled is not None
+        if settled is not None and summary["steady_stale_share_max"] > 0
         else ""
     )
     budget = summary["calls"][out]["budget_app_per_minute"]
     bound = (
         "not budget-bound but consumer-bound: the dispatcher tops each queue up to "
         "DRAVO_DISPATCH_BATCH_SIZE and the workers take from all queues at once"
-        if drain < budget / 2
+        if peak < budget / 2
         else "close to its budget"
     )
     queues = (
@@ -475,8 +476,17 @@ p50 {pct(summary["settled_stale_share_p50"])}, max {pct(summary["settled_stale_s
         if held is not None and held == held and held < before / 2
         else (f" While {out} was down it got {held:,.0f} calls/min (median)." if held is not None else "")
     )
-    return f"""Reading it. {start}{queues} The {out} backlog drained at {drain:,.0f} calls/min against
-{before:,.0f} before the outage and a budget of {budget:,.0f}/min: {bound}.{held_text} {order}"""
+    first = summary.get("reread_seconds_min")
+    wait = (
+        f" No account was re-read in the first {first:.0f} s after the end: the last hold, begun by a "
+        "probe that still found the platform down, had to run out (DRAVO_OUTAGE_HOLD_SECONDS, 60 s, "
+        "not compressed in this scenario)."
+        if first is not None and first == first and first >= 10
+        else ""
+    )
+    return f"""Reading it. {start}{queues}{held_text} {order}{wait} The {out} backlog was then read at up to
+{peak:,.0f} calls/min against {before:,.0f} before the outage and a budget of {budget:,.0f}/min:
+{bound}."""
 
 
 def resummarise() -> dict[str, Any]:
@@ -488,7 +498,13 @@ def resummarise() -> dict[str, Any]:
     result.outage_end_t = float(data["summary"]["outage_end_s"])
     summary = summarise(result)
     plotted = plot(result, summary, PLOT)
-    save("freshness", record["command"], markdown(summary, plotted), {**data, "summary": summary})
+    save(
+        "freshness",
+        record["command"],
+        markdown(summary, plotted),
+        {**data, "summary": summary},
+        ran_at=record["ran_at"],
+    )
     return summary
 
 

@@ -53,12 +53,14 @@ def before(name: str) -> dict[str, Any] | None:
     return dict(json.loads(path.read_text())) if path.exists() else None
 
 
-def save(name: str, command: str, markdown: str, data: dict[str, Any]) -> None:
+def save(name: str, command: str, markdown: str, data: dict[str, Any], ran_at: str | None = None) -> None:
+    """Write the result and re-render docs/benchmarks.md; `ran_at` keeps a run's own time when
+    its figures are only summarised again."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     record = {
         "name": name,
         "command": command,
-        "ran_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ran_at": ran_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine(),
         "markdown": markdown,
         "data": data,
