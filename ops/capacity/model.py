@@ -30,7 +30,8 @@ from ops.capacity.scenario import Scenario, setting_minimum
 # Statements and Redis commands our code issues, counted in worker/sync.py and worker/dispatch.py.
 POSTGRES_STATEMENTS_PER_SYNC = 2  # claim_for_sync, write_outcome (snapshot in the same statement)
 POSTGRES_STATEMENTS_PER_TICK = 1  # record_dispatch_lag; plus one claim_due per platform with work
-REDIS_NOTIFY_COMMANDS_PER_SYNC = 2  # DEL refresh marker + PUBLISH sync done
+# DEL refresh marker + PUBLISH sync done + the outage record (worker.outage), one pipeline
+REDIS_NOTIFY_COMMANDS_PER_SYNC = 3
 REDIS_PUBLISH_COMMANDS_PER_SYNC = 1  # the dispatcher's message (kombu's own broker commands add to it)
 REDIS_COMMANDS_PER_PLATFORM_TICK = 2  # LLEN of the queue + the dispatchable script
 MIN_FRESHNESS_SECONDS = setting_minimum("freshness_seconds")
