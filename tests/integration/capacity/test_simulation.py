@@ -10,11 +10,11 @@ import pytest
 import redis
 
 from adapters.http import DEFAULT_RETRY
-from bench.freshness import spearman
 from ops.capacity.model import platform_capacity
 from ops.capacity.scenario import DEFAULT_LATENCY, Outage, PlatformLoad, Scenario, Workers
 from ops.capacity.simulation import SimulationResult, percentile_50, simulate
 from ops.foundation import platforms as platform_registry
+from ops.testing.ranks import spearman
 from worker.budget import PlatformBudget, Rate
 
 # A platform whose registry estimate is one call per sync: `dispatchable` divides by it.
