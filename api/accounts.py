@@ -37,6 +37,7 @@ from models.cursor import (
 )
 from models.queries import MAX_SNAPSHOTS
 from models.read_models import MAX_LIMIT, AccountFilter, Platform, Principal
+from ops.foundation import platforms as platform_registry
 
 log = structlog.get_logger("dravo.api")
 
@@ -45,6 +46,9 @@ REFRESH_LIMITED_WARNING = "Refresh limit of this workspace reached; showing cach
 REFRESH_BUDGET_WARNING = (
     "Platform budget for refreshes spent (the rest is kept for scheduled syncs); showing cached metrics."
 )
+PLATFORM_LABELS = platform_registry.labels()
+# {platform}: the label, e.g. "TikTok" (worker.outage holds a platform that fails most syncs).
+REFRESH_HELD_WARNING = "{platform} is not answering right now; showing cached metrics."
 
 ANSWER_SECONDS = 0.5
 
@@ -96,6 +100,9 @@ async def _refreshed(
             item["warnings"].append(REFRESH_LIMITED_WARNING)
         elif account_id in result.budget_spent:
             item["warnings"].append(REFRESH_BUDGET_WARNING)
+        elif account_id in result.held:
+            label = PLATFORM_LABELS.get(item["platform"], item["platform"])
+            item["warnings"].append(REFRESH_HELD_WARNING.format(platform=label))
     log.info(
         "api.refresh.answered",
         workspace_id=workspace_id,
@@ -104,6 +111,7 @@ async def _refreshed(
         pending=sorted(result.pending),
         limited=len(limited),
         budget_spent=len(result.budget_spent),
+        held=len(result.held),
         deferred=len(result.deferred),
     )
     result_page: dict[str, Any] = page

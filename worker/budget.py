@@ -30,7 +30,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import redis
 import redis.asyncio as aredis
@@ -110,12 +110,14 @@ return 1
 )
 
 # KEYS: app bucket, app pause, outage hold, outage probe. ARGV: calls, period ms[, now ms].
-# Returns {whole tokens available now (0 while paused or held), 1 while an outage probe runs}.
+# Returns {whole tokens available now (0 while paused or held), state: 0, 1 while an outage probe
+# runs, 2 while the platform is held}.
+_PROBING, _HELD = 1, 2  # the availability script's states
 _AVAILABLE = (
     script_clock(3)
     + """
 if redis.call('PTTL', KEYS[2]) > 0 then return {0, 0} end
-if tonumber(redis.call('GET', KEYS[3]) or '0') > now then return {0, 0} end
+if tonumber(redis.call('GET', KEYS[3]) or '0') > now then return {0, 2} end
 local probing = 0
 if tonumber(redis.call('GET', KEYS[4]) or '0') > now then probing = 1 end
 local cap = tonumber(ARGV[1])
@@ -274,9 +276,9 @@ class RedisRateBudget:
         none while it is paused or held for an outage, at most `probe_syncs` while a probe runs."""
         budget = self._budgets[platform]
         args = [budget.app.calls, budget.app.seconds * 1000, *self._now_ms()]
-        tokens, probing = self._run(self._available, _available_keys(platform), args)
+        tokens, state = self._run(self._available, _available_keys(platform), args)
         syncs = int(tokens) // max(ESTIMATED_CALLS_PER_SYNC.get(platform, 1), 1)
-        return min(syncs, self._probe_syncs) if probing else syncs
+        return min(syncs, self._probe_syncs) if int(state) == _PROBING else syncs
 
     def refreshable(self, platform: str, reserve_fraction: float) -> bool:
         """Whether a refresh sync of `platform` would find app tokens above the scheduled reserve."""
@@ -330,14 +332,22 @@ def _above_reserve(tokens: int, budget: PlatformBudget, platform: str, reserve_f
     return tokens - budget.app.calls * reserve_fraction >= max(ESTIMATED_CALLS_PER_SYNC.get(platform, 1), 1)
 
 
-async def refresh_share_left(
+RefreshShare = Literal["left", "spent", "held"]
+
+
+async def refresh_share(
     client: aredis.Redis, budgets: dict[str, PlatformBudget], platform: str, reserve_fraction: float
-) -> bool:
-    """`RedisRateBudget.refreshable` on an asyncio client (the API's refresh service)."""
+) -> RefreshShare:
+    """`RedisRateBudget.refreshable` on an asyncio client (the API's refresh service), telling a
+    spent share from a platform held for an outage (worker.outage), so the answer says which."""
     budget = budgets[platform]
     keys = _available_keys(platform)
-    tokens, _ = await client.eval(_AVAILABLE, len(keys), *keys, budget.app.calls, budget.app.seconds * 1000)
-    return _above_reserve(int(tokens), budget, platform, reserve_fraction)
+    tokens, state = await client.eval(
+        _AVAILABLE, len(keys), *keys, budget.app.calls, budget.app.seconds * 1000
+    )
+    if int(state) == _HELD:
+        return "held"
+    return "left" if _above_reserve(int(tokens), budget, platform, reserve_fraction) else "spent"
 
 
 class RefreshBudget:

@@ -6,7 +6,8 @@ The API asks in two steps, both awaited on its event loop, so a waiting refresh 
   (`candidates`, stalest first) and those answered from the cache: read in the last
   DRAVO_REFRESH_MIN_INTERVAL_SECONDS or waiting for a reconnect (`skipped_recent`), deferred by a
   rate limit until a reset still ahead (`deferred`: its row carries the deferral warning), or of a
-  platform whose app budget has nothing left above the scheduled syncs' reserve (`budget_spent`);
+  platform whose app budget has nothing left above the scheduled syncs' reserve (`budget_spent`)
+  or that is held for an outage (`held`, worker.outage);
 - `run(plan, ids, wait_seconds)` enqueues the admitted candidates on the high-priority `refresh`
   queue and waits up to `wait_seconds` for them.
 
@@ -83,6 +84,7 @@ class RefreshPlan:
     skipped_recent: frozenset[str]  # read within DRAVO_REFRESH_MIN_INTERVAL_SECONDS, or requires_reconnect
     deferred: frozenset[str]  # a rate limit's reset is still ahead: the cached row says so
     budget_spent: frozenset[str]  # the platform's app budget above the scheduled reserve is spent
+    held: frozenset[str] = frozenset()  # the platform is held for an outage (worker.outage)
     baseline: dict[str, int] = field(default_factory=dict, repr=False)
     started: datetime = field(default_factory=utcnow, repr=False)
     # The listener's generation when the baseline was taken (None: not subscribed).
@@ -96,6 +98,7 @@ class RefreshResult:
     pending: frozenset[str]  # still queued/running when the wait ended
     deferred: frozenset[str] = frozenset()
     budget_spent: frozenset[str] = frozenset()
+    held: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -152,10 +155,11 @@ class RefreshService:
             if i not in skipped and s.deferred_note and s.next_sync_at is not None and s.next_sync_at > now
         }
         rest = [i for i in states if i not in skipped and i not in deferred]
-        spent = await self._budget_spent({states[i].platform for i in rest})
-        budget_spent = {i for i in rest if states[i].platform in spent}
+        shares = await self._budget_shares({states[i].platform for i in rest})
+        budget_spent = {i for i in rest if shares.get(states[i].platform) == "spent"}
+        held = {i for i in rest if shares.get(states[i].platform) == "held"}
         candidates = sorted(
-            (i for i in rest if i not in budget_spent),
+            (i for i in rest if i not in budget_spent and i not in held),
             key=lambda i: (states[i].last_attempt_at is not None, states[i].last_attempt_at or now, i),
         )
         return RefreshPlan(
@@ -163,6 +167,7 @@ class RefreshService:
             skipped_recent=frozenset(skipped),
             deferred=frozenset(deferred),
             budget_spent=frozenset(budget_spent),
+            held=frozenset(held),
             baseline=baseline,
             started=started,
             generation=generation,
@@ -184,6 +189,7 @@ class RefreshService:
             pending=frozenset(waiting - finished),
             deferred=plan.deferred,
             budget_spent=plan.budget_spent,
+            held=plan.held,
         )
 
     async def refresh(self, account_ids: Sequence[str], wait_seconds: float) -> RefreshResult:
@@ -214,19 +220,21 @@ class RefreshService:
         rows = await self._rows.fetch_all(STATES_SQL, {"ids": ids})
         return {row[0]: _RowState(*row[1:]) for row in rows}
 
-    async def _budget_spent(self, platforms: set[str]) -> set[str]:
-        from worker.budget import refresh_share_left
+    async def _budget_shares(self, platforms: set[str]) -> dict[str, str]:
+        """Per platform: "left", "spent" (the refreshes' share of its app budget) or "held"."""
+        from worker.budget import refresh_share
 
         if self._reserve <= 0:
-            return set()
-        spent = set()
+            return {}
+        shares: dict[str, str] = {}
         for platform in sorted(platforms):
             try:
-                if not await refresh_share_left(self._async_redis, self._budgets, platform, self._reserve):
-                    spent.add(platform)
+                shares[platform] = await refresh_share(
+                    self._async_redis, self._budgets, platform, self._reserve
+                )
             except redis.RedisError as exc:
                 raise RefreshUnavailable(f"Redis unavailable: {type(exc).__name__}") from exc
-        return spent
+        return shares
 
     async def _enqueue_within(self, account_ids: list[str], deadline: float) -> None:
         # Redis clients retry connects with backoff (seconds); the caller's deadline wins. An

@@ -15,7 +15,12 @@ import redis.asyncio as aredis
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.accounts import REFRESH_BUDGET_WARNING, REFRESH_LIMITED_WARNING, REFRESH_PENDING_WARNING
+from api.accounts import (
+    REFRESH_BUDGET_WARNING,
+    REFRESH_HELD_WARNING,
+    REFRESH_LIMITED_WARNING,
+    REFRESH_PENDING_WARNING,
+)
 from api.asgi import create_app
 from api.errors import TooManyRequests
 from api.ratelimit import admit_accounts
@@ -25,6 +30,7 @@ from tests.integration.api import seeding
 from tests.integration.api.conftest import SettingsFactory, bearer
 from tests.integration.api.server import serve
 from worker.names import REFRESH_QUEUE, refresh_lock_key
+from worker.outage import hold_key
 
 URL = "/v1/analytics/accounts"
 NOWHERE_DB = "postgresql+psycopg://postgres@127.0.0.1:1/dravo"
@@ -153,6 +159,24 @@ def test_a_refresh_never_spends_the_scheduled_reserve(
     for item in response.json()["items"]:
         assert REFRESH_BUDGET_WARNING in item["warnings"]
     assert redis_client.llen(REFRESH_QUEUE) == 0
+
+
+def test_a_refresh_of_a_held_platform_says_so_and_costs_no_call(
+    make_settings: SettingsFactory, session_factory: sessionmaker[Session], redis_client: redis.Redis
+) -> None:
+    ws = seeding.workspace(session_factory)
+    x, facebook = seeding.seed_example(session_factory, ws.id)
+    seconds, micros = redis_client.time()
+    # X held for an outage (worker.outage) for another minute, on Redis' clock.
+    redis_client.set(hold_key("x"), str(seconds * 1000 + micros // 1000 + 60_000), px=60_000)
+    with serve(create_app(make_settings())) as base, httpx.Client(base_url=base, timeout=30) as http:
+        body = _refresh(http, ws.api_key).json()
+    rows = {item["account_id"]: item for item in body["items"]}
+    assert REFRESH_HELD_WARNING.format(platform="X") in rows[x]["warnings"]
+    assert REFRESH_BUDGET_WARNING not in rows[x]["warnings"]
+    assert REFRESH_PENDING_WARNING in rows[facebook]["warnings"]
+    assert redis_client.llen(REFRESH_QUEUE) == 1  # only Facebook's refresh was sent
+    assert not redis_client.exists(refresh_lock_key(x))
 
 
 def test_database_down_is_503(make_settings: SettingsFactory, redis_client: redis.Redis) -> None:
