@@ -48,7 +48,7 @@ from worker.names import REFRESH_QUEUE, SYNC_ACCOUNT, refresh_lock_key
 if TYPE_CHECKING:
     from celery import Celery
 
-    from worker.budget import PlatformBudget
+    from worker.budget import PlatformBudget, RefreshShare
 
 # How long the first call waits for the completion subscription before relying on polling.
 LISTENER_START_SECONDS = 1.0
@@ -220,13 +220,13 @@ class RefreshService:
         rows = await self._rows.fetch_all(STATES_SQL, {"ids": ids})
         return {row[0]: _RowState(*row[1:]) for row in rows}
 
-    async def _budget_shares(self, platforms: set[str]) -> dict[str, str]:
+    async def _budget_shares(self, platforms: set[str]) -> dict[str, RefreshShare]:
         """Per platform: "left", "spent" (the refreshes' share of its app budget) or "held"."""
         from worker.budget import refresh_share
 
         if self._reserve <= 0:
             return {}
-        shares: dict[str, str] = {}
+        shares: dict[str, RefreshShare] = {}
         for platform in sorted(platforms):
             try:
                 shares[platform] = await refresh_share(

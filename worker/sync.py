@@ -244,18 +244,22 @@ class SyncRunner:
     def _notify(self, account_id: str, platform: str, health: Health | None) -> None:
         """Wake refresh waiters, drop the single-flight marker and count the outcome towards an
         outage hold (worker.outage), in one round trip; Redis trouble is not fatal."""
+        outage = self._deps.outage
+        # Only a counted outcome adds a reply: without one, the last reply is PUBLISH's count of
+        # listeners, which must not read as "a hold began".
+        counted = health if outage.policy.enabled else None
         try:
             with self._deps.redis.pipeline(transaction=False) as pipe:
                 pipe.delete(refresh_lock_key(account_id))
                 pipe.publish(sync_done_channel(account_id), "done")
-                if health is not None:
-                    self._deps.outage.record(platform, health, client=pipe)
+                if counted is not None:
+                    outage.record(platform, counted, client=pipe)
                 replies = pipe.execute()
         except redis.RedisError as exc:
             log.warning("sync.notify_failed", account_id=account_id, error=type(exc).__name__)
             return
-        if health is not None and replies[-1] == 1:
-            hold = self._deps.outage.policy.hold
+        if counted is not None and replies[-1] == 1:
+            hold = outage.policy.hold
             log.warning("platform.outage_hold", platform=platform, hold_seconds=hold.total_seconds())
             record_outage_hold(platform)
 

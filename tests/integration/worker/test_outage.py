@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.base import AccountRef
@@ -18,6 +19,7 @@ from tests.integration.worker.test_sync_runner import row
 from tests.support.accounts import connect
 from worker.budget import PlatformBudget, Rate, RedisRateBudget
 from worker.composition import WorkerDeps, build_deps
+from worker.names import sync_done_channel
 from worker.outage import OutageDetector, OutagePolicy, hold_key
 from worker.sync import SyncRunner
 
@@ -166,3 +168,30 @@ def test_a_held_platform_is_not_called_and_its_rows_keep_their_place(
         "TikTok outage hold: next attempt"
     )
     simulator.set_outage("tiktok", 0)
+
+
+def test_with_holds_off_a_listened_sync_never_reads_as_a_hold(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    redis_client: redis.Redis,
+    simulator: SimulatorClient,
+    workspace: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No outcome is counted, so the pipeline's last reply is PUBLISH's listener count (1 here)."""
+    monkeypatch.setenv("DRAVO_OUTAGE_MIN_FAILURES", "0")
+    get_settings.cache_clear()
+    deps = build_deps(get_settings(), pool_size=2)
+    try:
+        sim = simulator.upsert_account("tiktok", "listened")
+        account_id = connect(session_factory, workspace, "tiktok", "listened", sim["access_token"])
+        before = REGISTRY.get_sample_value("dravo_platform_outage_holds_total", {"platform": "tiktok"}) or 0
+        with redis_client.pubsub() as listener:  # type: ignore[no-untyped-call]
+            listener.subscribe(sync_done_channel(account_id))
+            assert SyncRunner(deps).run(account_id, None, "inline").sync_status == "synced"
+        after = REGISTRY.get_sample_value("dravo_platform_outage_holds_total", {"platform": "tiktok"}) or 0
+        assert after == before
+        assert not redis_client.exists(hold_key("tiktok"))
+    finally:
+        deps.close()
+        get_settings.cache_clear()
