@@ -4,12 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck bench faults services clean lock alerts
+.PHONY: setup run test test-latest lint typecheck bench faults services clean lock alerts
 
-$(STAMP): pyproject.toml
+# The venv holds exactly the hashed versions in requirements-dev.lock, then the project itself with
+# --no-deps, so a fresh clone tests what was tested here. `make lock` moves the pins on purpose;
+# `make test-latest` shows what the newest versions pyproject.toml allows would break.
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -47,15 +50,34 @@ faults: setup services
 	DRAVO_FUZZ_EXAMPLES=10000 $(BIN)/pytest --timeout 1800 tests/unit/adapters/test_properties.py
 	$(BIN)/pytest -m faults tests/faults
 
-# The image's hashed lock (ops/Dockerfile installs it with --require-hashes): the runtime
-# dependencies and the build backend, resolved for CPython 3.11 on Linux. Re-run after changing
-# pyproject.toml's dependencies, and commit the result.
+# The hashed locks, resolved for CPython 3.11 on Linux: requirements-dev.lock (everything, for
+# `make test`/`make run`) first, then requirements.lock (the runtime and the build backend, for
+# ops/Dockerfile) with the same pins. `make lock` keeps existing pins where they still fit;
+# `make lock UPGRADE=1` moves every pin to the newest allowed version. Commit both files.
+LOCK_FLAGS = --quiet --generate-hashes --allow-unsafe --all-build-deps --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade)
 lock: setup
-	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --all-build-deps --strip-extras \
-		--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra dev --extra bench --output-file requirements-dev.lock pyproject.toml
+	cp requirements-dev.lock requirements.lock.tmp
+	$(BIN)/pip-compile $(LOCK_FLAGS) --output-file requirements.lock.tmp pyproject.toml
+	mv requirements.lock.tmp requirements.lock
+
+# What the newest versions that pyproject.toml allows would break: a throw-away venv resolved
+# afresh (not from the lock), then the static checks and the unit tests. A CI job of its own, not
+# part of .ci/run.
+LATEST := .venv-latest
+test-latest: services
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet --upgrade -e '.[dev,bench]'
+	$(LATEST)/bin/ruff check .
+	$(LATEST)/bin/lint-imports
+	$(LATEST)/bin/mypy
+	$(LATEST)/bin/pytest tests/unit
 
 bench: setup services
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache

@@ -108,7 +108,7 @@ class AsyncCompletionListener:
             finally:
                 self._subscribed.clear()
                 with contextlib.suppress(redis.RedisError, OSError, RuntimeError):
-                    await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
+                    await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call, unused-ignore]
             await asyncio.sleep(RECONNECT_SECONDS)
 
     def _record(self, channel: bytes | str) -> None:

@@ -186,7 +186,7 @@ def test_with_holds_off_a_listened_sync_never_reads_as_a_hold(
         sim = simulator.upsert_account("tiktok", "listened")
         account_id = connect(session_factory, workspace, "tiktok", "listened", sim["access_token"])
         before = REGISTRY.get_sample_value("dravo_platform_outage_holds_total", {"platform": "tiktok"}) or 0
-        with redis_client.pubsub() as listener:  # type: ignore[no-untyped-call]
+        with redis_client.pubsub() as listener:  # type: ignore[no-untyped-call, unused-ignore]
             listener.subscribe(sync_done_channel(account_id))
             assert SyncRunner(deps).run(account_id, None, "inline").sync_status == "synced"
         after = REGISTRY.get_sample_value("dravo_platform_outage_holds_total", {"platform": "tiktok"}) or 0
