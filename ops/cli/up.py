@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import signal
@@ -19,9 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from models import migrate
 from models.crypto import TokenCipher
 from models.db import make_engine, make_session_factory
-from ops.cli.command import app, fail, settings
+from models.roles import RoleSetupError
+from ops.cli.command import app, fail, role_urls, settings, write_run_env
 from ops.demo import seed_demo
-from ops.foundation.settings import PLATFORMS
+from ops.foundation.settings import PLATFORMS, get_settings
 from ops.supervisor import Supervisor
 from simulator.client import SimulatorClient
 
@@ -31,6 +34,32 @@ DEMO_CLIENT = {
     for platform in ("x", "linkedin", "tiktok", "instagram")
     for part in ("CLIENT_ID", "CLIENT_SECRET")
 }
+
+
+# The least-privilege role of each process (models/roles.py), unless its URL is given.
+LOCAL_ROLES = {
+    "DRAVO_API_READ_DATABASE_URL": "dravo_api_read",
+    "DRAVO_API_WRITE_DATABASE_URL": "dravo_api_write",
+    "DRAVO_WORKER_DATABASE_URL": "dravo_worker",
+}
+
+
+def role_database_urls(owner_url: str) -> dict[str, str]:
+    """DATABASE_URL with each process's role as its user.
+
+    With a password in DATABASE_URL (a server that checks passwords), each role gets one derived
+    from it: stable across runs, so restarts and parallel runs agree, and known only to whoever
+    knows the owner's. Without one (trust, as `make test` uses), the roles have none either.
+    """
+    owner = make_url(owner_url)
+    urls = {}
+    for variable, role in LOCAL_ROLES.items():
+        password = None
+        if owner.password:
+            key = str(owner.password).encode()
+            password = hmac.new(key, role.encode(), hashlib.sha256).hexdigest()
+        urls[variable] = owner.set(username=role, password=password).render_as_string(hide_password=False)
+    return urls
 
 
 def _ensure_database(database_url: str) -> None:
@@ -78,14 +107,20 @@ def up(
     env.setdefault("DRAVO_LINKEDIN_OAUTH_BASE", f"{simulator_url}/linkedin-oauth")
     # /metrics is served only behind a token (api.metrics); a trial gets a fresh one.
     env.setdefault("DRAVO_METRICS_TOKEN", secrets.token_urlsafe(24))
+    env.setdefault("DATABASE_URL", settings().database_url)
+    for variable, url in role_database_urls(env["DATABASE_URL"]).items():
+        env.setdefault(variable, url)
     os.environ.update(env)
+    get_settings.cache_clear()  # read again, with the role URLs
     config = settings()
 
     try:
         _ensure_database(config.database_url)
-        migrate.upgrade(config.database_url)
-    except (psycopg.Error, SQLAlchemyError) as exc:
+        migrate.upgrade(config.database_url, roles=role_urls(config))
+    except (psycopg.Error, SQLAlchemyError, RoleSetupError) as exc:
         raise fail(f"can't prepare the database: {str(exc).splitlines()[0]}", code=1) from None
+    # For the CLI in another terminal (ops.cli.command.read_run_env): no exports needed there.
+    run_env = write_run_env(env)
 
     supervisor = Supervisor(env)
     stopping = False
@@ -122,6 +157,8 @@ def up(
             f"  curl -s -H 'Authorization: Bearer {seed.api_key}' {api_url}/v1/analytics/accounts\n\n"
             "Metrics (DRAVO_METRICS_TOKEN):\n\n"
             f"  curl -s -H 'Authorization: Bearer {env['DRAVO_METRICS_TOKEN']}' {api_url}/metrics\n\n"
+            f"The CLI in another terminal reads this run's settings from {run_env} (no exports needed):\n\n"
+            "  dravo-sync status\n\n"
             "Press Ctrl-C to stop everything.\n"
         )
 
