@@ -21,7 +21,7 @@ None of them may create anything in the schema (PostgreSQL 15+ no longer grants 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import psycopg
@@ -152,7 +152,7 @@ def _tables(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
 
 
 def _grant(
-    conn: psycopg.Connection[tuple[object, ...]], name: str, kinds: Iterable[str], tables: list[str]
+    conn: psycopg.Connection[tuple[object, ...]], name: str, kinds: Collection[str], tables: list[str]
 ) -> None:
     role = sql.Identifier(name)
     database = conn.info.dbname
@@ -170,12 +170,12 @@ def _grant(
                     privileges.setdefault(table, []).append("SELECT")
         for table, granted in GRANTS[kind].items():
             privileges.setdefault(table, []).extend(granted)
-    for table, granted in privileges.items():
+    for table, words in privileges.items():
         if table not in tables:
             continue
         # The privilege words are constants of this module, never input.
-        statement = f"GRANT {', '.join(dict.fromkeys(granted))} ON TABLE {{}} TO {{}}"
-        conn.execute(sql.SQL(statement).format(sql.Identifier(table), role))  # type: ignore[arg-type]
-    if any(GRANTS[kind] and kind != "api_read" for kind in kinds):
+        statement = f"GRANT {', '.join(dict.fromkeys(words))} ON TABLE {{}} TO {{}}"
+        conn.execute(sql.SQL(statement).format(sql.Identifier(table), role))
+    if set(kinds) - {"api_read"}:
         # Identity and serial columns draw from these on INSERT.
         conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(role))

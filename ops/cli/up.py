@@ -23,8 +23,8 @@ from models.crypto import TokenCipher
 from models.db import make_engine, make_session_factory
 from models.roles import RoleSetupError
 from ops.cli.command import app, fail, role_urls, settings, write_run_env
-from ops.demo import seed_demo
-from ops.foundation.settings import PLATFORMS, get_settings
+from ops.demo import DemoSeed, seed_demo
+from ops.foundation.settings import PLATFORMS, Settings, get_settings
 from ops.supervisor import Supervisor
 from simulator.client import SimulatorClient
 
@@ -88,6 +88,33 @@ def _wait(url: str, timeout: float, what: str, supervisor: Supervisor) -> None:
     raise fail(f"{what} did not answer at {url} within {timeout:.0f} s", code=1)
 
 
+def _seed(config: Settings, simulator_url: str) -> DemoSeed:
+    engine = make_engine(config.database_url, pool_size=1, max_overflow=0)
+    try:
+        with SimulatorClient(simulator_url) as simulator:
+            return seed_demo(make_session_factory(engine), TokenCipher(config.encryption_keys), simulator)
+    finally:
+        engine.dispose()
+
+
+@app.command("demo")
+def demo_seed(
+    simulator_url: Annotated[
+        str, typer.Option("--simulator-url", help="The running simulator the demo accounts live on.")
+    ] = "http://127.0.0.1:8900",
+) -> None:
+    """Seed the demo workspace (what `up` does) and print a new API key: compose's one-shot `demo`."""
+    config = settings()
+    try:
+        seed = _seed(config, simulator_url)
+    except (SQLAlchemyError, httpx.HTTPError) as exc:
+        raise fail(f"can't seed the demo: {str(exc).splitlines()[0]}", code=1) from None
+    typer.echo(
+        f"demo workspace {seed.workspace_id}, {len(seed.account_ids)} accounts; API key (shown once):\n\n"
+        f"  {seed.api_key}\n"
+    )
+
+
 @app.command("up")
 def up(
     host: Annotated[
@@ -142,12 +169,7 @@ def up(
     _wait(f"{api_url}/healthz", 60, "the API", supervisor)
 
     if demo:
-        engine = make_engine(config.database_url, pool_size=1, max_overflow=0)
-        try:
-            with SimulatorClient(simulator_url) as simulator:
-                seed = seed_demo(make_session_factory(engine), TokenCipher(config.encryption_keys), simulator)
-        finally:
-            engine.dispose()
+        seed = _seed(config, simulator_url)
         typer.echo(
             "\n"
             f"dravo-sync is up: API {api_url}  Flower http://{host}:{flower_port}  simulator {simulator_url}\n"

@@ -444,7 +444,7 @@ def load_settings() -> Settings:
     # Docker secrets (DRAVO_SECRETS_DIR): lower precedence than the environment's variables.
     secrets_dir = os.environ.get("DRAVO_SECRETS_DIR") or None
     try:
-        return Settings(_secrets_dir=secrets_dir)  # type: ignore[call-arg]
+        return Settings(_secrets_dir=secrets_dir)
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
 
