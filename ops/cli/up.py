@@ -144,7 +144,13 @@ def up(
     try:
         _ensure_database(config.database_url)
         migrate.upgrade(config.database_url, roles=role_urls(config))
-    except (psycopg.Error, SQLAlchemyError, RoleSetupError) as exc:
+    except RoleSetupError as exc:
+        raise fail(
+            f"{exc} (DATABASE_URL's role needs CREATEROLE; or set DRAVO_API_READ_DATABASE_URL, "
+            "DRAVO_API_WRITE_DATABASE_URL and DRAVO_WORKER_DATABASE_URL to DATABASE_URL: one role for all)",
+            code=1,
+        ) from None
+    except (psycopg.Error, SQLAlchemyError) as exc:
         raise fail(f"can't prepare the database: {str(exc).splitlines()[0]}", code=1) from None
     # For the CLI in another terminal (ops.cli.command.read_run_env): no exports needed there.
     run_env = write_run_env(env)

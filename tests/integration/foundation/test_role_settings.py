@@ -40,7 +40,9 @@ def test_a_role_url_is_checked_like_database_url(clean: pytest.MonkeyPatch) -> N
         load_settings()
 
 
-def test_docker_secrets_fill_settings_below_the_environment(clean: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_docker_secrets_fill_settings_below_the_environment(
+    clean: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     clean.delenv("DRAVO_ENCRYPTION_KEY")
     (tmp_path / "DRAVO_ENCRYPTION_KEY").write_text(KEY + "\n")  # as `echo` writes it
     (tmp_path / "DRAVO_WORKER_DATABASE_URL").write_text("postgresql://w:secret@db.internal/dravo\n")

@@ -53,7 +53,12 @@ def test_another_kind_of_run_never_reads_it(state: Path) -> None:
 def _cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     clean = {"PATH": os.environ["PATH"], "HOME": str(state), "XDG_STATE_HOME": str(state)}
     return subprocess.run(
-        [sys.executable, "-m", "ops.cli", *args], env=clean, cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "ops.cli", *args],
+        env=clean,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

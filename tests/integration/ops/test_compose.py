@@ -32,7 +32,9 @@ def _setting_names() -> set[str]:
 
 
 def test_every_stack_process_is_a_service() -> None:
-    assert {"postgres", "redis", "migrate", "api", "worker", "beat", "flower", "simulator", "demo"} <= set(SERVICES)
+    assert {"postgres", "redis", "migrate", "api", "worker", "beat", "flower", "simulator", "demo"} <= set(
+        SERVICES
+    )
 
 
 @pytest.mark.parametrize("name", sorted(OURS))
@@ -60,7 +62,9 @@ def test_environment_holds_only_settings(name: str) -> None:
 
 
 def _secrets(name: str) -> set[str]:
-    return {entry if isinstance(entry, str) else entry["source"] for entry in SERVICES[name].get("secrets", [])}
+    return {
+        entry if isinstance(entry, str) else entry["source"] for entry in SERVICES[name].get("secrets", [])
+    }
 
 
 def test_secrets_come_from_docker_secrets_not_the_environment() -> None:
@@ -93,8 +97,9 @@ def test_the_app_never_connects_as_the_owner_or_a_superuser() -> None:
     for spec in SERVICES.values():
         assert "DATABASE_URL" not in spec.get("environment", {})
     owner_sql = ROOT / "ops" / "postgres" / "10-owner.sql"
-    assert f"./{owner_sql.relative_to(ROOT)}:/docker-entrypoint-initdb.d/10-owner.sql:ro" in (
-        SERVICES["postgres"]["volumes"]
+    assert (
+        f"./{owner_sql.relative_to(ROOT)}:/docker-entrypoint-initdb.d/10-owner.sql:ro"
+        in (SERVICES["postgres"]["volumes"])
     )
 
 

@@ -69,7 +69,10 @@ def test_the_owner_is_no_superuser_and_can_migrate_and_grant(fresh_database: str
             assert db_owner == (owner,)
 
         urls = RoleUrls(
-            **{kind: owner_url.set(username=name).render_as_string(hide_password=False) for kind, name in roles.items()}
+            **{
+                kind: owner_url.set(username=name).render_as_string(hide_password=False)
+                for kind, name in roles.items()
+            }
         )
         migrate.upgrade(owner_url.render_as_string(hide_password=False), roles=urls)
         with psycopg.connect(_libpq(urls.worker or "")) as conn:
