@@ -17,6 +17,7 @@ import httpx
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 from ops.demo import DEMO_WORKSPACE_ID
 from ops.testing.processes import free_port, free_port_block
@@ -53,8 +54,9 @@ def _connected_roles(database_url: str) -> set[str]:
 
 @pytest.mark.e2e
 def test_up_runs_each_process_as_its_role_and_the_cli_needs_no_exports(
-    test_env: dict[str, str], database_url: str, tmp_path: Path
+    test_env: dict[str, str], database_url: str, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
+    # `session_factory` empties the tables: the synced row below is synced by this run's worker.
     tag = secrets.token_hex(4)
     names = {kind: f"dravo_test_{tag}_{kind}" for kind in ("api_read", "api_write", "worker")}
     base = make_url(database_url)
@@ -93,6 +95,9 @@ def test_up_runs_each_process_as_its_role_and_the_cli_needs_no_exports(
                 break
             time.sleep(1)
         assert any(row["sync_status"] == "synced" for row in rows), log.read_text()[-3000:]
+        deadline = time.monotonic() + 10  # the write role connects when the key's use is recorded
+        while not set(names.values()) <= _connected_roles(database_url) and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert set(names.values()) <= _connected_roles(database_url)
 
         run_env = state / "dravo-sync" / "run.env"
