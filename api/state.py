@@ -72,7 +72,7 @@ def make_reader(
 def make_writer(settings: Settings) -> Engine:
     """The API's one write (`last_used_at`), with the same limits on every wait as the reads."""
     return create_engine(
-        settings.database_url,
+        settings.api_write_url,
         pool_size=2,
         max_overflow=2,
         pool_pre_ping=True,
@@ -161,20 +161,20 @@ def build_state(settings: Settings) -> AppState:
         )
     )
     hot = AsyncReadPool(
-        settings.database_url,
+        settings.api_read_url,
         READ_CONCURRENCY,
         statement_timeout_ms=_ms(settings.api_statement_timeout_seconds),
         lock_timeout_ms=_ms(settings.api_lock_timeout_seconds),
         pool_timeout=settings.api_pool_timeout_seconds,
     )
     probe = AsyncReadPool(
-        settings.database_url,
+        settings.api_read_url,
         1,
         statement_timeout_ms=_ms(settings.api_statement_timeout_seconds),
         lock_timeout_ms=_ms(settings.api_lock_timeout_seconds),
         pool_timeout=settings.api_pool_timeout_seconds,
     )
-    reader = make_reader(settings.database_url, settings=settings)
+    reader = make_reader(settings.api_read_url, settings=settings)
     write_sessions = make_session_factory(engine)
     cipher = TokenCipher(settings.encryption_keys)
     # A refresh is prepared to wait anyway: its reads may queue for their share up to its wait

@@ -9,6 +9,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from models.roles import RoleUrls, ensure_roles
 from ops.foundation.platforms import PLATFORM_NAMES
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -22,9 +23,12 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "head", roles: RoleUrls | None = None) -> None:
+    """Migrate as the owner of DATABASE_URL, then grant each process's role its tables (models/roles.py)."""
     command.upgrade(alembic_config(database_url), revision)
     register_platforms(database_url)
+    if roles is not None:
+        ensure_roles(database_url, roles)
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:

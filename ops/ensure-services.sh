@@ -27,7 +27,8 @@ if ! pg_up; then
     echo "PostgreSQL is down; starting the local cluster" >&2
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
   fi
-  wait_for pg_up || { echo "PostgreSQL is not reachable at $PGHOST:$PGPORT. Start it, e.g.: docker compose up -d postgres" >&2; exit 1; }
+  # Not docker-compose.yml's postgres: it publishes no port and requires passwords (README).
+  wait_for pg_up || { echo "PostgreSQL is not reachable at $PGHOST:$PGPORT. Start one as make run and make test expect (user postgres, trust, on loopback), e.g.: docker run -d --name dravo-postgres -p 127.0.0.1:5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres:16" >&2; exit 1; }
 fi
 
 if ! redis_up; then
@@ -35,6 +36,6 @@ if ! redis_up; then
     echo "Redis is down; starting a local one" >&2
     redis-server --daemonize yes --port "$REDIS_PORT" --save "" --appendonly no >/dev/null || true
   fi
-  wait_for redis_up || { echo "Redis is not reachable at $REDIS_HOST:$REDIS_PORT. Start it, e.g.: docker compose up -d redis" >&2; exit 1; }
+  wait_for redis_up || { echo "Redis is not reachable at $REDIS_HOST:$REDIS_PORT. Start one without a password on loopback, e.g.: docker run -d --name dravo-redis -p 127.0.0.1:6379:6379 redis:7" >&2; exit 1; }
 fi
 echo "PostgreSQL and Redis are up" >&2

@@ -24,7 +24,9 @@ def require_readable_credentials(settings: Settings, process: str) -> None:
     answer 503 while the database is down, and the worker waits for it; neither decrypts anything
     until the database is back.
     """
-    engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
+    # The process's own role (models/roles.py): the API's write role, or the worker's.
+    database_url = settings.api_write_url if process == "api" else settings.worker_url
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
     try:
         with make_session_factory(engine).begin() as session:
             check = check_encryption_key(session, TokenCipher(settings.encryption_keys))

@@ -81,7 +81,7 @@ def outage_policy(settings: Settings) -> OutagePolicy:
 def build_deps(settings: Settings, *, pool_size: int | None = None) -> WorkerDeps:
     # One DB connection per concurrent task is enough: no transaction spans a platform call.
     size = pool_size or min(max(settings.worker_concurrency // 2, 2), 20)
-    engine = make_engine(settings.database_url, pool_size=size, max_overflow=size)
+    engine = make_engine(settings.worker_url, pool_size=size, max_overflow=size)
     sessions = make_session_factory(engine)
     client = redis.Redis.from_url(
         settings.redis_url, socket_connect_timeout=5, socket_timeout=10, health_check_interval=30

@@ -22,7 +22,7 @@ from models.admin import (
 from models.crypto import CredentialsUnreadable, TokenCipher
 from models.tables import PLATFORM_VALUES
 from models.webhook_admin import rotate_secrets
-from ops.cli.command import app, database_errors, fail, settings, transaction
+from ops.cli.command import app, database_errors, fail, role_urls, settings, transaction
 from ops.cli.secrets import StdinTokens, secret_option
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -45,7 +45,7 @@ def db_upgrade(
 ) -> None:
     """Apply migrations (Alembic is the only source of the schema)."""
     with database_errors():
-        migrate.upgrade(settings().database_url, revision)
+        migrate.upgrade(settings().database_url, revision, roles=role_urls(settings()))
 
 
 @workspace_app.command("create")

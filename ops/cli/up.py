@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import signal
@@ -19,9 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from models import migrate
 from models.crypto import TokenCipher
 from models.db import make_engine, make_session_factory
-from ops.cli.command import app, fail, settings
-from ops.demo import seed_demo
-from ops.foundation.settings import PLATFORMS
+from models.roles import RoleSetupError
+from ops.cli.command import app, fail, role_urls, settings, write_run_env
+from ops.demo import DemoSeed, seed_demo
+from ops.foundation.settings import PLATFORMS, Settings, get_settings
 from ops.supervisor import Supervisor
 from simulator.client import SimulatorClient
 
@@ -31,6 +34,32 @@ DEMO_CLIENT = {
     for platform in ("x", "linkedin", "tiktok", "instagram")
     for part in ("CLIENT_ID", "CLIENT_SECRET")
 }
+
+
+# The least-privilege role of each process (models/roles.py), unless its URL is given.
+LOCAL_ROLES = {
+    "DRAVO_API_READ_DATABASE_URL": "dravo_api_read",
+    "DRAVO_API_WRITE_DATABASE_URL": "dravo_api_write",
+    "DRAVO_WORKER_DATABASE_URL": "dravo_worker",
+}
+
+
+def role_database_urls(owner_url: str) -> dict[str, str]:
+    """DATABASE_URL with each process's role as its user.
+
+    With a password in DATABASE_URL (a server that checks passwords), each role gets one derived
+    from it: stable across runs, so restarts and parallel runs agree, and known only to whoever
+    knows the owner's. Without one (trust, as `make test` uses), the roles have none either.
+    """
+    owner = make_url(owner_url)
+    urls = {}
+    for variable, role in LOCAL_ROLES.items():
+        password = None
+        if owner.password:
+            key = str(owner.password).encode()
+            password = hmac.new(key, role.encode(), hashlib.sha256).hexdigest()
+        urls[variable] = owner.set(username=role, password=password).render_as_string(hide_password=False)
+    return urls
 
 
 def _ensure_database(database_url: str) -> None:
@@ -59,6 +88,33 @@ def _wait(url: str, timeout: float, what: str, supervisor: Supervisor) -> None:
     raise fail(f"{what} did not answer at {url} within {timeout:.0f} s", code=1)
 
 
+def _seed(config: Settings, simulator_url: str) -> DemoSeed:
+    engine = make_engine(config.database_url, pool_size=1, max_overflow=0)
+    try:
+        with SimulatorClient(simulator_url) as simulator:
+            return seed_demo(make_session_factory(engine), TokenCipher(config.encryption_keys), simulator)
+    finally:
+        engine.dispose()
+
+
+@app.command("demo")
+def demo_seed(
+    simulator_url: Annotated[
+        str, typer.Option("--simulator-url", help="The running simulator the demo accounts live on.")
+    ] = "http://127.0.0.1:8900",
+) -> None:
+    """Seed the demo workspace (what `up` does) and print a new API key: compose's one-shot `demo`."""
+    config = settings()
+    try:
+        seed = _seed(config, simulator_url)
+    except (SQLAlchemyError, httpx.HTTPError) as exc:
+        raise fail(f"can't seed the demo: {str(exc).splitlines()[0]}", code=1) from None
+    typer.echo(
+        f"demo workspace {seed.workspace_id}, {len(seed.account_ids)} accounts; API key (shown once):\n\n"
+        f"  {seed.api_key}\n"
+    )
+
+
 @app.command("up")
 def up(
     host: Annotated[
@@ -78,14 +134,26 @@ def up(
     env.setdefault("DRAVO_LINKEDIN_OAUTH_BASE", f"{simulator_url}/linkedin-oauth")
     # /metrics is served only behind a token (api.metrics); a trial gets a fresh one.
     env.setdefault("DRAVO_METRICS_TOKEN", secrets.token_urlsafe(24))
+    env.setdefault("DATABASE_URL", settings().database_url)
+    for variable, url in role_database_urls(env["DATABASE_URL"]).items():
+        env.setdefault(variable, url)
     os.environ.update(env)
+    get_settings.cache_clear()  # read again, with the role URLs
     config = settings()
 
     try:
         _ensure_database(config.database_url)
-        migrate.upgrade(config.database_url)
+        migrate.upgrade(config.database_url, roles=role_urls(config))
+    except RoleSetupError as exc:
+        raise fail(
+            f"{exc} (DATABASE_URL's role needs CREATEROLE; or set DRAVO_API_READ_DATABASE_URL, "
+            "DRAVO_API_WRITE_DATABASE_URL and DRAVO_WORKER_DATABASE_URL to DATABASE_URL: one role for all)",
+            code=1,
+        ) from None
     except (psycopg.Error, SQLAlchemyError) as exc:
         raise fail(f"can't prepare the database: {str(exc).splitlines()[0]}", code=1) from None
+    # For the CLI in another terminal (ops.cli.command.read_run_env): no exports needed there.
+    run_env = write_run_env(env)
 
     supervisor = Supervisor(env)
     stopping = False
@@ -107,12 +175,7 @@ def up(
     _wait(f"{api_url}/healthz", 60, "the API", supervisor)
 
     if demo:
-        engine = make_engine(config.database_url, pool_size=1, max_overflow=0)
-        try:
-            with SimulatorClient(simulator_url) as simulator:
-                seed = seed_demo(make_session_factory(engine), TokenCipher(config.encryption_keys), simulator)
-        finally:
-            engine.dispose()
+        seed = _seed(config, simulator_url)
         typer.echo(
             "\n"
             f"dravo-sync is up: API {api_url}  Flower http://{host}:{flower_port}  simulator {simulator_url}\n"
@@ -122,6 +185,8 @@ def up(
             f"  curl -s -H 'Authorization: Bearer {seed.api_key}' {api_url}/v1/analytics/accounts\n\n"
             "Metrics (DRAVO_METRICS_TOKEN):\n\n"
             f"  curl -s -H 'Authorization: Bearer {env['DRAVO_METRICS_TOKEN']}' {api_url}/metrics\n\n"
+            f"The CLI in another terminal reads this run's settings from {run_env} (no exports needed):\n\n"
+            "  dravo-sync status\n\n"
             "Press Ctrl-C to stop everything.\n"
         )
 

@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -104,6 +105,27 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL"),
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL"))
+    # Least-privilege roles (models/roles.py, README "Database roles"): each process connects as
+    # its own role. DATABASE_URL stays the migration owner's (migrations, roles, the CLI); a role
+    # URL left unset falls back to it, so existing setups keep working.
+    api_read_database_url: str | None = None
+    api_write_database_url: str | None = None
+    worker_database_url: str | None = None
+    # Docker secrets: a directory holding one file per setting, named like its variable
+    # (/run/secrets/DRAVO_ENCRYPTION_KEY); read by load_settings, below the environment.
+    secrets_dir: str | None = None
+
+    @property
+    def api_read_url(self) -> str:
+        return self.api_read_database_url or self.database_url
+
+    @property
+    def api_write_url(self) -> str:
+        return self.api_write_database_url or self.database_url
+
+    @property
+    def worker_url(self) -> str:
+        return self.worker_database_url or self.database_url
 
     # Comma-separated Fernet keys: the first encrypts, all decrypt (key rotation).
     encryption_key: SecretStr | None = None
@@ -230,9 +252,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
 
-    @field_validator("database_url")
+    @field_validator("database_url", "api_read_database_url", "api_write_database_url", "worker_database_url")
     @classmethod
-    def _postgres_url(cls, value: str) -> str:
+    def _postgres_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.field_name != "database_url" and (value is None or not value.strip()):
+            return None  # a role URL left empty: the process uses DATABASE_URL
+        assert value is not None
         try:
             url = make_url(value)
         except ArgumentError as exc:
@@ -416,8 +441,10 @@ def _describe(error: ValidationError) -> str:
 
 def load_settings() -> Settings:
     """Read and validate the environment; raise ConfigurationError with a readable message."""
+    # Docker secrets (DRAVO_SECRETS_DIR): lower precedence than the environment's variables.
+    secrets_dir = os.environ.get("DRAVO_SECRETS_DIR") or None
     try:
-        return Settings()
+        return Settings(_secrets_dir=secrets_dir)
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
 
