@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.children import descendants
 from ops.testing.processes import wait_until
 from tests.conftest import ADMIN_URL, redis_url
@@ -50,6 +52,7 @@ def _alive_in(groups: set[int], pids: set[int]) -> list[str]:
     return found
 
 
+@pytest.mark.timeout(420)
 def test_sigterm_stops_every_child(tmp_path: Path) -> None:
     base = redis_url().rsplit("/", 1)[0]
     env = {
