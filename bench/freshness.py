@@ -51,7 +51,7 @@ OUTAGE_SECONDS = 60.0 if QUICK else scenario.OUTAGE_LENGTH.total_seconds()
 WARM_UP = 60.0 if QUICK else scenario.WARM_UP.total_seconds()
 FRESHNESS = int(scenario.FRESHNESS.total_seconds())
 SAMPLE_SECONDS = 10.0
-STALE_TARGET = 0.001  # the target: under 0.1 % of accounts past stale_after
+STALE_TARGET = 0.001  # the target: under 0.1 % of accounts past stale_after
 REDIS_URL = os.environ.get("DRAVO_BENCH_FRESHNESS_REDIS_URL", "redis://127.0.0.1:6379/11")
 PLOT = ROOT / "docs" / "img" / "freshness.png"
 

@@ -3,7 +3,7 @@
 200 concurrent `refresh=true` requests from 5 workspaces (X accounts whose every call takes
 seconds, one account per workspace slower than the refresh wait) against `dravo-sync api` and a
 real worker. Meanwhile a prober asks, one request after another, `/readyz`, a plain list of a
-sixth workspace and `/metrics`. Targets (issue 11): those keep p99 < 50 ms, and no refresh answers
+sixth workspace and `/metrics`. Targets: those keep p99 < 50 ms, and no refresh answers
 later than DRAVO_REFRESH_WAIT_SECONDS + 1 s. The same probes without a storm, in the same run, give
 the ratio. The storm comes from a second process, so its client work doesn't slow the prober.
 

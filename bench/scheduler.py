@@ -46,7 +46,7 @@ def _tick(factory: Any, per_platform: int) -> float:
 
 def _real_ticks(url: str) -> dict[str, Any]:
     """The real tick, alternating the batch publisher with one `apply_async` per message (the
-    publisher before issue 15) in the same run: times, time spent publishing, machine busy."""
+    publisher before the pipelined one) in the same run: times, time spent publishing, machine busy."""
     # The worker's publisher reads the process settings, so the tick runs as a worker would.
     os.environ.update(
         {

@@ -36,9 +36,11 @@ MILLION_HOURS = 48  # `--hours N` shortens it; 48 h: about 4 minutes on a 2-core
 
 
 def million_hours() -> float:
-    for arg in sys.argv:
+    for n, arg in enumerate(sys.argv):
         if arg.startswith("--hours="):
             return float(arg.removeprefix("--hours="))
+        if arg == "--hours" and n + 1 < len(sys.argv):
+            return float(sys.argv[n + 1])
     return MILLION_HOURS
 
 

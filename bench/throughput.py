@@ -828,7 +828,7 @@ PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "throughput.png
 
 
 def before_after(results: dict[str, Any]) -> str:
-    """Against the run kept in bench/results/throughput.before.json (before issue 15's changes)."""
+    """Against the run kept in bench/results/throughput.before.json (before the throughput fixes)."""
     old = before("throughput")
     if old is None:
         return ""
@@ -869,7 +869,7 @@ def before_after(results: dict[str, Any]) -> str:
         ),
     ]
     lines = "\n".join(f"| {what} | {fmt.format(a)} | {fmt.format(b)} |" for what, a, b, fmt in rows)
-    return f"""Before and after (issue 15). Before: the run of {old["ran_at"]}, kept in
+    return f"""Before and after the throughput fixes (docs/worker.md). Before: the run of {old["ran_at"]}, kept in
 `bench/results/throughput.before.json`; after: this run. Same benchmark, same shared machine.
 
 | median | before | after |

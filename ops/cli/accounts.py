@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from models.admin import (
     AdminError,
@@ -27,6 +25,7 @@ from models.tables import PLATFORM_VALUES
 from ops.account_import import Format, ImportFileError, LineResult, import_records, read_records
 from ops.cli.admin import account_app, apikey_app
 from ops.cli.command import engine, fail, settings, transaction
+from ops.cli.display import Column, console, fitted_table, plain
 
 
 def _time(value: datetime | None) -> str | None:
@@ -35,11 +34,6 @@ def _time(value: datetime | None) -> str | None:
 
 def _short(value: datetime | None) -> str | None:
     return None if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _console() -> Console:
-    # Piped output gets whole ids rather than a table squeezed to 80 columns.
-    return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -70,20 +64,29 @@ def account_list(
     if as_json:
         typer.echo(json.dumps([_jsonable(asdict(row)) for row in rows], indent=2))
         return
-    table = Table(title=f"{len(rows)} account{'s' if len(rows) != 1 else ''}")
-    for column in ("id", "workspace", "platform", "handle", "status", "last updated", "token expires"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            row.account_id,
-            row.workspace_id,
-            row.platform,
-            row.handle or "",
-            row.status,
+    out = console()
+    columns = [
+        Column("id"),
+        Column("workspace", drop=1),
+        Column("platform", drop=4),
+        Column("handle", drop=5),
+        Column("status"),
+        Column("last updated", drop=3),
+        Column("token expires", drop=2),
+    ]
+    cells = [
+        (
+            plain(row.account_id),
+            plain(row.workspace_id),
+            plain(row.platform),
+            plain(row.handle),
+            plain(row.status),
             _short(row.last_updated_at) or "never",
             _short(row.token_expires_at) or "",
         )
-    _console().print(table)
+        for row in rows
+    ]
+    out.print(fitted_table(out, f"{len(rows)} account{'s' if len(rows) != 1 else ''}", columns, cells))
 
 
 def _describe(outcome: DisconnectOutcome, purge_history: bool) -> str:
@@ -145,7 +148,7 @@ def account_import(
     except ImportFileError as exc:
         raise fail(str(exc)) from None
     cipher = TokenCipher(settings().encryption_keys)
-    console = Console(stderr=True)
+    progress_console = Console(stderr=True)
     db = engine()
     try:
         with Progress(
@@ -153,7 +156,7 @@ def account_import(
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=console,
+            console=progress_console,
             transient=False,
         ) as progress:
             task = progress.add_task("import", total=len(records))
@@ -195,15 +198,22 @@ def apikey_list(
     if as_json:
         typer.echo(json.dumps([_jsonable(asdict(key)) for key in keys], indent=2))
         return
-    table = Table(title=f"API keys of {workspace}")
-    for column in ("prefix", "scope", "created", "last used", "revoked"):
-        table.add_column(column)
-    for key in keys:
-        table.add_row(
-            key.prefix,
+    out = console()
+    columns = [
+        Column("prefix"),
+        Column("scope", drop=3),
+        Column("created", drop=1),
+        Column("last used", drop=2),
+        Column("revoked"),
+    ]
+    cells = [
+        (
+            plain(key.prefix),
             key.scope,
             _short(key.created_at) or "",
             _short(key.last_used_at) or "never",
             _short(key.revoked_at) or "",
         )
-    _console().print(table)
+        for key in keys
+    ]
+    out.print(fitted_table(out, f"API keys of {plain(workspace)}", columns, cells))

@@ -17,6 +17,7 @@ from models.base import utcnow
 from models.status import StatusReport, collect_status
 from models.tables import SYNC_STATUS_VALUES
 from ops.cli.command import app, settings, transaction
+from ops.cli.display import Column, console, fits, fitted_table, plain
 from ops.versions import configured_overrides, version_lifetimes
 
 
@@ -49,15 +50,14 @@ def report_as_dict(report: StatusReport) -> dict[str, Any]:
     return dict(_jsonable(data))
 
 
-def _render(report: StatusReport) -> None:
-    console = Console()
+def _by_platform(report: StatusReport) -> Table:
+    """Platforms down, statuses across (nine columns, wider than 80)."""
     table = Table(title="Accounts by platform and sync status")
-    table.add_column("platform")
+    table.add_column("platform", no_wrap=True)
     for status in SYNC_STATUS_VALUES:
-        table.add_column(status, justify="right")
-    table.add_column("total", justify="right")
-    table.add_column("stale", justify="right")
-    table.add_column("overdue", justify="right")
+        table.add_column(status, justify="right", no_wrap=True)
+    for column in ("total", "stale", "overdue"):
+        table.add_column(column, justify="right", no_wrap=True)
     for platform in report.platforms:
         table.add_row(
             platform.platform,
@@ -66,26 +66,58 @@ def _render(report: StatusReport) -> None:
             str(platform.stale),
             str(platform.overdue),
         )
-    console.print(table)
+    return table
 
-    expiring = Table(title="Soonest token expiries")
-    for column in ("account", "platform", "handle", "expires at"):
-        expiring.add_column(column)
-    for token in report.expiring:
-        expiring.add_row(
-            token.account_id, token.platform, token.handle or "", token.token_expires_at.isoformat()
-        )
-    console.print(expiring)
+
+def _by_status(report: StatusReport) -> Table:
+    """The same figures for a narrow terminal: statuses down, the five platforms across."""
+    table = Table(title="Accounts by platform and sync status")
+    table.add_column("sync status", no_wrap=True)
+    for platform in report.platforms:
+        table.add_column(platform.platform, justify="right", no_wrap=True)
+    rows: list[tuple[str, list[int]]] = [
+        (status, [p.by_status.get(status, 0) for p in report.platforms]) for status in SYNC_STATUS_VALUES
+    ]
+    rows += [
+        ("total", [p.total for p in report.platforms]),
+        ("stale", [p.stale for p in report.platforms]),
+        ("overdue", [p.overdue for p in report.platforms]),
+    ]
+    for name, counts in rows:
+        table.add_row(name, *(str(count) for count in counts))
+    return table
+
+
+def _render(report: StatusReport) -> None:
+    out = console()
+    wide = _by_platform(report)
+    out.print(wide if fits(out, wide) else _by_status(report))
+
+    expiring = fitted_table(
+        out,
+        "Soonest token expiries",
+        [Column("account"), Column("platform", drop=2), Column("handle", drop=1), Column("expires at")],
+        [
+            (
+                plain(token.account_id),
+                plain(token.platform),
+                plain(token.handle),
+                token.token_expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            )
+            for token in report.expiring
+        ],
+    )
+    out.print(expiring)
 
     queues = Table(title="Queue depths")
     queues.add_column("queue")
     queues.add_column("messages", justify="right")
     for name, depth in report.queue_depths.items():
         queues.add_row(name, "unreachable" if depth < 0 else str(depth))
-    console.print(queues)
+    out.print(queues)
     if report.oldest_overdue_at:
-        console.print(f"Oldest overdue sync was due at {report.oldest_overdue_at.isoformat()}")
-    _render_versions(console)
+        out.print(f"Oldest overdue sync was due at {report.oldest_overdue_at.isoformat()}")
+    _render_versions(out)
 
 
 def _render_versions(console: Console) -> None:

@@ -7,8 +7,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from models.crypto import TokenCipher
 from models.webhook_admin import (
@@ -23,6 +21,7 @@ from models.webhook_admin import (
 from models.webhook_targets import TargetRefused
 from models.webhooks import EVENT_TYPES
 from ops.cli.command import app, fail, settings, transaction
+from ops.cli.display import Column, console, fitted_table, plain
 
 webhook_app = typer.Typer(
     help="Webhook endpoints: signed events when an account changes (docs/webhooks.md).", no_args_is_help=True
@@ -102,21 +101,30 @@ def webhook_list(
         ]
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title="Webhook endpoints")
-    for column in ("id", "workspace", "url", "events", "state", "pending", "last success"):
-        table.add_column(column, overflow="fold")
-    for e in endpoints:
-        state = "enabled" if e.enabled else f"disabled {_iso(e.disabled_at)}: {e.disabled_reason}"
-        table.add_row(
-            e.id,
-            e.workspace_id,
-            e.url,
-            ",".join(e.events) or "all",
-            state,
+    out = console()
+    columns = [
+        Column("id"),
+        Column("workspace", drop=1),
+        Column("url", drop=5),
+        Column("events", drop=2),
+        # The state is kept whole; its reason (tenant-caused, e.g. a receiver's error) wraps below.
+        Column("state", wrap=True),
+        Column("pending", drop=4, justify="right"),
+        Column("last success", drop=3),
+    ]
+    cells = [
+        (
+            plain(e.id),
+            plain(e.workspace_id),
+            plain(e.url),
+            plain(",".join(e.events) or "all"),
+            "enabled" if e.enabled else f"disabled {_iso(e.disabled_at)}:\n{plain(e.disabled_reason)}",
             str(e.pending),
             _iso(e.last_success_at) or "-",
         )
-    Console(width=200).print(table)
+        for e in endpoints
+    ]
+    out.print(fitted_table(out, "Webhook endpoints", columns, cells))
 
 
 @webhook_app.command("delete")
@@ -168,19 +176,30 @@ def webhook_deliveries(
             )
         )
         return
-    table = Table(title=f"Delivery attempts of {endpoint}")
-    for column in ("at", "event", "webhook-id", "try", "status", "latency", "outcome", "next try", "error"):
-        table.add_column(column, overflow="fold")
-    for a in attempts:
-        table.add_row(
+    out = console()
+    columns = [
+        Column("at", drop=6),
+        Column("event", drop=3),
+        Column("webhook-id", drop=1),
+        Column("try", drop=4, justify="right"),
+        Column("status", justify="right"),
+        Column("latency", drop=5, justify="right"),
+        Column("outcome"),
+        Column("next try", drop=2),
+        Column("error", drop=7),
+    ]
+    cells = [
+        (
             _iso(a.attempted_at) or "",
-            a.event_type,
-            a.webhook_id,
+            plain(a.event_type),
+            plain(a.webhook_id),
             str(a.attempt),
             str(a.status_code) if a.status_code is not None else "-",
             f"{a.latency_ms} ms" if a.latency_ms is not None else "-",
-            a.outcome,
+            plain(a.outcome),
             _iso(a.next_attempt_at) or "-",
-            a.error or "",
+            plain(a.error),
         )
-    Console(width=200).print(table)
+        for a in attempts
+    ]
+    out.print(fitted_table(out, f"Delivery attempts of {plain(endpoint)}", columns, cells))
