@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import structlog
@@ -42,6 +43,14 @@ _FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Errors that mean the request never left this process: not the platform's doing, never retried.
 _LOCAL_ERRORS = (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL, UnicodeError)
+
+
+def path_segment(value: str) -> str:
+    """`value` as one URL path segment: every reserved character percent-encoded (a `/`, `?` or
+    `#` can't start another segment, a query or a fragment), and a segment of dots encoded too, so
+    httpx's dot-segment removal (RFC 3986 section 5.2.4) can't walk up (`123/../../x`)."""
+    quoted = quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted.strip(".") == "" else quoted
 
 
 def build_http_client(
