@@ -110,7 +110,7 @@ def test_one_workspaces_failing_accounts_never_hold_the_platform(
     assert not any(r.deferred_note and "outage hold" in r.deferred_note for r in rows.values())
     # The hostile accounts did fail all along: the unsendable ones without a single call.
     assert all(rows[h].sync_status == "failed" for h in hostile_ids)
-    assert all(rows[u].error_message and "could not be sent" in rows[u].error_message for u in unsendable)
+    assert all("could not be sent" in (rows[u].error_message or "") for u in unsendable)
     assert all(simulator.total_requests(PLATFORM, f"bad-token-{n}") == 0 for n in range(len(unsendable)))
     assert sum(simulator.total_requests(PLATFORM, a.platform_account_id) for a in failing) >= 5
     assert not store.exists(hold_key(PLATFORM))
