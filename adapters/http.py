@@ -42,7 +42,8 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 _FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Errors that mean the request never left this process: not the platform's doing, never retried.
-_LOCAL_ERRORS = (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL, UnicodeError)
+_URL_ERRORS = (httpx.UnsupportedProtocol, httpx.InvalidURL)
+_LOCAL_ERRORS = (httpx.LocalProtocolError, UnicodeError, *_URL_ERRORS)
 
 
 def path_segment(value: str) -> str:
@@ -167,7 +168,7 @@ class Caller:
             return exc.reply
         except _LOCAL_ERRORS as exc:
             # Refused by httpx or h11 while sending (the checks below let it through): still ours.
-            raise self._not_sent(endpoint) from exc
+            raise self._not_sent(endpoint, url=isinstance(exc, _URL_ERRORS)) from exc
         except httpx.TimeoutException as exc:
             raise PlatformUnavailable(f"{self.label} did not answer in time ({endpoint})") from exc
         except httpx.DecodingError as exc:
@@ -194,12 +195,16 @@ class Caller:
 
         return before_sleep
 
-    def _not_sent(self, endpoint: str) -> RequestNotSent:
+    def _not_sent(self, endpoint: str, *, url: bool = False) -> RequestNotSent:
         # The exception's text is not used: it can quote the header, i.e. the token.
+        if url:  # the configured API base, or an id no quoting could save
+            return RequestNotSent(
+                f"the request to {self.label} could not be sent ({endpoint}): its URL is not valid; "
+                "nothing was sent, the operators have been alerted"
+            )
         return RequestNotSent(
-            f"the request to {self.label} could not be sent ({endpoint}): the account's token or id "
-            "holds characters HTTP can't carry; nothing was sent, reconnect the account with valid "
-            "credentials"
+            f"the request to {self.label} could not be sent ({endpoint}): the account's token holds "
+            "characters HTTP can't carry; nothing was sent, reconnect the account with a valid token"
         )
 
     def _build(
@@ -214,17 +219,16 @@ class Caller:
         """The request as it would go out, or `RequestNotSent` if it can't (before any budget)."""
         try:
             request = self.client.build_request(method, url, params=params, headers=headers, data=data)
+        except _URL_ERRORS as exc:
+            raise self._not_sent(endpoint, url=True) from exc
         except (*_LOCAL_ERRORS, ValueError, TypeError) as exc:
             raise self._not_sent(endpoint) from exc
-        fine = (
-            request.url.scheme in ("http", "https")
-            and bool(request.url.host)
-            and all(
-                _FIELD_NAME.fullmatch(name) and _FIELD_VALUE.fullmatch(value)
-                for name, value in request.headers.raw
-            )
-        )
-        if not fine:
+        if request.url.scheme not in ("http", "https") or not request.url.host:
+            raise self._not_sent(endpoint, url=True)
+        if not all(
+            _FIELD_NAME.fullmatch(name) and _FIELD_VALUE.fullmatch(value)
+            for name, value in request.headers.raw
+        ):
             raise self._not_sent(endpoint)
         return request
 

@@ -109,3 +109,11 @@ def test_path_segment_quotes_everything_reserved_and_dot_segments() -> None:
     assert path_segment("a/b?c#d e") == "a%2Fb%3Fc%23d%20e"
     assert path_segment("urn:li:organization:1") == "urn%3Ali%3Aorganization%3A1"
     assert [path_segment(s) for s in ("", ".", "..", "...x")] == ["", "%2E", "%2E%2E", "...x"]
+
+
+@pytest.mark.parametrize("api_base", ["ftp://127.0.0.1:9", "http://", "http://[::1"])
+def test_an_unusable_configured_url_is_ours_too(h: Harness, api_base: str) -> None:
+    adapter = h.adapter("x", api_base=api_base)
+    with pytest.raises(RequestNotSent, match="its URL is not valid") as caught:
+        h.fetch("x", "1", adapter=adapter)
+    assert caught.value.calls == 0 and h.budget.acquired == 0
