@@ -14,6 +14,9 @@ Classified once, where a platform reply is read; everything else keys off the cl
      ├── MetricUnavailable(metric)      one metric can't be read: the rest is a partial result
      ├── InsightsDenied(permission)     the basic read works, the insights edge is refused for lack
      │                                  of a permission: basic metrics kept, row partial (adapter-internal)
+     ├── RequestNotSent                 our request could not even be built or sent (a token or id
+     │                                  HTTP can't carry, a bad URL): nothing sent, no budget spent,
+     │                                  no retry, never counted towards an outage hold; the sync failed
      ├── PlatformBroken                 5xx after retries, timeouts, malformed replies: the sync failed
      │    └── PlatformUnavailable       no usable answer (5xx after retries, timeout, unreachable):
      │                                  also counted towards an outage hold
@@ -82,6 +85,14 @@ class MetricUnavailable(PlatformError):
         super().__init__(message)
         self.metric = metric
         self.retired = retired
+
+
+class RequestNotSent(PlatformError):
+    """Refused on our side before anything went out (an encoding or local protocol error).
+
+    The platform was never asked, so this says nothing about it: no retry, no budget, no outage
+    vote. The message names the endpoint, never the value that could not be sent.
+    """
 
 
 class PlatformBroken(PlatformError):

@@ -34,7 +34,7 @@ from adapters import meta, meta_insights
 from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
 from adapters.errors import PlatformBroken, PlatformError
 from adapters.flow import AdapterBase
-from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
+from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy, path_segment
 from adapters.metric_keys import CONTRACT_METRIC_KEYS
 from adapters.values import Normalised, as_count, as_dict, as_list, as_str, optional_str, require
 
@@ -130,18 +130,18 @@ class FacebookAdapter(AdapterBase):
         credentials: Credentials,
         now: datetime,
     ) -> FetchResult:
-        base = f"{self._config.api_base.rstrip('/')}/{self._config.api_version or API_VERSION}"
+        base = f"{self._config.api_base.rstrip('/')}/{path_segment(self._config.api_version or API_VERSION)}"
         get = meta.graph_getter(caller, base, credentials.access_token, account, context, now, self.label)
         page_id = account.platform_account_id
 
-        node = get(page_id, {"fields": NODE_FIELDS}, "page")
+        node = get([page_id], {"fields": NODE_FIELDS}, "page")
         memory = context.catalog.memory(account)
         wanted = [m for m in INSIGHT_METRICS if m not in memory.skipped()]
         since, until = meta.window(now, context.insights_window_days)
 
         def insights(metrics: Sequence[str]) -> Sequence[Any]:
             params = {"metric": ",".join(metrics), "period": "day", "since": str(since), "until": str(until)}
-            body = get(f"{page_id}/insights", params, "insights", metrics)
+            body = get([page_id, "insights"], params, "insights", metrics)
             return as_list(require(body, "data", "Facebook insights"), "Facebook insights data")
 
         outcome = meta_insights.read_insights(insights, wanted)

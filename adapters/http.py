@@ -1,17 +1,21 @@
 """HTTP plumbing shared by the adapters.
 
 `build_http_client` makes the pooled client a process shares (the composition root calls it).
-`Caller` makes one sync's platform calls: it asks the rate budget first, retries transient
-failures (connect errors, timeouts, 5xx) a few times with short jittered waits, caps the body it
-reads, parses JSON, and counts every call. Classifying the reply is the platform module's job.
+`Caller` makes one sync's platform calls: it builds and checks the request first (a request
+that can't be sent, e.g. a token with a line break or a non-ASCII character, is `RequestNotSent`:
+no budget spent, no retry), then asks the rate budget, retries transient failures (connect
+errors, timeouts, 5xx) a few times with short jittered waits, caps the body it reads, parses JSON,
+and counts every call that went out. Classifying the reply is the platform module's job.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import structlog
@@ -19,6 +23,7 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
+    retry_if_not_exception_type,
     stop_after_attempt,
     stop_after_delay,
     wait_exponential,
@@ -26,12 +31,27 @@ from tenacity import (
 )
 
 from adapters.base import AccountRef, RateBudget
-from adapters.errors import PlatformBroken, PlatformUnavailable
+from adapters.errors import PlatformBroken, PlatformUnavailable, RequestNotSent
 from ops.foundation import json_codec
 
 log = structlog.get_logger()
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
+# A field value h11 would send (RFC 9110 section 5.5): no control character but HTAB, so no CR,
+# LF or NUL that could end or split the header. Checked before the budget is asked.
+_FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
+_FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Errors that mean the request never left this process: not the platform's doing, never retried.
+_URL_ERRORS = (httpx.UnsupportedProtocol, httpx.InvalidURL)
+_LOCAL_ERRORS = (httpx.LocalProtocolError, UnicodeError, *_URL_ERRORS)
+
+
+def path_segment(value: str) -> str:
+    """`value` as one URL path segment: every reserved character percent-encoded (a `/`, `?` or
+    `#` can't start another segment, a query or a fragment), and a segment of dots encoded too, so
+    httpx's dot-segment removal (RFC 3986 section 5.2.4) can't walk up (`123/../../x`)."""
+    quoted = quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted.strip(".") == "" else quoted
 
 
 def build_http_client(
@@ -134,7 +154,7 @@ class Caller:
             stop=stop_after_attempt(self.policy.attempts) | stop_after_delay(self.policy.max_total_seconds),
             wait=wait_exponential(multiplier=self.policy.wait_initial, max=self.policy.wait_max)
             + wait_random(0, self.policy.jitter),
-            retry=retry_if_exception_type(transient),
+            retry=retry_if_exception_type(transient) & retry_if_not_exception_type(_LOCAL_ERRORS),
             reraise=True,
             before_sleep=self._log_retry(endpoint),
         )
@@ -146,6 +166,9 @@ class Caller:
                         raise _TransientStatus(reply)
         except _TransientStatus as exc:
             return exc.reply
+        except _LOCAL_ERRORS as exc:
+            # Refused by httpx or h11 while sending (the checks below let it through): still ours.
+            raise self._not_sent(endpoint, url=isinstance(exc, _URL_ERRORS)) from exc
         except httpx.TimeoutException as exc:
             raise PlatformUnavailable(f"{self.label} did not answer in time ({endpoint})") from exc
         except httpx.DecodingError as exc:
@@ -172,6 +195,43 @@ class Caller:
 
         return before_sleep
 
+    def _not_sent(self, endpoint: str, *, url: bool = False) -> RequestNotSent:
+        # The exception's text is not used: it can quote the header, i.e. the token.
+        if url:  # the configured API base, or an id no quoting could save
+            return RequestNotSent(
+                f"the request to {self.label} could not be sent ({endpoint}): its URL is not valid; "
+                "nothing was sent, the operators have been alerted"
+            )
+        return RequestNotSent(
+            f"the request to {self.label} could not be sent ({endpoint}): the account's token holds "
+            "characters HTTP can't carry; nothing was sent, reconnect the account with a valid token"
+        )
+
+    def _build(
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        data: Mapping[str, str] | None,
+    ) -> httpx.Request:
+        """The request as it would go out, or `RequestNotSent` if it can't (before any budget)."""
+        try:
+            request = self.client.build_request(method, url, params=params, headers=headers, data=data)
+        except _URL_ERRORS as exc:
+            raise self._not_sent(endpoint, url=True) from exc
+        except (*_LOCAL_ERRORS, ValueError, TypeError) as exc:
+            raise self._not_sent(endpoint) from exc
+        if request.url.scheme not in ("http", "https") or not request.url.host:
+            raise self._not_sent(endpoint, url=True)
+        if not all(
+            _FIELD_NAME.fullmatch(name) and _FIELD_VALUE.fullmatch(value)
+            for name, value in request.headers.raw
+        ):
+            raise self._not_sent(endpoint)
+        return request
+
     def _once(
         self,
         method: str,
@@ -182,13 +242,15 @@ class Caller:
         data: Mapping[str, str] | None,
         auth: tuple[str, str] | None,
     ) -> Reply:
+        request = self._build(method, url, endpoint, params, headers, data)
         self.budget.acquire(self.account)
         self.calls += 1
-        with self.client.stream(
-            method, url, params=params, headers=headers, data=data, auth=auth
-        ) as response:
+        response = self.client.send(request, auth=auth, stream=True)
+        try:
             body = self._read_capped(response, endpoint)
             status, reply_headers = response.status_code, response.headers
+        finally:
+            response.close()
         parsed, is_json = parse_json(body)
         log.debug(
             "adapter.http.reply",

@@ -23,7 +23,7 @@ from adapters import meta, meta_insights
 from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
 from adapters.errors import IntegrationBug, PlatformBroken, PlatformError, ReconnectRequired
 from adapters.flow import AdapterBase, credentials_after_refresh
-from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
+from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy, path_segment
 from adapters.metric_keys import CONTRACT_METRIC_KEYS
 from adapters.values import Normalised, as_count, as_dict, as_list, as_str, optional_str, require
 
@@ -125,7 +125,7 @@ class InstagramAdapter(AdapterBase):
             config = self._facebook
         else:
             config = self._instagram
-        return f"{config.api_base.rstrip('/')}/{config.api_version or API_VERSION}"
+        return f"{config.api_base.rstrip('/')}/{path_segment(config.api_version or API_VERSION)}"
 
     def _refresh(
         self, caller: Caller, account: AccountRef, credentials: Credentials, now: datetime
@@ -163,7 +163,7 @@ class InstagramAdapter(AdapterBase):
         )
         node_id = account.platform_account_id
 
-        node = get(node_id, {"fields": NODE_FIELDS}, "account")
+        node = get([node_id], {"fields": NODE_FIELDS}, "account")
         memory = context.catalog.memory(account)
         wanted = [m for m in PERIOD_METRICS if m not in memory.skipped()]
         since, until = meta.window(now, context.insights_window_days)
@@ -176,7 +176,7 @@ class InstagramAdapter(AdapterBase):
                 "since": str(since),
                 "until": str(until),
             }
-            body = get(f"{node_id}/insights", params, "insights", metrics)
+            body = get([node_id, "insights"], params, "insights", metrics)
             return as_list(require(body, "data", "Instagram insights"), "Instagram insights data")
 
         outcome = meta_insights.read_insights(insights, wanted)

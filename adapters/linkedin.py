@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
-from urllib.parse import quote
 
 import httpx
 
@@ -40,7 +39,7 @@ from adapters.errors import (
     TokenExpired,
 )
 from adapters.flow import AdapterBase, credentials_from_token_reply
-from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
+from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy, path_segment
 from adapters.limits import next_midnight_utc, retry_after
 from adapters.linkedin_statistics import (
     FOLLOWERS_PREFIX,
@@ -271,7 +270,7 @@ class LinkedInAdapter(AdapterBase):
                 get(f"{base}/memberFollowersCount?q=me", "memberFollowersCount"), entity.urn
             )
         else:
-            urn = quote(entity.urn, safe="")
+            urn = path_segment(entity.urn)
             window = time_intervals(now, context.insights_window_days)
             network = get(f"{base}/networkSizes/{urn}?edgeType=COMPANY_FOLLOWED_BY_MEMBER", "networkSizes")
             gains = statistics(

@@ -31,7 +31,7 @@ from adapters.errors import (
     ReconnectRequired,
     RetryLater,
 )
-from adapters.http import Caller, Reply
+from adapters.http import Caller, Reply, path_segment
 from adapters.limits import clamp, meta_buc_wait, meta_usage, retry_after
 from adapters.values import quote_platform_message
 from adapters.versions import PinnedVersion
@@ -245,11 +245,15 @@ def graph_getter(
     now: datetime,
     label: str,
 ) -> GraphGet:
-    """`get(path, params, endpoint, requested=())`: one Graph GET, its usage headers fed to the
+    """`get(segments, params, endpoint, requested=())`: one Graph GET of the path made of
+    `segments` (each URL-quoted: an id can't reach another node), its usage headers fed to the
     budget, its reply classified (with the metrics it asked for, to isolate a rejected one)."""
     headers = bearer(token)
 
-    def get(path: str, params: dict[str, str], endpoint: str, requested: Sequence[str] = ()) -> Any:
+    def get(
+        segments: Sequence[str], params: dict[str, str], endpoint: str, requested: Sequence[str] = ()
+    ) -> Any:
+        path = "/".join(path_segment(s) for s in segments)
         reply = caller.request("GET", f"{base}/{path}", endpoint=endpoint, params=params, headers=headers)
         observe_usage(context.budget, account, reply, now)
         edge: Edge = "insights" if endpoint == "insights" else "node"

@@ -38,7 +38,7 @@ from adapters.errors import (
     TokenExpired,
 )
 from adapters.flow import AdapterBase, credentials_from_token_reply
-from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
+from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy, path_segment
 from adapters.limits import clamp, retry_after
 from adapters.metric_keys import CONTRACT_METRIC_KEYS
 from adapters.values import (
@@ -180,7 +180,7 @@ class TikTokAdapter(AdapterBase):
 
     @property
     def _base(self) -> str:
-        return f"{self._config.api_base.rstrip('/')}/{self._config.api_version or API_VERSION}"
+        return f"{self._config.api_base.rstrip('/')}/{path_segment(self._config.api_version or API_VERSION)}"
 
     def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
         return self._config.can_refresh_tokens and bool(credentials.refresh_token)

@@ -36,7 +36,7 @@ from adapters.errors import (
     TokenExpired,
 )
 from adapters.flow import AdapterBase, credentials_from_token_reply
-from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy
+from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy, path_segment
 from adapters.limits import clamp, epoch_header, retry_after, x_rate_limit
 from adapters.values import (
     Normalised,
@@ -184,7 +184,7 @@ class XAdapter(AdapterBase):
 
     @property
     def _base(self) -> str:
-        return f"{self._config.api_base.rstrip('/')}/{self._config.api_version or API_VERSION}"
+        return f"{self._config.api_base.rstrip('/')}/{path_segment(self._config.api_version or API_VERSION)}"
 
     def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
         return self._config.can_refresh_tokens and bool(credentials.refresh_token)

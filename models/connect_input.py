@@ -4,6 +4,8 @@ One pydantic model validates both, so a body and an import line are judged the s
 error names its field. Error messages never contain a value (a token could be one): callers report
 `field` and `reason` only. Strings are refused when PostgreSQL text could not hold them (NUL, lone
 surrogates), so a bad value is a 422 or a reported line, never a database error half-way.
+Tokens, account ids and display strings follow `adapters.input_rules`, the rules every way in
+shares (`dravo-sync account connect` too).
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ from pydantic import (
 )
 
 from adapters.base import Credentials
+from adapters.input_rules import (
+    DISPLAY_CHARS,
+    HEADER_SAFE_PATTERN,
+    account_id_problem,
+    display_problem,
+    token_problem,
+)
 from models.admin import AdminError, ConnectRequest, normalise_platform_account_id, resolve_auth
 from models.read_models import Platform
 
@@ -71,25 +80,33 @@ def split_scopes(value: str) -> list[str]:
 
 # The document states what validation checks, so a client (or schemathesis) can tell a body we
 # accept from one we refuse: the patterns below say in JSON Schema what `_bounded` checks.
-NON_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
-NO_NUL = r"^[^\x00]*$"
+NON_BLANK = rf"^[^{DISPLAY_CHARS}]*[^\s{DISPLAY_CHARS}][^{DISPLAY_CHARS}]*$"
+NO_NUL = rf"^[^{DISPLAY_CHARS}]*$"
+GRAPH_ID = r"^\s*[0-9]+\s*$"
 LINKEDIN_ID = r"^\s*(?:(?:urn:li:organization:)?\d+|urn:li:person:[A-Za-z0-9_-]+)\s*$"
 
 
-def _bounded(max_chars: int, *, non_blank: bool) -> AfterValidator:
+def _bounded(max_chars: int, *, non_blank: bool, token: bool = False) -> AfterValidator:
     def check(value: str) -> str:
         _storable_text(value)
         if non_blank and not value.strip():
             raise ValueError("must not be empty")
         if len(value) > max_chars:
             raise ValueError(f"must be at most {max_chars} characters")
+        problem = token_problem(value) if token else display_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     return AfterValidator(check)
 
 
-def _schema(max_chars: int, *, non_blank: bool) -> Any:
+def _schema(max_chars: int, *, non_blank: bool, token: bool = False) -> Any:
     """The same rules as `_bounded`, in JSON Schema."""
+    if token:
+        return Field(
+            json_schema_extra={"minLength": 1, "maxLength": max_chars, "pattern": HEADER_SAFE_PATTERN}
+        )
     if non_blank:
         return Field(json_schema_extra={"minLength": 1, "maxLength": max_chars, "pattern": NON_BLANK})
     return Field(json_schema_extra={"maxLength": max_chars, "pattern": NO_NUL})
@@ -99,7 +116,11 @@ def _schema(max_chars: int, *, non_blank: bool) -> Any:
 RequiredText = Annotated[
     str, _bounded(MAX_TEXT_CHARS, non_blank=True), _schema(MAX_TEXT_CHARS, non_blank=True)
 ]
-Token = Annotated[str, _bounded(MAX_TOKEN_CHARS, non_blank=True), _schema(MAX_TOKEN_CHARS, non_blank=True)]
+Token = Annotated[
+    str,
+    _bounded(MAX_TOKEN_CHARS, non_blank=True, token=True),
+    _schema(MAX_TOKEN_CHARS, non_blank=True, token=True),
+]
 OptionalText = Annotated[
     str, _bounded(MAX_TEXT_CHARS, non_blank=False), _schema(MAX_TEXT_CHARS, non_blank=False)
 ]
@@ -117,7 +138,15 @@ def _platform_rules(schema: dict[str, Any]) -> None:
         {
             "properties": {
                 "platform": {"const": "instagram"},
+                "platform_account_id": {"pattern": GRAPH_ID},
                 "auth": {"enum": ["instagram", "facebook", None]},
+            }
+        },
+        {
+            "properties": {
+                "platform": {"const": "facebook"},
+                "platform_account_id": {"pattern": GRAPH_ID},
+                "auth": {"enum": ["default", None]},
             }
         },
         {
@@ -129,7 +158,7 @@ def _platform_rules(schema: dict[str, Any]) -> None:
         },
         {
             "properties": {
-                "platform": {"enum": ["facebook", "x", "tiktok"]},
+                "platform": {"enum": ["x", "tiktok"]},
                 "auth": {"enum": ["default", None]},
             }
         },
@@ -182,6 +211,9 @@ class ConnectFields(BaseModel):
                 normalise_platform_account_id(platform, value)
             except AdminError as exc:
                 raise ValueError(str(exc)) from None
+            problem = account_id_problem(platform, value)
+            if problem is not None:
+                raise ValueError(problem)
         return value
 
     @field_validator("auth")

@@ -76,6 +76,7 @@ class ClaimedAccount:
     last_updated_at: datetime | None
     stale_after: datetime | None
     credential_version: int = 1
+    workspace_id: str = ""  # whose account: outage holds count distinct workspaces (worker.outage)
 
 
 _CLAIM_DUE = text(
@@ -135,7 +136,7 @@ def _claim_statement(condition: str) -> TextualSelect:
             f"""
             WITH a AS (
                 SELECT id, platform, platform_account_id, handle, auth, credentials, token_expires_at,
-                       credential_version
+                       credential_version, workspace_id
                 FROM accounts WHERE id = :account_id FOR SHARE
             )
             UPDATE account_sync AS s SET lease_token = :token, lease_until = :until
@@ -143,7 +144,7 @@ def _claim_statement(condition: str) -> TextualSelect:
             WHERE s.account_id = :account_id AND a.id = s.account_id AND {condition}
             RETURNING s.sync_status, s.metrics, s.warnings, s.error_message, s.consecutive_failures,
                       s.last_updated_at, s.stale_after, a.platform, a.platform_account_id, a.handle,
-                      a.auth, a.credentials, a.token_expires_at, a.credential_version
+                      a.auth, a.credentials, a.token_expires_at, a.credential_version, a.workspace_id
             """  # noqa: S608
         )
         .bindparams(
@@ -169,6 +170,7 @@ def _claim_statement(condition: str) -> TextualSelect:
             account.credentials,
             account.token_expires_at,
             account.credential_version,
+            account.workspace_id,
         )
     )
 
@@ -221,6 +223,7 @@ def claim_for_sync(
         last_updated_at=claimed.last_updated_at,
         stale_after=claimed.stale_after,
         credential_version=claimed.credential_version,
+        workspace_id=claimed.workspace_id,
     )
 
 

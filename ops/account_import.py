@@ -1,7 +1,9 @@
 """`account import FILE`: connect or reconnect many accounts from JSON Lines or CSV.
 
 Each record has the fields of `account connect` (`ConnectFields`) plus `workspace_id` (or the
-command's `--workspace`). Every line is judged on its own:
+command's `--workspace`, which a line's `workspace_id` never overrides unless `--line-workspaces`
+says so). The file is streamed, one batch in memory at a time; JSON Lines end at "\n" only, and
+a line holding a NUL character is reported. Every line is judged on its own:
 
 - validated first (a bad line is reported with its number, field and reason, never a value);
 - then written so that a line the database refuses leaves nothing behind (its own savepoint, see
@@ -15,10 +17,11 @@ Lines are committed in batches (one transaction per batch): 10,000 lines take se
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
+import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -84,20 +87,63 @@ def detect_format(path: Path) -> Format:
     return "csv" if path.suffix.lower() == ".csv" else "jsonl"
 
 
-def read_records(path: Path, file_format: Format | None = None) -> list[Record]:
+NUL_REASON = "contains a NUL character"
+_CHUNK = 1 << 20  # bytes read at a time: the file is streamed, never held whole
+
+
+@dataclass(frozen=True)
+class RecordFile:
+    """An import file, checked and counted in one streaming pass; iterating it reads it again,
+    line by line, yielding one `Record` per line (a CSV record per row)."""
+
+    path: Path
+    format: Format
+    lines: int  # non-blank lines (less a CSV's header): the progress bar's estimate
+
+    def __iter__(self) -> Iterator[Record]:
+        if self.format == "csv":
+            # newline="" as the csv module asks: a quoted cell may hold a line break.
+            with self.path.open(encoding="utf-8-sig", newline="") as handle:
+                yield from _csv_records(handle)
+        else:
+            # Lines end at "\n" only (a trailing "\r" is JSON whitespace): U+2028 and the other
+            # separators str.splitlines() breaks at are text inside a JSON string.
+            with self.path.open(encoding="utf-8-sig", newline="\n") as handle:
+                yield from _jsonl_records(handle)
+
+
+def read_records(path: Path, file_format: Format | None = None) -> RecordFile:
+    """The file's records, read lazily; a missing file, bytes that are not UTF-8 or an unknown
+    CSV header are refused here, before any line is imported."""
+    chosen = file_format or detect_format(path)
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    lines, tail = 0, ""
     try:
-        content = path.read_text(encoding="utf-8-sig")
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                *complete, tail = (tail + decoder.decode(chunk)).split("\n")
+                lines += sum(1 for line in complete if line.strip())
+            decoder.decode(b"", final=True)
+        lines += 1 if tail.strip() else 0
     except FileNotFoundError:
         raise ImportFileError(f"no such file: {path}") from None
     except UnicodeDecodeError:
         raise ImportFileError(f"{path} is not UTF-8 text") from None
-    chosen = file_format or detect_format(path)
-    return list(_csv_records(content) if chosen == "csv" else _jsonl_records(content))
+    except OSError as exc:
+        raise ImportFileError(f"{path} can't be read ({type(exc).__name__})") from None
+    if chosen == "csv":
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            _csv_header(csv.DictReader(handle, strict=True))
+        lines = max(lines - 1, 0)
+    return RecordFile(path, chosen, lines)
 
 
-def _jsonl_records(content: str) -> Iterator[Record]:
-    for number, line in enumerate(content.splitlines(), start=1):
+def _jsonl_records(lines: Iterable[str]) -> Iterator[Record]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
+            continue
+        if "\x00" in line:
+            yield Record(number, None, ("line", NUL_REASON))
             continue
         try:
             value = json.loads(line)
@@ -111,18 +157,35 @@ def _jsonl_records(content: str) -> Iterator[Record]:
         yield Record(number, value)
 
 
-def _csv_records(content: str) -> Iterator[Record]:
-    reader = csv.DictReader(io.StringIO(content, newline=""), strict=True)
+def _csv_header(reader: csv.DictReader[str]) -> None:
     header = reader.fieldnames or []
     unknown = [name for name in header if name not in CSV_COLUMNS]
     if unknown or not header:
         raise ImportFileError(
             f"CSV header: unknown column(s) {', '.join(unknown) or '(none)'}; known: {', '.join(CSV_COLUMNS)}"
         )
+
+
+def _csv_records(lines: Iterable[str]) -> Iterator[Record]:
+    with_nul: set[int] = set()
+
+    def numbered() -> Iterator[str]:
+        for number, line in enumerate(lines, start=1):
+            if "\x00" in line:
+                with_nul.add(number)
+            yield line
+
+    reader = csv.DictReader(numbered(), strict=True)
+    _csv_header(reader)
+    last = 1  # the header's line
     try:
         for row in reader:
             # The line the record ends on (a quoted cell may span lines; blank lines are skipped).
-            number = reader.line_num
+            number, first = reader.line_num, last + 1
+            last = number
+            if any(first <= n <= number for n in with_nul):
+                yield Record(number, None, ("line", NUL_REASON))
+                continue
             if None in row:
                 yield Record(number, None, ("line", "more cells than header columns"))
                 continue
@@ -140,15 +203,30 @@ class _Prepared:
     request: ConnectRequest
 
 
-def prepare(record: Record, default_workspace: str | None) -> _Prepared | LineResult:
-    """The connect request of a record, or its failure (field and reason, never a value)."""
+def prepare(
+    record: Record, default_workspace: str | None, *, line_workspaces: bool = False
+) -> _Prepared | LineResult:
+    """The connect request of a record, or its failure (field and reason, never a value).
+
+    With `default_workspace` (`--workspace`), a line naming another workspace is refused unless
+    `line_workspaces` (`--line-workspaces`) says the file's own workspaces are meant: a file
+    someone else wrote must not put accounts into a workspace the operator did not name.
+    """
     if record.fields is None:
         assert record.problem is not None
         return LineResult(record.line, "failed", field=record.problem[0], reason=record.problem[1])
     fields = dict(record.fields)
     if isinstance(fields.get("scopes"), str):  # a CSV cell, or a JSON line that wrote one string
         fields["scopes"] = split_scopes(fields["scopes"])
-    workspace = fields.pop("workspace_id", None) or default_workspace
+    named = fields.pop("workspace_id", None)
+    if default_workspace and named and named != default_workspace and not line_workspaces:
+        return LineResult(
+            record.line,
+            "failed",
+            field="workspace_id",
+            reason="differs from --workspace (give --line-workspaces to use the file's workspaces)",
+        )
+    workspace = (named if line_workspaces else None) or default_workspace or named
     if not isinstance(workspace, str) or not workspace.strip():
         return LineResult(
             record.line, "failed", field="workspace_id", reason="required (or give --workspace)"
@@ -293,9 +371,10 @@ def _run_batch(
 def import_records(
     sessions: sessionmaker[Session],
     cipher: TokenCipher,
-    records: list[Record],
+    records: Iterable[Record],
     *,
     default_workspace: str | None = None,
+    line_workspaces: bool = False,
     batch_size: int = BATCH_SIZE,
     on_result: Callable[[LineResult], None] | None = None,
 ) -> ImportSummary:
@@ -308,11 +387,12 @@ def import_records(
     reported once their batch is committed.
     """
     summary = ImportSummary()
-    for start in range(0, len(records), batch_size):
+    stream = iter(records)  # one batch of the file in memory at a time
+    while batch := list(itertools.islice(stream, batch_size)):
         results: list[LineResult] = []
         lines: list[_Prepared] = []
-        for record in records[start : start + batch_size]:
-            prepared = prepare(record, default_workspace)
+        for record in batch:
+            prepared = prepare(record, default_workspace, line_workspaces=line_workspaces)
             if isinstance(prepared, LineResult):
                 results.append(prepared)
             else:

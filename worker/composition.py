@@ -75,6 +75,7 @@ def outage_policy(settings: Settings) -> OutagePolicy:
         window=timedelta(seconds=settings.outage_window_seconds),
         hold=timedelta(seconds=settings.outage_hold_seconds),
         probe_syncs=settings.outage_probe_syncs,
+        min_workspaces=settings.outage_min_workspaces,
     )
 
 

@@ -9,16 +9,24 @@ when it ends, so it costs no round trip):
 - `up`: the platform answered (a read, a refused token, a denied permission...);
 - `down`: it did not (`PlatformUnavailable`: 5xx after retries, timeouts, unreachable; or a
   `RetryLater` it asked for itself);
-- rate limits and our own failures count as neither.
+- rate limits and our own failures count as neither (`RequestNotSent`: a token or id HTTP can't
+  carry never reached the platform, so it says nothing about it).
 
-When, within `window`, at least `min_failures` syncs were `down` and they were at least
-`failure_ratio` of the counted ones, the platform is *held* for `hold`: the dispatcher claims
-none of its accounts and a sync that reaches the budget is refused with `OutageHold` before any
-call. A held account's row is left as it was and its `next_sync_at` goes back to when it first
+When, within `window`, at least `min_failures` syncs were `down`, they were at least
+`failure_ratio` of the counted ones, and they are not one tenant's doing, the platform is *held*
+for `hold`. Not one tenant's doing means: the `down` syncs came from at least `min_workspaces`
+distinct workspaces, or at least `min_failures` of them came from accounts that had read well
+before (a good sync: their credentials and ids are known to work). So one workspace's new
+accounts, however many and however they fail, can never hold a platform for every other tenant;
+a real outage, which fails everyone's syncs, still holds it within the same counts.
+
+While held, the dispatcher claims none of its accounts and a sync that reaches the budget is
+refused with `OutageHold` before any call. A held account's row is left as it was and its `next_sync_at` goes back to when it first
 became due (`worker.schedule.place_in_queue`), so when the hold ends the dispatcher, which claims
 most overdue first, drains the backlog stalest first. After a hold comes a *probe* as long as the
-hold: the dispatcher claims at most `probe_syncs` per tick; the first `down` re-holds, the first
-`up` ends the probe.
+hold: the dispatcher claims at most `probe_syncs` per tick; the first `down` of an account that
+had read well re-holds (any other `down` is counted as outside a probe), the first `up` ends the
+probe.
 
 The hold, the probe and the window are plain values compared with the script's clock (Redis'
 TIME, or the virtual clock of the capacity simulation, as in `worker.budget`); their TTLs only
@@ -34,7 +42,7 @@ from typing import Any, Literal
 
 import redis
 
-from adapters.errors import PlatformError, PlatformUnavailable, RateLimited, RetryLater
+from adapters.errors import PlatformError, PlatformUnavailable, RateLimited, RequestNotSent, RetryLater
 from worker.names import KEY_PREFIX
 from worker.script_clock import script_clock
 
@@ -48,6 +56,8 @@ class OutagePolicy:
     window: timedelta = timedelta(seconds=60)
     hold: timedelta = timedelta(seconds=60)
     probe_syncs: int = 5
+    # Distinct workspaces whose `down` syncs a hold needs (unless previously good accounts failed).
+    min_workspaces: int = 3
 
     @property
     def enabled(self) -> bool:
@@ -72,8 +82,8 @@ def health_of(error: BaseException | None) -> Health | None:
     """What one sync's outcome says about its platform (None: nothing)."""
     if error is None:
         return "up"
-    if isinstance(error, RateLimited):
-        return None  # our budget or the platform's limit: it answered, or was never asked
+    if isinstance(error, RateLimited | RequestNotSent):
+        return None  # our budget, the platform's limit, or a request never sent: no answer to count
     if isinstance(error, PlatformUnavailable | RetryLater):
         return "down"
     # Any other platform error was an answer; anything else is ours.
@@ -81,13 +91,18 @@ def health_of(error: BaseException | None) -> Health | None:
 
 
 # KEYS: window, hold, probe. ARGV: 1 for up / 0 for down, window ms, min failures, failure ratio,
-# hold ms, and optionally the clock in ms. Returns 1 when this outcome started a hold, else 0.
+# hold ms, min workspaces, the sync's workspace, 1 if its account had read well before (else 0),
+# and optionally the clock in ms. Returns 1 when this outcome started a hold, else 0.
+# The window hash holds the counts ('since', 'up', 'down', 'trusted': downs of accounts that had
+# read well, 'workspaces': distinct workspaces with a down) and one 'w:<workspace>' field per
+# workspace with a down, so the distinct count needs no second key or round trip.
 RECORD_SCRIPT = (
-    script_clock(6)
+    script_clock(9)
     + """
 local up = ARGV[1] == '1'
 local window_ms, min_failures = tonumber(ARGV[2]), tonumber(ARGV[3])
 local ratio, hold_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
+local min_workspaces, workspace, trusted = tonumber(ARGV[6]), ARGV[7], ARGV[8] == '1'
 local held_until = tonumber(redis.call('GET', KEYS[2]) or '0')
 local probe_until = tonumber(redis.call('GET', KEYS[3]) or '0')
 local cleanup = (hold_ms * 2 + window_ms) * 10
@@ -99,15 +114,31 @@ local function hold()
 end
 if held_until > now then return 0 end  -- a sync that was in flight when the hold began
 if probe_until > now then
-  if not up then return hold() end
-  redis.call('DEL', KEYS[3])  -- the platform answered a probe: the outage is over
+  -- A probe re-holds on the down of an account known to work; a new account's down is only
+  -- counted, as outside a probe (it may be failing on its own).
+  if not up and trusted then return hold() end
+  if up then redis.call('DEL', KEYS[3]) end  -- the platform answered a probe: the outage is over
 end
-local state = redis.call('HMGET', KEYS[1], 'since', 'up', 'down')
+local state = redis.call('HMGET', KEYS[1], 'since', 'up', 'down', 'trusted', 'workspaces')
 local since, ups, downs = tonumber(state[1]), tonumber(state[2]) or 0, tonumber(state[3]) or 0
-if since == nil or now - since > window_ms then since, ups, downs = now, 0, 0 end
-if up then ups = ups + 1 else downs = downs + 1 end
-if not up and downs >= min_failures and downs >= ratio * (ups + downs) then return hold() end
-redis.call('HSET', KEYS[1], 'since', tostring(since), 'up', ups, 'down', downs)
+local good, spread = tonumber(state[4]) or 0, tonumber(state[5]) or 0
+if since == nil or now - since > window_ms then
+  since, ups, downs, good, spread = now, 0, 0, 0, 0
+  redis.call('DEL', KEYS[1])
+end
+if up then
+  ups = ups + 1
+else
+  downs = downs + 1
+  if trusted then good = good + 1 end
+  if redis.call('HSETNX', KEYS[1], 'w:' .. workspace, 1) == 1 then spread = spread + 1 end
+end
+if not up and downs >= min_failures and downs >= ratio * (ups + downs)
+    and (spread >= min_workspaces or good >= min_failures) then
+  return hold()
+end
+redis.call('HSET', KEYS[1], 'since', tostring(since), 'up', ups, 'down', downs, 'trusted', good,
+  'workspaces', spread)
 redis.call('PEXPIRE', KEYS[1], window_ms * 2)
 return 0
 """
@@ -124,9 +155,18 @@ class OutageDetector:
         self._clock = clock  # the capacity simulation's virtual clock; production: Redis' TIME
         self._record = client.register_script(RECORD_SCRIPT)
 
-    def record(self, platform: str, health: Health, client: Any = None) -> Any:
-        """Count one outcome; with `client` a pipeline, queue it there (its reply is then the
-        pipeline's: 1 if it started a hold)."""
+    def record(
+        self,
+        platform: str,
+        health: Health,
+        client: Any = None,
+        *,
+        workspace: str = "",
+        trusted: bool = False,
+    ) -> Any:
+        """Count one outcome of an account of `workspace` (`trusted`: it had read well before);
+        with `client` a pipeline, queue it there (its reply is then the pipeline's: 1 if it
+        started a hold)."""
         if not self.policy.enabled:
             return 0
         policy = self.policy
@@ -136,6 +176,9 @@ class OutageDetector:
             policy.min_failures,
             policy.failure_ratio,
             to_ms(policy.hold),
+            policy.min_workspaces,
+            workspace,
+            1 if trusted else 0,
         ]
         if self._clock is not None:
             args.append(int(self._clock().timestamp() * 1000))

@@ -110,7 +110,9 @@ class SyncRunner:
             update, calls, health = self._fetch(claim, now, mode)
             written = self._write(claim, update)
         finally:
-            self._notify(account_id, claim.platform, health)
+            # An account that had read well before is known to work: its failure is the platform's.
+            trusted = claim.last_updated_at is not None
+            self._notify(account_id, claim.platform, health, claim.workspace_id, trusted)
         record_sync(
             claim.platform,
             update.event if written else "sync.lease_lost",
@@ -241,7 +243,9 @@ class SyncRunner:
             log.info(update.event, **fields, next_sync_at=_iso(update.next_sync_at))
         return True
 
-    def _notify(self, account_id: str, platform: str, health: Health | None) -> None:
+    def _notify(
+        self, account_id: str, platform: str, health: Health | None, workspace: str, trusted: bool
+    ) -> None:
         """Wake refresh waiters, drop the single-flight marker and count the outcome towards an
         outage hold (worker.outage), in one round trip; Redis trouble is not fatal."""
         outage = self._deps.outage
@@ -253,7 +257,7 @@ class SyncRunner:
                 pipe.delete(refresh_lock_key(account_id))
                 pipe.publish(sync_done_channel(account_id), "done")
                 if counted is not None:
-                    outage.record(platform, counted, client=pipe)
+                    outage.record(platform, counted, client=pipe, workspace=workspace, trusted=trusted)
                 replies = pipe.execute()
         except redis.RedisError as exc:
             log.warning("sync.notify_failed", account_id=account_id, error=type(exc).__name__)

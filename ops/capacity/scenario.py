@@ -103,6 +103,7 @@ def shipped_outage_policy() -> OutagePolicy:
         window=timedelta(seconds=setting_default("outage_window_seconds")),
         hold=timedelta(seconds=setting_default("outage_hold_seconds")),
         probe_syncs=int(setting_default("outage_probe_syncs")),
+        min_workspaces=int(setting_default("outage_min_workspaces")),
     )
 
 

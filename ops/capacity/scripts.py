@@ -36,6 +36,8 @@ class Record:
     platform: str
     health: Health
     at_ms: int  # the clock when the sync ended
+    workspace: str = ""  # the account's workspace (outage holds count distinct ones)
+    trusted: bool = False  # the account had read well before
 
 
 def _lua(text: str) -> str:
@@ -63,12 +65,14 @@ def _platform_table(platform: str, budget: PlatformBudget, policy: OutagePolicy)
         "min_failures": _lua(str(policy.min_failures)),
         "ratio": _lua(repr(float(policy.failure_ratio))),
         "hold_ms": _lua(str(to_ms(policy.hold))),
+        "min_workspaces": _lua(str(policy.min_workspaces)),
     }
     return "{" + ", ".join(f"{k} = {v}" for k, v in fields.items()) + "}"
 
 
 def batch_source(budgets: dict[str, PlatformBudget], policy: OutagePolicy) -> str:
-    """ARGV: number of records, then per record (platform number, 1 up / 0 down, clock ms), then
+    """ARGV: number of records, then per record (platform number, 1 up / 0 down, workspace, 1 if
+    the account had read well / 0, clock ms), then
     the acquires' clock ms and per acquire (platform number, account id, calls). Returns one flat
     array (nested replies cost redis-py a parse each): per record 1 if it started a hold, then
     per acquire granted, wait_ms, which."""
@@ -88,8 +92,9 @@ local i = 2
 for r = 1, records do
   local p = P[tonumber(ARGV[i])]
   out[#out + 1] = record({{p.window, p.hold, p.probe}},
-    {{ARGV[i + 1], p.window_ms, p.min_failures, p.ratio, p.hold_ms, ARGV[i + 2]}})
-  i = i + 3
+    {{ARGV[i + 1], p.window_ms, p.min_failures, p.ratio, p.hold_ms, p.min_workspaces, ARGV[i + 2],
+      ARGV[i + 3], ARGV[i + 4]}})
+  i = i + 5
 end
 local now = ARGV[i]
 i = i + 1
@@ -130,7 +135,13 @@ class ScriptBatch:
             return [], []
         args: list[Any] = [len(records)]
         for r in records:
-            args += [self._numbers[r.platform], 1 if r.health == "up" else 0, r.at_ms]
+            args += [
+                self._numbers[r.platform],
+                1 if r.health == "up" else 0,
+                r.workspace,
+                1 if r.trusted else 0,
+                r.at_ms,
+            ]
         args.append(now_ms)
         for a in acquires:
             args += [self._numbers[a.platform], a.account_id, a.calls]

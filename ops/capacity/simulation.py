@@ -50,6 +50,9 @@ from worker.schedule import after_read
 
 EPOCH = datetime(2030, 1, 1, tzinfo=UTC)  # the virtual clock's zero; any UTC moment would do
 EPOCH_MS = int(EPOCH.timestamp() * 1000)
+# The simulated accounts belong to this many workspaces, round robin (outage holds count distinct
+# workspaces; a real population has many tenants on every platform).
+WORKSPACES = 100
 
 
 @dataclass
@@ -137,6 +140,7 @@ class _Completion:
     update: RowUpdate
     duration: float
     health: Health | None  # what the outcome says of the platform (worker.outage.health_of)
+    trusted: bool = False  # the account had read well before this sync (worker.outage)
 
     def __lt__(self, other: _Completion) -> bool:
         return self.at < other.at
@@ -396,7 +400,10 @@ class Simulation:
                 update = after_error(previous, error, facts, self.rng)
         self.in_flight += 1
         heapq.heappush(
-            self.events, _Completion(taken + duration, platform, index, update, duration, health_of(error))
+            self.events,
+            _Completion(
+                taken + duration, platform, index, update, duration, health_of(error), last_read is not None
+            ),
         )
 
     def _apply(self, done: _Completion) -> None:
@@ -410,7 +417,11 @@ class Simulation:
         if done.health is not None:
             self.health.append(
                 Record(
-                    done.platform, done.health, int((EPOCH + timedelta(seconds=done.at)).timestamp() * 1000)
+                    done.platform,
+                    done.health,
+                    int((EPOCH + timedelta(seconds=done.at)).timestamp() * 1000),
+                    workspace=f"ws-{done.index % WORKSPACES}",
+                    trusted=done.trusted,
                 )
             )
         if update.event == "sync.rate_limited":

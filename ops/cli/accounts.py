@@ -128,8 +128,19 @@ def account_disconnect(
 def account_import(
     file: Annotated[Path, typer.Argument(help="JSON Lines (one object per line) or CSV with a header row.")],
     workspace: Annotated[
-        str | None, typer.Option("--workspace", help="Workspace of lines that name none (ws_...).")
+        str | None,
+        typer.Option(
+            "--workspace",
+            help="Workspace of the accounts (ws_...); a line naming another one is refused.",
+        ),
     ] = None,
+    line_workspaces: Annotated[
+        bool,
+        typer.Option(
+            "--line-workspaces",
+            help="A line's workspace_id wins over --workspace (for files that span workspaces).",
+        ),
+    ] = False,
     file_format: Annotated[
         str | None, typer.Option("--format", help="jsonl | csv (default: csv for *.csv, else jsonl).")
     ] = None,
@@ -159,7 +170,7 @@ def account_import(
             console=progress_console,
             transient=False,
         ) as progress:
-            task = progress.add_task("import", total=len(records))
+            task = progress.add_task("import", total=records.lines)
 
             def report(result: LineResult) -> None:
                 progress.advance(task)
@@ -169,9 +180,16 @@ def account_import(
                     )
 
             summary = import_records(
-                make_session_factory(db), cipher, records, default_workspace=workspace, on_result=report
+                make_session_factory(db),
+                cipher,
+                records,
+                default_workspace=workspace,
+                line_workspaces=line_workspaces,
+                on_result=report,
             )
-    except AdminError as exc:
+            progress.update(task, total=sum(summary.counts.values()))
+    except (AdminError, ImportFileError) as exc:
+        # A file error met while streaming: the batches before it are imported.
         raise fail(str(exc)) from None
     finally:
         db.dispose()

@@ -9,6 +9,7 @@ import typer
 from cryptography.fernet import Fernet
 
 from adapters.base import Credentials
+from adapters.input_rules import connection_problem
 from models import migrate
 from models.admin import (
     AdminError,
@@ -162,6 +163,12 @@ def account_connect(
     if not access.strip():
         raise fail("--access-token must not be empty")
     refresh = secret_option(refresh_token, refresh_token_env, "--refresh-token", stdin)
+    # The rules of every way in (adapters.input_rules); the reason names the option, never the value.
+    refused = connection_problem(
+        platform, platform_account_id, access, refresh if refresh and refresh.strip() else None, handle
+    )
+    if refused is not None:
+        raise fail(f"--{refused[0].replace('_', '-')}: {refused[1]}")
     credentials = Credentials(
         access_token=access.strip(),
         refresh_token=refresh.strip() if refresh and refresh.strip() else None,

@@ -205,6 +205,10 @@ class Settings(BaseSettings):
     outage_window_seconds: float = Field(60.0, gt=0)
     outage_hold_seconds: float = Field(60.0, gt=0)
     outage_probe_syncs: int = Field(5, ge=1)
+    # A hold also needs those failures from at least outage_min_workspaces distinct workspaces, or
+    # outage_min_failures of them from accounts that had read well before: one tenant's own
+    # failing accounts never hold a platform for everyone (worker.outage).
+    outage_min_workspaces: int = Field(3, ge=1)
 
     # History retention (docs/worker.md): snapshots of the last history_recent_days are kept whole
     # (the cutoff is the start of that UTC day, so 7 to 8 days), older ones downsampled to the last

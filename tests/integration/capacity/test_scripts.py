@@ -29,7 +29,13 @@ def _steps(seed: int) -> list[tuple[float, list[Record], list[Acquire]]]:
         ms = int((START + timedelta(seconds=t)).timestamp() * 1000)
         health: list[Health] = ["up", "down", "down"]
         records = [
-            Record(rng.choice(PLATFORMS), rng.choice(health), ms - rng.randint(0, 50))
+            Record(
+                rng.choice(PLATFORMS),
+                rng.choice(health),
+                ms - rng.randint(0, 50),
+                workspace=f"ws_{rng.randint(1, 4)}",
+                trusted=rng.random() < 0.3,
+            )
             for _ in range(rng.randint(0, 3))
         ]
         acquires = [
@@ -50,7 +56,9 @@ def test_one_batch_a_step_gives_the_replies_of_the_production_calls(redis_client
         started = []
         for r in records:
             now[0] = START + timedelta(milliseconds=r.at_ms - int(START.timestamp() * 1000))
-            started.append(detector.record(r.platform, r.health) == 1)
+            started.append(
+                detector.record(r.platform, r.health, workspace=r.workspace, trusted=r.trusted) == 1
+            )
         now[0] = START + timedelta(seconds=t)
         refusals = budget.acquire_many(
             [

@@ -185,3 +185,20 @@ def test_import_command(
     assert second.stdout.strip() == "accounts.jsonl: 0 connected, 0 reconnected, 3 unchanged, 0 bad lines"
     missing = run(test_env, "account", "import", str(tmp_path / "none.csv"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_import_keeps_lines_in_the_named_workspace_unless_asked(
+    test_env: dict[str, str], session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    mine = run(test_env, "workspace", "create", "mine").stdout.strip()
+    theirs = run(test_env, "workspace", "create", "theirs").stdout.strip()
+    path = tmp_path / "spans.jsonl"
+    line = {"workspace_id": theirs, "platform": "x", "platform_account_id": "1", "access_token": SECRET}
+    path.write_text(json.dumps(line) + "\n")
+    refused = run(test_env, "account", "import", str(path), "--workspace", mine)
+    assert refused.returncode == 1
+    assert "line 1: workspace_id: differs from --workspace" in refused.stderr
+    asked = run(test_env, "account", "import", str(path), "--workspace", mine, "--line-workspaces")
+    assert asked.returncode == 0, asked.stderr
+    with session_factory() as session:
+        assert [a.workspace_id for a in session.query(Account).all()] == [theirs]

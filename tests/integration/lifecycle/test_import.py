@@ -1,8 +1,10 @@
-"""`account import`: JSON Lines and CSV, idempotent, bad lines reported and leaving nothing."""
+"""`account import`: JSON Lines and CSV, streamed, idempotent, bad lines reported and leaving
+nothing, `--workspace` never overridden by a line unless asked."""
 
 from __future__ import annotations
 
 import json
+import tracemalloc
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.admin import disconnect_account
 from models.tables import Account, AccountSync
-from ops.account_import import ImportFileError, import_records, read_records
+from ops.account_import import NUL_REASON, ImportFileError, import_records, read_records
 from tests.support.accounts import CIPHER, new_workspace
 
 SECRET = "EAAG-very-secret-token"
@@ -196,3 +198,82 @@ def test_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("platform,password\nx,1\n")
     with pytest.raises(ImportFileError, match="unknown column"):
         read_records(tmp_path / "bad.csv")
+
+
+def test_jsonl_lines_end_at_newline_only(session_factory: sessionmaker[Session], tmp_path: Path) -> None:
+    """U+2028, U+2029 and the other separators str.splitlines() breaks at are text in a JSON string."""
+    ws = new_workspace(session_factory)
+    lines = [
+        {"platform": "x", "platform_account_id": "1", "access_token": SECRET, "handle": "one\u2028two"},
+        {"platform": "x", "platform_account_id": "2", "access_token": SECRET, "handle": "a\u2029b"},
+        {"platform": "x", "platform_account_id": "3", "access_token": SECRET, "token_expires_at": "soon"},
+    ]
+    path = tmp_path / "seps.jsonl"
+    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\r\n" for line in lines), newline="")
+    summary = import_records(session_factory, CIPHER, read_records(path), default_workspace=ws)
+    assert summary.counts["connected"] == 2
+    assert [(f.line, f.field) for f in summary.failures] == [(3, "token_expires_at")]
+    with session_factory() as session:
+        assert set(session.scalars(select(Account.handle))) == {"one\u2028two", "a\u2029b"}
+
+
+def test_a_nul_character_fails_its_line_only(session_factory: sessionmaker[Session], tmp_path: Path) -> None:
+    ws = new_workspace(session_factory)
+    good = '{"platform": "x", "platform_account_id": "%s", "access_token": "%s"}'
+    jsonl = tmp_path / "nul.jsonl"
+    jsonl.write_text("\n".join([good % (1, SECRET), good % (2, SECRET + "\x00"), good % (3, SECRET)]) + "\n")
+    summary = import_records(session_factory, CIPHER, read_records(jsonl), default_workspace=ws)
+    assert summary.counts["connected"] == 2
+    assert [(f.line, f.field, f.reason) for f in summary.failures] == [(2, "line", NUL_REASON)]
+    csv_path = tmp_path / "nul.csv"
+    csv_path.write_text(
+        f"platform,platform_account_id,access_token,handle\nx,4,{SECRET},a\n"
+        f'x,5,{SECRET},"two\nli\x00nes"\nx,6,{SECRET},b\n'
+    )
+    summary = import_records(session_factory, CIPHER, read_records(csv_path), default_workspace=ws)
+    assert summary.counts["connected"] == 2
+    assert [(f.line, f.field, f.reason) for f in summary.failures] == [(4, "line", NUL_REASON)]
+
+
+def test_the_file_is_streamed_not_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    line = json.dumps(
+        {"platform": "x", "platform_account_id": "1", "access_token": SECRET, "handle": "h" * 400}
+    )
+    with path.open("w") as handle:
+        for _ in range(40_000):  # about 20 MB
+            handle.write(line + "\n")
+    tracemalloc.start()
+    try:
+        records = read_records(path)
+        assert records.lines == 40_000
+        assert sum(1 for _ in records) == 40_000
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024, peak  # a chunk and a line at a time, never the 20 MB
+
+
+def test_a_lines_workspace_never_overrides_the_named_one_unless_asked(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    mine, theirs = new_workspace(session_factory, "mine"), new_workspace(session_factory, "theirs")
+    path = _jsonl(
+        tmp_path / "ws.jsonl",
+        [
+            {"platform": "x", "platform_account_id": "1", "access_token": SECRET},
+            {"workspace_id": mine, "platform": "x", "platform_account_id": "2", "access_token": SECRET},
+            {"workspace_id": theirs, "platform": "x", "platform_account_id": "3", "access_token": SECRET},
+        ],
+    )
+    summary = import_records(session_factory, CIPHER, read_records(path), default_workspace=mine)
+    assert summary.counts["connected"] == 2
+    assert [(f.line, f.field) for f in summary.failures] == [(3, "workspace_id")]
+    asked = import_records(
+        session_factory, CIPHER, read_records(path), default_workspace=mine, line_workspaces=True
+    )
+    assert asked.counts == {"connected": 1, "reconnected": 0, "unchanged": 2, "failed": 0}
+    with session_factory() as session:
+        rows = session.execute(select(Account.platform_account_id, Account.workspace_id))
+        placed = {account: workspace for account, workspace in rows}
+    assert placed == {"1": mine, "2": mine, "3": theirs}

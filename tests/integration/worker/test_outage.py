@@ -1,5 +1,7 @@
-"""Outage holds (worker.outage) on a real Redis: the detector's script on a virtual clock, what the
-budget then refuses and lets the dispatcher claim, and one held sync end to end in process."""
+"""Outage holds (worker.outage) on a real Redis: the detector's script on a virtual clock (one
+workspace's failing accounts never hold, several workspaces' or previously good accounts' do),
+what the budget then refuses and lets the dispatcher claim, one held sync end to end in process,
+and a request that could not be sent counted as nothing."""
 
 from __future__ import annotations
 
@@ -12,15 +14,15 @@ from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.base import AccountRef
-from adapters.errors import OutageHold
+from adapters.errors import OutageHold, RequestNotSent
 from ops.foundation.settings import Settings, get_settings
 from simulator.client import SimulatorClient
 from tests.integration.worker.test_sync_runner import row
 from tests.support.accounts import connect
-from worker.budget import PlatformBudget, Rate, RedisRateBudget
+from worker.budget import PlatformBudget, Rate, RedisRateBudget, budget_key
 from worker.composition import WorkerDeps, build_deps
 from worker.names import sync_done_channel
-from worker.outage import OutageDetector, OutagePolicy, hold_key
+from worker.outage import OutageDetector, OutagePolicy, health_of, hold_key, window_key
 from worker.sync import SyncRunner
 
 POLICY = OutagePolicy(
@@ -56,8 +58,20 @@ def budget(redis_client: redis.Redis, clock: Clock) -> RedisRateBudget:
     return RedisRateBudget(redis_client, {"tiktok": RATES, "x": RATES}, probe_syncs=2, clock=clock)
 
 
-def downs(detector: OutageDetector, n: int, platform: str = "tiktok") -> list[int]:
-    return [int(detector.record(platform, "down")) for _ in range(n)]
+def downs(
+    detector: OutageDetector,
+    n: int,
+    platform: str = "tiktok",
+    *,
+    workspaces: int = 3,
+    trusted: bool = False,
+    first: int = 0,
+) -> list[int]:
+    """`n` syncs that found `platform` down, from accounts of `workspaces` workspaces in turn."""
+    return [
+        int(detector.record(platform, "down", workspace=f"ws_{(first + k) % workspaces}", trusted=trusted))
+        for k in range(n)
+    ]
 
 
 def test_enough_failures_hold_the_platform_and_only_it(
@@ -96,8 +110,8 @@ def test_after_the_hold_a_probe_limits_claims_until_an_answer(
     clock.advance(31)
     assert budget.dispatchable("tiktok") == 2  # the probe: at most probe_syncs per tick
     budget.acquire(ALICE)  # no longer refused
-    # A probe that finds the platform still down holds it again at once.
-    assert downs(detector, 1) == [1]
+    # A probe that finds the platform still down (an account that had read well) holds it again.
+    assert downs(detector, 1, trusted=True) == [1]
     assert budget.dispatchable("tiktok") == 0
     clock.advance(31)
     assert budget.dispatchable("tiktok") == 2
@@ -118,6 +132,38 @@ def test_min_failures_zero_turns_holds_off(redis_client: redis.Redis, clock: Clo
     assert not redis_client.exists(hold_key("tiktok"))
 
 
+def test_one_workspaces_failing_accounts_never_hold(
+    detector: OutageDetector, budget: RedisRateBudget
+) -> None:
+    # A tenant's own new accounts failing (bad credentials, its own mistakes), however many.
+    assert downs(detector, 100, workspaces=1) == [0] * 100
+    assert budget.dispatchable("tiktok") > 0
+
+
+def test_failures_from_several_workspaces_hold(detector: OutageDetector) -> None:
+    # Two workspaces are not enough (min_workspaces 3), whatever the count...
+    assert downs(detector, 10, workspaces=2) == [0] * 10
+    # ...a third workspace's failure is: the platform fails everyone.
+    assert downs(detector, 1, workspaces=3, first=2) == [1]
+
+
+def test_failures_of_accounts_that_read_before_hold_even_from_one_workspace(
+    detector: OutageDetector,
+) -> None:
+    # A single-tenant installation: accounts known to work stop working, the platform is down.
+    assert downs(detector, 4, workspaces=1, trusted=True) == [0, 0, 0, 0]
+    assert downs(detector, 1, workspaces=1, trusted=True) == [1]
+
+
+def test_new_accounts_failing_during_a_probe_do_not_hold_again(
+    detector: OutageDetector, budget: RedisRateBudget, clock: Clock
+) -> None:
+    assert downs(detector, 5)[-1] == 1
+    clock.advance(31)  # the probe
+    assert downs(detector, 3, workspaces=1) == [0, 0, 0]
+    assert budget.dispatchable("tiktok") == 2  # still probing, not held
+
+
 @pytest.fixture
 def held_deps(
     settings: Settings,
@@ -127,6 +173,8 @@ def held_deps(
 ) -> Iterator[WorkerDeps]:
     monkeypatch.setenv("DRAVO_OUTAGE_MIN_FAILURES", "2")
     monkeypatch.setenv("DRAVO_OUTAGE_HOLD_SECONDS", "120")
+    # The test's accounts share one workspace and the failing ones never read: count them anyway.
+    monkeypatch.setenv("DRAVO_OUTAGE_MIN_WORKSPACES", "1")
     get_settings.cache_clear()
     built = build_deps(get_settings(), pool_size=4)
     yield built
@@ -195,3 +243,28 @@ def test_with_holds_off_a_listened_sync_never_reads_as_a_hold(
     finally:
         deps.close()
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("token", ["act.stored-before\nX-Injected: 1", "act.stored-before\u00e9"])
+def test_a_request_that_cannot_be_sent_fails_the_row_and_says_nothing_of_the_platform(
+    deps: WorkerDeps,
+    simulator: SimulatorClient,
+    session_factory: sessionmaker[Session],
+    redis_client: redis.Redis,
+    workspace: str,
+    token: str,
+) -> None:
+    """A token stored before the input rules (or by any way around them): refused by us, not
+    sent, no budget spent, not retried, not an outage vote; the row says so without the token."""
+    simulator.upsert_account("tiktok", "unsendable")
+    account_id = connect(session_factory, workspace, "tiktok", "unsendable", token)
+    report = SyncRunner(deps).run(account_id, None, "inline")
+    assert report.written and report.calls == 0
+    assert simulator.total_requests("tiktok", "unsendable") == 0
+    assert not redis_client.exists(budget_key("tiktok", "app"))  # no token taken from the bucket
+    assert not redis_client.exists(window_key("tiktok"))  # counted neither up nor down
+    failed = row(session_factory, account_id)
+    assert failed.sync_status == "failed" and failed.consecutive_failures == 1
+    assert failed.error_message is not None
+    assert "could not be sent" in failed.error_message and "stored-before" not in failed.error_message
+    assert health_of(RequestNotSent("x")) is None
