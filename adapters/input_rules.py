@@ -9,8 +9,10 @@ may import it.
   %x21-7E (RFC 5234 VCHAR) with no space. That is a superset of RFC 6750's `b64token`
   (https://www.rfc-editor.org/rfc/rfc6750#section-2.1), chosen because real tokens step outside
   `b64token`: X's app bearer tokens are percent-encoded (`%2B`, `%3D`,
-  https://developer.x.com/en/docs/authentication/oauth-2-0/bearer-tokens) and TikTok's carry `!`
-  (`act.…!….va`). What matters for safety is that every character is one HTTP allows in a field
+  https://developer.x.com/en/docs/authentication/oauth-2-0/bearer-tokens), and TikTok documents
+  no character set for its tokens at all
+  (https://developers.tiktok.com/doc/oauth-user-access-token-management), so the defensive reading
+  is the widest one HTTP allows. What matters for safety is that every character is one HTTP allows in a field
   value and none ends or splits the header (RFC 9110 section 5.5): no CR, LF, NUL, other control
   characters, spaces, or non-ASCII (httpx refuses to encode those, and a refused header used to
   look like a platform outage).
