@@ -20,9 +20,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BeforeValidator
 
-from api.dependencies import PrincipalDep, StateDep
+from api.dependencies import PrincipalDep, StateDep, get_principal
 from api.errors import InvalidParameter, NotFound
-from api.params import KNOWN_QUERY_ONLY, NO_CONTROL_SCHEMA, PlainText
+from api.params import NO_CONTROL_SCHEMA, PlainText, known_query_only
 from api.ratelimit import admit_accounts, refresh_slot
 from api.schemas import AccountsPage, HistoryPage, error_responses
 from api.state import AppState
@@ -53,7 +53,7 @@ REFRESH_HELD_WARNING = "{platform} is not answering right now; showing cached me
 
 ANSWER_SECONDS = 0.5
 
-router = APIRouter(prefix="/v1/analytics", dependencies=KNOWN_QUERY_ONLY)
+router = APIRouter(prefix="/v1/analytics", dependencies=known_query_only(after=get_principal))
 
 
 async def _page(

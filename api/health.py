@@ -9,11 +9,11 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import StateDep
 from api.errors import error_response
-from api.params import KNOWN_QUERY_ONLY
+from api.params import known_query_only
 from api.readpool import PoolTimeout
 from api.schemas import Health, error_responses
 
-router = APIRouter(dependencies=KNOWN_QUERY_ONLY)
+router = APIRouter(dependencies=known_query_only())
 
 
 @router.get(

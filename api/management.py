@@ -20,15 +20,15 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.dependencies import ManagerDep, StateDep
+from api.dependencies import ManagerDep, StateDep, require_manage
 from api.errors import InvalidParameter, NotFound, error_response
-from api.params import KNOWN_QUERY_ONLY, NO_CONTROL_SCHEMA, PlainText
+from api.params import NO_CONTROL_SCHEMA, PlainText, known_query_only
 from api.schemas import Timestamp, error_responses
 from api.writes import DisconnectOutcome
 from models.connect_input import ConnectFields, first_error
 from models.read_models import Platform, SyncStatus, format_time
 
-router = APIRouter(prefix="/v1/accounts", dependencies=KNOWN_QUERY_ONLY)
+router = APIRouter(prefix="/v1/accounts", dependencies=known_query_only(after=require_manage))
 
 NOT_FOUND_MESSAGE = "No such account in this workspace."
 

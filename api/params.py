@@ -7,10 +7,11 @@ value is a 422 naming the parameter, not a database error. A misspelt query para
 is a 422 naming it too, with the close known name when there is one.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the annotation of the dependency that
+# `known_query_only` builds, which names a local variable, so it must be evaluated at definition.
 import difflib
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -90,5 +91,15 @@ async def reject_unknown_query(request: Request) -> None:
             raise InvalidParameter(unknown_parameter_message(name, known), param=_shown(name))
 
 
-# For `APIRouter(dependencies=...)`: every route of the router checks its query string.
-KNOWN_QUERY_ONLY = [Depends(reject_unknown_query)]
+def known_query_only(*, after: Callable[..., Any] | None = None) -> list[Any]:
+    """For `APIRouter(dependencies=...)`: every route of the router checks its query string.
+    `after`: the routers' authentication dependency, run first (FastAPI runs it once per request),
+    so that without valid credentials the answer is 401 or 403 whatever the query, as it is for a
+    bad parameter value."""
+    if after is None:
+        return [Depends(reject_unknown_query)]
+
+    async def authenticated_then_checked(request: Request, _: Annotated[object, Depends(after)]) -> None:
+        await reject_unknown_query(request)
+
+    return [Depends(authenticated_then_checked)]

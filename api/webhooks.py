@@ -14,15 +14,15 @@ from fastapi import APIRouter, Path, status
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.dependencies import ManagerDep, StateDep
+from api.dependencies import ManagerDep, StateDep, require_manage
 from api.errors import NotFound
-from api.params import KNOWN_QUERY_ONLY, NO_CONTROL_SCHEMA, PlainText
+from api.params import NO_CONTROL_SCHEMA, PlainText, known_query_only
 from api.schemas import Timestamp, error_responses
 from api.writes import EndpointView
 from models.read_models import format_time
 from models.webhook_targets import MAX_URL_LENGTH
 
-router = APIRouter(prefix="/v1/webhooks", dependencies=KNOWN_QUERY_ONLY)
+router = APIRouter(prefix="/v1/webhooks", dependencies=known_query_only(after=require_manage))
 
 EventType = Literal["account.status_changed", "account.token_expiring", "account.disconnected"]
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.asgi import create_app
 from models.admin import create_api_key
+from ops.foundation.settings import ConfigurationError
 from tests.integration.api import seeding
 from tests.integration.api.conftest import SettingsFactory, bearer
 from tests.integration.api.server import serve
@@ -272,7 +273,11 @@ def test_without_cors_origins_there_are_no_cors_headers(
     "value", ["*", "dashboard.example.com", "https://d.example.com/app", "ftp://d.example"]
 )
 def test_cors_origins_must_be_origins(make_settings: SettingsFactory, value: str) -> None:
-    from ops.foundation.settings import ConfigurationError
-
     with pytest.raises(ConfigurationError):
         make_settings(DRAVO_CORS_ORIGINS=value)
+
+
+@pytest.mark.parametrize("value", ["api.example.com", "https://api.example.com/?x=1", "javascript:alert(1)"])
+def test_public_url_must_be_an_http_url(make_settings: SettingsFactory, value: str) -> None:
+    with pytest.raises(ConfigurationError):
+        make_settings(DRAVO_PUBLIC_URL=value)
