@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.asgi import create_app
+from api.params import NO_CONTROL_PATTERN
 from models.admin import create_api_key
 from ops.foundation.settings import ConfigurationError
 from tests.integration.api import seeding
@@ -196,6 +197,9 @@ def test_a_webhook_url_with_a_control_character_is_422_naming_url(
     ws = seeding.workspace(session_factory)
     with session_factory.begin() as session:
         manage = create_api_key(session, ws.id, "manage").key
+    document = client.get("/openapi.json").json()
+    url_schema = document["components"]["schemas"]["WebhookCreate"]["properties"]["url"]
+    assert url_schema["pattern"] == NO_CONTROL_PATTERN  # a generated client can check it first
     for url in ("https://example.com/\x00", "https://exa\tmple.com/in"):
         response = client.post("/v1/webhooks", json={"url": url}, headers=bearer(manage))
         assert response.status_code == 422, response.text
