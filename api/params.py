@@ -62,10 +62,6 @@ def unknown_parameter_message(name: str, known: list[str]) -> str:
     return f"{message}; this route takes no query parameters."
 
 
-# Per route (routes live as long as the app): the query parameter names it declares.
-_KNOWN: dict[int, list[str]] = {}
-
-
 def _query_names(dependant: Dependant) -> list[str]:
     """The query parameters of a route and of every dependency it has, as clients spell them."""
     names = [param.alias for param in dependant.query_params]
@@ -74,10 +70,15 @@ def _query_names(dependant: Dependant) -> list[str]:
     return names
 
 
+_NAMES_ATTRIBUTE = "_dravo_query_names"
+
+
 def _known_names(route: APIRoute) -> list[str]:
-    names = _KNOWN.get(id(route))
+    """Computed once per route and kept on it (a route is as long-lived as its app)."""
+    names: list[str] | None = getattr(route, _NAMES_ATTRIBUTE, None)
     if names is None:
-        names = _KNOWN[id(route)] = _query_names(route.dependant)
+        names = _query_names(route.dependant)
+        setattr(route, _NAMES_ATTRIBUTE, names)
     return names
 
 
