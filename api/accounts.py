@@ -20,8 +20,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BeforeValidator
 
-from api.dependencies import PrincipalDep, StateDep
+from api.dependencies import PrincipalDep, StateDep, get_principal
 from api.errors import InvalidParameter, NotFound
+from api.params import NO_CONTROL_SCHEMA, PlainText, known_query_only
 from api.ratelimit import admit_accounts, refresh_slot
 from api.schemas import AccountsPage, HistoryPage, error_responses
 from api.state import AppState
@@ -52,7 +53,7 @@ REFRESH_HELD_WARNING = "{platform} is not answering right now; showing cached me
 
 ANSWER_SECONDS = 0.5
 
-router = APIRouter(prefix="/v1/analytics")
+router = APIRouter(prefix="/v1/analytics", dependencies=known_query_only(after=get_principal))
 
 
 async def _page(
@@ -121,6 +122,7 @@ async def _refreshed(
 @router.get(
     "/accounts",
     summary="List cached official account/profile metrics for connected social accounts.",
+    operation_id="listAccounts",
     response_model=AccountsPage,
     responses=error_responses(401, 422, 429, 503),
 )
@@ -129,7 +131,12 @@ async def list_accounts(
     state: StateDep,
     principal: PrincipalDep,
     account_id: Annotated[
-        str | None, Query(alias="accountId", description="Filter by connected account id.")
+        PlainText | None,
+        Query(
+            alias="accountId",
+            description="Filter by connected account id.",
+            json_schema_extra=NO_CONTROL_SCHEMA,
+        ),
     ] = None,
     platform: Annotated[
         Platform | None,
@@ -161,9 +168,9 @@ async def list_accounts(
     where = AccountFilter(account_id=account_id, platform=platform, limit=limit, after=_position(cursor))
     if refresh:
         body, next_cursor = await _refreshed(state, principal, where)
-        return JSONResponse(body, headers=_next_link(request, next_cursor))
+        return JSONResponse(body, headers=_next_link(request, state, next_cursor))
     page, next_cursor = await _page(state, principal, where)
-    return Response(page, media_type="application/json", headers=_next_link(request, next_cursor))
+    return Response(page, media_type="application/json", headers=_next_link(request, state, next_cursor))
 
 
 def _position(cursor: str | None) -> CursorPosition | None:
@@ -190,10 +197,14 @@ def _history_position(cursor: str | None) -> HistoryPosition | None:
         ) from None
 
 
-def _next_link(request: Request, next_cursor: str | None) -> dict[str, str] | None:
+def _next_link(request: Request, state: AppState, next_cursor: str | None) -> dict[str, str] | None:
+    """`Link: <...>; rel="next"` on DRAVO_PUBLIC_URL, or relative to the request (RFC 8288 section
+    3.1): never on the request's Host header, which a client or a proxy may set to anything."""
     if next_cursor is None:
         return None
-    return {"Link": f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'}
+    url = request.url.include_query_params(cursor=next_cursor)
+    base = state.settings.public_url or ""
+    return {"Link": f'<{base}{url.path}?{url.query}>; rel="next"'}
 
 
 def _iso_8601_only(value: object) -> object:
@@ -221,6 +232,7 @@ def _utc(value: datetime | None, name: str) -> datetime | None:
 @router.get(
     "/accounts/{account_id}/history",
     summary="Metric snapshots of one account, oldest first.",
+    operation_id="getAccountHistory",
     response_model=HistoryPage,
     responses=error_responses(401, 404, 422, 503),
 )
@@ -228,7 +240,9 @@ async def account_history(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
-    account_id: Annotated[str, Path(description="Connected account id.")],
+    account_id: Annotated[
+        PlainText, Path(description="Connected account id.", json_schema_extra=NO_CONTROL_SCHEMA)
+    ],
     since: Annotated[
         IsoDateTime | None, Query(description="Only snapshots captured at or after this time (ISO 8601).")
     ] = None,
@@ -268,5 +282,5 @@ async def account_history(
     next_cursor = encode_history_cursor(page.next_after) if page.next_after else None
     return JSONResponse(
         {"account_id": account_id, "items": items, "total": len(items), "next_cursor": next_cursor},
-        headers=_next_link(request, next_cursor),
+        headers=_next_link(request, state, next_cursor),
     )

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import accounts, health, management, metrics, webhooks
+from api.cors import DashboardCors
 from api.errors import install_error_handlers
 from api.limits import HeaderSizeLimit
 from api.state import build_state
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(HeaderSizeLimit, max_bytes=config.api_max_header_bytes)
+    if config.cors_origins:  # outermost: preflights are answered before any other check
+        app.add_middleware(DashboardCors, origins=config.cors_origins)
     app.include_router(accounts.router, tags=["analytics"])
     app.include_router(management.router, tags=["management"])
     app.include_router(health.router, tags=["operations"])

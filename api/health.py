@@ -9,13 +9,20 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import StateDep
 from api.errors import error_response
+from api.params import known_query_only
 from api.readpool import PoolTimeout
 from api.schemas import Health, error_responses
 
-router = APIRouter()
+router = APIRouter(dependencies=known_query_only())
 
 
-@router.get("/healthz", summary="The process is up.", response_model=Health)
+@router.get(
+    "/healthz",
+    summary="The process is up.",
+    operation_id="getLiveness",
+    response_model=Health,
+    responses=error_responses(),
+)
 async def healthz() -> JSONResponse:
     return JSONResponse({"status": "ok", "checks": {}})
 
@@ -23,6 +30,7 @@ async def healthz() -> JSONResponse:
 @router.get(
     "/readyz",
     summary="Postgres and Redis are reachable.",
+    operation_id="getReadiness",
     response_model=Health,
     responses=error_responses(503),
 )

@@ -20,14 +20,15 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.dependencies import ManagerDep, StateDep
+from api.dependencies import ManagerDep, StateDep, require_manage
 from api.errors import InvalidParameter, NotFound, error_response
-from api.schemas import TIME_PATTERN, error_responses
+from api.params import NO_CONTROL_SCHEMA, PlainText, known_query_only
+from api.schemas import Timestamp, error_responses
 from api.writes import DisconnectOutcome
 from models.connect_input import ConnectFields, first_error
 from models.read_models import Platform, SyncStatus, format_time
 
-router = APIRouter(prefix="/v1/accounts")
+router = APIRouter(prefix="/v1/accounts", dependencies=known_query_only(after=require_manage))
 
 NOT_FOUND_MESSAGE = "No such account in this workspace."
 
@@ -45,19 +46,19 @@ class Connection(_Strict):
     handle: str | None
     auth: str = Field(description="instagram or facebook (Instagram accounts), default otherwise.")
     scopes: list[str] | None = Field(description="Granted scopes; null if the credentials can't be read.")
-    token_expires_at: str | None = Field(pattern=TIME_PATTERN)
-    connected_at: str = Field(pattern=TIME_PATTERN)
-    reconnected_at: str | None = Field(pattern=TIME_PATTERN)
+    token_expires_at: Timestamp | None
+    connected_at: Timestamp
+    reconnected_at: Timestamp | None
     sync_status: SyncStatus
-    last_updated_at: str | None = Field(pattern=TIME_PATTERN, description="When metrics were last read.")
-    next_sync_at: str | None = Field(pattern=TIME_PATTERN, description="When the next sync is due.")
+    last_updated_at: Timestamp | None = Field(description="When metrics were last read.")
+    next_sync_at: Timestamp | None = Field(description="When the next sync is due.")
 
 
 class Disconnection(_Strict):
     """What a disconnect did. Disconnecting again is not an error: `already_disconnected`."""
 
     account_id: str
-    disconnected_at: str = Field(pattern=TIME_PATTERN)
+    disconnected_at: Timestamp
     already_disconnected: bool
     sync_stopped: bool = Field(description="A sync was running: its outcome will not be written.")
     credentials_erased: bool
@@ -86,6 +87,7 @@ async def _connect_fields(request: Request) -> ConnectFields:
 @router.post(
     "",
     summary="Connect an account, or reconnect it with new credentials.",
+    operation_id="connectAccount",
     status_code=201,
     response_model=Connection,
     responses={
@@ -111,13 +113,16 @@ async def connect(request: Request, state: StateDep, principal: ManagerDep) -> J
 @router.get(
     "/{account_id}",
     summary="The connection record of one account.",
+    operation_id="getAccount",
     response_model=Connection,
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_account(
     state: StateDep,
     principal: ManagerDep,
-    account_id: Annotated[str, Path(description="Connected account id.")],
+    account_id: Annotated[
+        PlainText, Path(description="Connected account id.", json_schema_extra=NO_CONTROL_SCHEMA)
+    ],
 ) -> JSONResponse:
     """Platform, handle, scopes, token expiry, connected and reconnected times, sync status."""
     record = await state.reads.account_record(principal.workspace_id, account_id)
@@ -129,13 +134,16 @@ async def get_account(
 @router.delete(
     "/{account_id}",
     summary="Disconnect an account: syncing stops at once and its credentials are erased.",
+    operation_id="disconnectAccount",
     response_model=Disconnection,
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def delete_account(
     state: StateDep,
     principal: ManagerDep,
-    account_id: Annotated[str, Path(description="Connected account id.")],
+    account_id: Annotated[
+        PlainText, Path(description="Connected account id.", json_schema_extra=NO_CONTROL_SCHEMA)
+    ],
     purge_history: Annotated[bool, Query(description="Also delete the account's metric snapshots.")] = False,
 ) -> JSONResponse:
     """As `dravo-sync account disconnect`: a sync in flight writes nothing afterwards, the account

@@ -6,7 +6,7 @@ describe that JSON. Optional fields are required-but-nullable: every row carries
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +14,11 @@ from models.read_models import Platform, SyncStatus
 
 TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
 TIME_EXAMPLE = "2026-06-29T09:00:00Z"
+# Every time we send: a string of the seed's form, declared `format: date-time` so generated
+# clients read it as a date-time (the rows are rendered as JSON text by PostgreSQL, hence `str`).
+Timestamp = Annotated[
+    str, Field(pattern=TIME_PATTERN, json_schema_extra={"format": "date-time"}, examples=[TIME_EXAMPLE])
+]
 
 
 class _Strict(BaseModel):
@@ -32,12 +37,8 @@ class AccountItem(_Strict):
     warnings: list[str] = Field(description="Non-fatal notices raised while syncing.")
     sync_status: SyncStatus = Field(description="synced, partial, pending, failed or requires_reconnect.")
     error_message: str | None = Field(description="Failure detail on sync errors.")
-    last_updated_at: str | None = Field(
-        description="Last refresh time (ISO 8601 UTC).", pattern=TIME_PATTERN, examples=[TIME_EXAMPLE]
-    )
-    stale_after: str | None = Field(
-        description="When the cache becomes stale (ISO 8601 UTC).", pattern=TIME_PATTERN
-    )
+    last_updated_at: Timestamp | None = Field(description="Last refresh time (ISO 8601 UTC).")
+    stale_after: Timestamp | None = Field(description="When the cache becomes stale (ISO 8601 UTC).")
 
 
 class AccountsPage(_Strict):
@@ -50,7 +51,7 @@ class AccountsPage(_Strict):
 
 
 class SnapshotItem(_Strict):
-    captured_at: str = Field(description="When these metrics were read (ISO 8601 UTC).", pattern=TIME_PATTERN)
+    captured_at: Timestamp = Field(description="When these metrics were read (ISO 8601 UTC).")
     sync_status: SyncStatus
     metrics: dict[str, int]
 
@@ -83,13 +84,25 @@ class Health(_Strict):
     checks: dict[str, Literal["ok"]] = Field(default_factory=dict)
 
 
+ERROR_DESCRIPTIONS = {
+    401: "Missing or invalid API key / JWT.",
+    403: "The API key lacks the scope this route needs (`manage`); JWTs are read-only.",
+    404: "Not found in this workspace.",
+    422: "A parameter has an invalid value, or the route does not take it; `error.param` names it.",
+    429: "A per-workspace refresh cap (concurrent requests, accounts per minute); see Retry-After.",
+    431: "Request headers larger than DRAVO_API_MAX_HEADER_BYTES.",
+    500: "A bug: the one error shape, no traceback.",
+    503: "Postgres or Redis is unavailable, or a database time limit fired; see Retry-After.",
+}
+# Any route can answer these: an unknown query parameter (api.params), oversized headers
+# (api.limits), a bug. Declaring 422 also keeps FastAPI from adding its HTTPValidationError.
+EVERY_ROUTE = (422, 431, 500)
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
-    descriptions = {
-        401: "Missing or invalid API key / JWT.",
-        403: "The API key lacks the scope this route needs (`manage`); JWTs are read-only.",
-        404: "No such account in this workspace.",
-        422: "A parameter has an invalid value; `error.param` names it.",
-        429: "A per-workspace refresh cap (concurrent requests, accounts per minute); see Retry-After.",
-        503: "Postgres or Redis is unavailable, or a database time limit fired; see Retry-After.",
+    """The `responses` of a route: the statuses it can send besides EVERY_ROUTE's, each with the
+    body we really send (`api.errors.error_body`)."""
+    return {
+        status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]}
+        for status in sorted({*statuses, *EVERY_ROUTE})
     }
-    return {status: {"model": ErrorResponse, "description": descriptions[status]} for status in statuses}

@@ -14,20 +14,25 @@ from fastapi import APIRouter, Path, status
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.dependencies import ManagerDep, StateDep
+from api.dependencies import ManagerDep, StateDep, require_manage
 from api.errors import NotFound
-from api.schemas import error_responses
+from api.params import NO_CONTROL_SCHEMA, PlainText, known_query_only
+from api.schemas import Timestamp, error_responses
 from api.writes import EndpointView
 from models.read_models import format_time
 from models.webhook_targets import MAX_URL_LENGTH
 
-router = APIRouter(prefix="/v1/webhooks")
+router = APIRouter(prefix="/v1/webhooks", dependencies=known_query_only(after=require_manage))
 
 EventType = Literal["account.status_changed", "account.token_expiring", "account.disconnected"]
 
 
 class WebhookCreate(BaseModel):
-    url: str = Field(max_length=MAX_URL_LENGTH, description="https URL of the receiver.")
+    url: PlainText = Field(
+        max_length=MAX_URL_LENGTH,
+        description="https URL of the receiver.",
+        json_schema_extra=NO_CONTROL_SCHEMA,
+    )
     events: list[EventType] = Field(default_factory=list, description="Event types; empty: all.")
 
 
@@ -38,7 +43,7 @@ class Webhook(BaseModel):
     enabled: bool
     disabled_reason: str | None
     pending: int
-    created_at: str
+    created_at: Timestamp
 
 
 class WebhookCreated(Webhook):
@@ -69,8 +74,9 @@ def _time(value: datetime) -> str:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=WebhookCreated,
-    responses=error_responses(401, 403, 422, 503),
+    responses=error_responses(401, 403, 503),
     summary="Create a webhook endpoint (its signing secret is shown once)",
+    operation_id="createWebhook",
 )
 async def create_webhook(body: WebhookCreate, principal: ManagerDep, state: StateDep) -> WebhookCreated:
     created = await state.writes.create_webhook(principal.workspace_id, body.url, body.events)
@@ -82,6 +88,7 @@ async def create_webhook(body: WebhookCreate, principal: ManagerDep, state: Stat
     response_model=WebhookList,
     responses=error_responses(401, 403, 503),
     summary="List the workspace's webhook endpoints",
+    operation_id="listWebhooks",
 )
 async def get_webhooks(principal: ManagerDep, state: StateDep) -> WebhookList:
     return WebhookList(items=[_out(v) for v in await state.writes.webhooks(principal.workspace_id)])
@@ -92,9 +99,12 @@ async def get_webhooks(principal: ManagerDep, state: StateDep) -> WebhookList:
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 503),
     summary="Delete a webhook endpoint and its pending deliveries",
+    operation_id="deleteWebhook",
 )
 async def delete_webhook(
-    endpoint_id: Annotated[str, Path(max_length=40)], principal: ManagerDep, state: StateDep
+    endpoint_id: Annotated[PlainText, Path(max_length=40, json_schema_extra=NO_CONTROL_SCHEMA)],
+    principal: ManagerDep,
+    state: StateDep,
 ) -> Response:
     if not await state.writes.delete_webhook(principal.workspace_id, endpoint_id):
         raise NotFound("No such webhook endpoint in this workspace.")

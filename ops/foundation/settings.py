@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -93,6 +93,16 @@ class PlatformEnvSource(PydanticBaseSettingsSource):
                 if value is not None:
                     found.setdefault(spec.name, {})[field_name] = value
         return {"platforms": found} if found else {}
+
+
+def _web_address(value: str, what: str, *, bare: bool) -> str:
+    """An http(s) address without a trailing slash; `bare`: scheme, host and port only (an origin)."""
+    parts = urlsplit(value.strip().rstrip("/"))
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        raise ValueError(f"{value!r} is not {what}: http(s)://host[:port] expected")
+    if parts.query or parts.fragment or (bare and parts.path):
+        raise ValueError(f"{value!r} is not {what}: no path, query or fragment")
+    return parts.geturl().lower() if bare else parts.geturl()
 
 
 class Settings(BaseSettings):
@@ -170,6 +180,30 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     # How often each API process recomputes its freshness gauges (a scrape runs no query).
     metrics_interval_seconds: float = Field(15.0, gt=0, le=15)
+
+    # Browser dashboards (docs/api.md, "CORS"): origins (scheme://host[:port]) allowed to call the
+    # API with a JWT, comma-separated; empty, no CORS headers at all. public_url: where clients
+    # reach the API (e.g. https://api.example.com), for the paging `Link` header; unset, that
+    # header is a reference relative to the request. The request's Host is never used.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    public_url: str | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_web_address(origin, "an origin", bare=True) for origin in value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        return None if value is None else _web_address(value, "a URL", bare=False)
 
     lease_seconds: int = Field(300, ge=10)
     dispatch_interval_seconds: float = Field(5.0, gt=0)

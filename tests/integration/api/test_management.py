@@ -251,4 +251,5 @@ def test_in_the_openapi_document(client: httpx.Client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert set(paths["/v1/accounts"]) == {"post"}
     assert set(paths["/v1/accounts/{account_id}"]) == {"get", "delete"}
-    assert set(paths["/v1/accounts"]["post"]["responses"]) == {"200", "201", "401", "403", "422", "503"}
+    responses = set(paths["/v1/accounts"]["post"]["responses"])
+    assert responses == {"200", "201", "401", "403", "422", "431", "500", "503"}
