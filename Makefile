@@ -58,9 +58,9 @@ LOCK_FLAGS = --quiet --generate-hashes --allow-unsafe --all-build-deps --strip-e
 	--no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade)
 lock: setup
 	$(BIN)/pip-compile $(LOCK_FLAGS) --extra dev --extra bench --output-file requirements-dev.lock pyproject.toml
-	cp requirements-dev.lock requirements.lock.tmp
-	$(BIN)/pip-compile $(LOCK_FLAGS) --output-file requirements.lock.tmp pyproject.toml
-	mv requirements.lock.tmp requirements.lock
+	cp requirements-dev.lock requirements.lock
+	$(BIN)/pip-compile $(LOCK_FLAGS) --output-file requirements.lock pyproject.toml
+	$(BIN)/pip-compile $(LOCK_FLAGS) --output-file tests/e2e/clients/py/generator.lock tests/e2e/clients/py/generator.in
 
 # What the newest versions that pyproject.toml allows would break: a throw-away venv resolved
 # afresh (not from the lock), then the static checks and the unit tests. A CI job of its own, not
