@@ -13,6 +13,7 @@ from rich.table import Table
 from models.crypto import TokenCipher
 from models.webhook_admin import (
     WebhookError,
+    check_new_target,
     create_endpoint,
     delete_endpoint,
     enable_endpoint,
@@ -50,16 +51,22 @@ def webhook_create(
     config = settings()
     cipher = TokenCipher(config.encryption_keys)
     secret = new_secret()
+    try:
+        # DNS first, outside the transaction (bounded by a timeout).
+        target = check_new_target(url, allow_loopback_http=config.webhook_allow_loopback_http)
+    except TargetRefused as exc:
+        raise fail(str(exc)) from None
     with transaction() as session:
         try:
             created = create_endpoint(
                 session,
                 cipher,
                 workspace,
-                url,
+                target,
                 (events or "").split(","),
                 secret=secret,
                 allow_loopback_http=config.webhook_allow_loopback_http,
+                max_per_workspace=config.webhook_max_endpoints_per_workspace,
             )
         except (WebhookError, TargetRefused) as exc:
             raise fail(str(exc)) from None
@@ -96,6 +103,8 @@ def webhook_list(
                 "failed_in_row": e.failed_in_row,
                 "last_success_at": _iso(e.last_success_at),
                 "pending": e.pending,
+                "attempts_failed_in_row": e.attempts_failed_in_row,
+                "breaker_open_until": _iso(e.breaker_open_until),
                 "created_at": _iso(e.created_at),
             }
             for e in endpoints
@@ -107,6 +116,12 @@ def webhook_list(
         table.add_column(column, overflow="fold")
     for e in endpoints:
         state = "enabled" if e.enabled else f"disabled {_iso(e.disabled_at)}: {e.disabled_reason}"
+        if e.enabled and e.breaker_open_until is not None:
+            # Open, or half-open once that time has passed (one probe decides).
+            state = (
+                f"breaker open until {_iso(e.breaker_open_until)} "
+                f"({e.attempts_failed_in_row} attempts failed in a row)"
+            )
         table.add_row(
             e.id,
             e.workspace_id,
