@@ -122,7 +122,14 @@ def parse_target(url: str, *, allow_loopback_http: bool) -> tuple[str, str, int]
         raise TargetRefused(f"not a URL: {exc}") from exc
     allowed = ("https", "http") if allow_loopback_http else ("https",)
     if parts.scheme not in allowed:
-        raise TargetRefused("URL must be https" + ("" if allow_loopback_http else " (http is refused)"))
+        raise TargetRefused(
+            "URL must be https"
+            + (
+                ""
+                if allow_loopback_http
+                else " (http only with DRAVO_WEBHOOK_ALLOW_LOOPBACK_HTTP, for development)"
+            )
+        )
     if not parts.hostname:
         raise TargetRefused("URL has no host")
     if parts.username or parts.password:
