@@ -78,6 +78,10 @@ def up(
     env.setdefault("DRAVO_LINKEDIN_OAUTH_BASE", f"{simulator_url}/linkedin-oauth")
     # /metrics is served only behind a token (api.metrics); a trial gets a fresh one.
     env.setdefault("DRAVO_METRICS_TOKEN", secrets.token_urlsafe(24))
+    if env.get("DRAVO_ENV") == "development":
+        # A local trial's webhook receiver listens on loopback: the worker and the API of the
+        # stack accept it, as `DRAVO_WEBHOOK_ALLOW_LOOPBACK_HTTP=true dravo-sync webhook create` does.
+        env.setdefault("DRAVO_WEBHOOK_ALLOW_LOOPBACK_HTTP", "true")
     os.environ.update(env)
     config = settings()
 
@@ -99,6 +103,7 @@ def up(
 
     supervisor.start("simulator", "simulator", "--host", host, "--port", str(simulator_port))
     _wait(f"{simulator_url}/_admin/health", 30, "the simulator", supervisor)
+    # The worker command runs the sync processes and, beside them, the webhook process.
     supervisor.start("worker", "worker")
     supervisor.start("beat", "beat")
     supervisor.start("api", "api", "--host", host, "--port", str(api_port))
