@@ -41,8 +41,7 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 def lease(settings: Settings) -> timedelta:
     """Longer than one attempt can take (its hard deadline), with room for recording it; a
     running task renews it anyway (worker.webhooks.delivery)."""
-    longest = min(3 * settings.webhook_timeout_seconds, settings.webhook_attempt_deadline_seconds)
-    return timedelta(seconds=longest + 15)
+    return timedelta(seconds=settings.webhook_attempt_deadline_seconds + 15)
 
 
 def renew_every(settings: Settings) -> float:
