@@ -156,7 +156,9 @@ def create_endpoint(
         raise WebhookError(f"unknown workspace {workspace_id!r}")
     if max_per_workspace is not None:
         count = session.scalar(
-            select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.workspace_id == workspace_id)
+            select(func.count())
+            .select_from(WebhookEndpoint)
+            .where(WebhookEndpoint.workspace_id == workspace_id)
         )
         if (count or 0) >= max_per_workspace:
             raise EndpointLimitReached(

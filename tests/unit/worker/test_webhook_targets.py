@@ -58,9 +58,7 @@ def test_translated_loopback_is_refused_even_when_loopback_is_allowed(address: s
     ("address", "carried"),
     [("64:ff9b::808:808", "8.8.8.8"), ("2002:808:808::1", "8.8.8.8"), ("::ffff:8.8.4.4", "8.8.4.4")],
 )
-def test_translated_public_addresses_are_judged_by_the_address_they_carry(
-    address: str, carried: str
-) -> None:
+def test_translated_public_addresses_are_judged_by_the_address_they_carry(address: str, carried: str) -> None:
     assert str(check_address(address, allow_loopback=False)) == carried
 
 
@@ -87,7 +85,9 @@ def test_a_name_server_that_never_answers_is_given_up_on() -> None:
     started = time.monotonic()
     try:
         with pytest.raises(TargetUnresolved):
-            check_target("https://slow-dns.example/x", allow_loopback_http=False, resolve=hanging, timeout=0.3)
+            check_target(
+                "https://slow-dns.example/x", allow_loopback_http=False, resolve=hanging, timeout=0.3
+            )
     finally:
         release.set()
     assert time.monotonic() - started < 2
