@@ -83,7 +83,7 @@ def test_a_slow_loris_reply_ends_at_the_attempt_deadline() -> None:
     finally:
         transport.close()
     assert reply.status_code is None and reply.error is not None and reply.error.startswith("timeout")
-    assert 1.4 <= took < 2.5, took
+    assert 1.4 <= took < 3.5, took
 
 
 def test_a_running_task_renews_its_leases_and_its_hold(
@@ -203,7 +203,7 @@ def test_a_workspace_with_a_dead_backlog_does_not_hold_back_another(
         assert server(wdeps).serve(healthy, budget_seconds=2).delivered == 1
         took = time.monotonic() - started
         assert len(receiver.accepted()) == 1
-    assert took < 3, took
+    assert took < 5, took
     with session_factory() as session:
         assert len(list_attempts(session, healthy)) == 1
 
