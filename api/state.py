@@ -190,7 +190,12 @@ def build_state(settings: Settings) -> AppState:
         hot=hot,
         probe=probe,
         reader=reader,
-        writes=ApiWrites(write_sessions, cipher, allow_loopback_http=settings.webhook_allow_loopback_http),
+        writes=ApiWrites(
+            write_sessions,
+            cipher,
+            allow_loopback_http=settings.webhook_allow_loopback_http,
+            max_webhook_endpoints=settings.webhook_max_endpoints_per_workspace,
+        ),
         redis=redis_client,
         async_redis=async_redis,
         refresh=build_refresh_service(settings, refresh_reads, redis_client, async_redis),

@@ -21,8 +21,10 @@ from models.connect_input import ConnectFields
 from models.connections import ConnectionRecord, get_connection
 from models.crypto import TokenCipher
 from models.webhook_admin import (
+    EndpointLimitReached,
     EndpointView,
     NewEndpoint,
+    check_new_target,
     create_endpoint,
     delete_endpoint,
     list_endpoints,
@@ -38,11 +40,17 @@ T = TypeVar("T")
 
 class ApiWrites:
     def __init__(
-        self, sessions: sessionmaker[Session], cipher: TokenCipher, *, allow_loopback_http: bool
+        self,
+        sessions: sessionmaker[Session],
+        cipher: TokenCipher,
+        *,
+        allow_loopback_http: bool,
+        max_webhook_endpoints: int | None = None,
     ) -> None:
         self._sessions = sessions
         self._cipher = cipher
         self._allow_loopback_http = allow_loopback_http
+        self._max_webhook_endpoints = max_webhook_endpoints
 
     async def connect(self, workspace_id: str, fields: ConnectFields) -> tuple[ConnectionRecord, bool]:
         """Connect or reconnect: the connection record as written, and whether it was a reconnect.
@@ -77,21 +85,30 @@ class ApiWrites:
         """InvalidParameter (`url`) for a URL the target policy refuses; nothing is stored then."""
 
         def work() -> NewEndpoint:
+            # DNS first, outside the transaction (bounded by a timeout).
+            target = check_new_target(url, allow_loopback_http=self._allow_loopback_http)
             with self._sessions.begin() as session:
                 return create_endpoint(
                     session,
                     self._cipher,
                     workspace_id,
-                    url,
+                    target,
                     events,
                     secret=new_secret(),
                     allow_loopback_http=self._allow_loopback_http,
+                    max_per_workspace=self._max_webhook_endpoints,
                 )
 
         try:
             return await self._in_thread(work)
         except TargetRefused as exc:
             raise InvalidParameter(f"Invalid value for parameter 'url': {exc}.", param="url") from None
+        except EndpointLimitReached:
+            raise InvalidParameter(
+                f"This workspace already has {self._max_webhook_endpoints} webhook endpoints, the most "
+                "allowed; delete one first.",
+                param="url",
+            ) from None
 
     async def webhooks(self, workspace_id: str) -> list[EndpointView]:
         """The workspace's endpoints, read on the write engine like the writes they list, so a

@@ -122,19 +122,44 @@ def fan_out(session: Session, now: datetime, limit: int) -> tuple[int, int]:
 
 _DUE_ENDPOINTS = text(
     """
-    SELECT d.endpoint_id FROM webhook_deliveries AS d
-    JOIN webhook_endpoints AS e ON e.id = d.endpoint_id AND e.disabled_at IS NULL
-    WHERE d.status = 'pending' AND d.next_attempt_at <= :now
-      AND (d.lease_until IS NULL OR d.lease_until <= :now)
-    GROUP BY d.endpoint_id
-    -- The longest waiting first; ties at random, so no endpoint always comes last.
-    ORDER BY min(d.next_attempt_at), random()
+    WITH due AS (
+        SELECT d.endpoint_id, e.workspace_id, min(d.next_attempt_at) AS oldest
+        FROM webhook_deliveries AS d
+        JOIN webhook_endpoints AS e ON e.id = d.endpoint_id AND e.disabled_at IS NULL
+             -- An open breaker: skipped until it half-opens (then the claim takes one probe).
+             AND (e.breaker_open_until IS NULL OR e.breaker_open_until <= :now)
+        WHERE d.status = 'pending' AND d.next_attempt_at <= :now
+          AND (d.lease_until IS NULL OR d.lease_until <= :now)
+        GROUP BY d.endpoint_id, e.workspace_id
+    )
+    SELECT endpoint_id, workspace_id FROM due
+    -- Round robin over workspaces: every workspace's longest waiting endpoint, then every
+    -- workspace's second... so a workspace with a large backlog can't push others back.
+    -- Ties at random, so no endpoint always comes last.
+    ORDER BY row_number() OVER (PARTITION BY workspace_id ORDER BY oldest, random()), oldest, random()
     """
 )
 
 
-def due_endpoints(session: Session, now: datetime) -> list[str]:
-    return [str(r[0]) for r in session.execute(_DUE_ENDPOINTS, {"now": now})]
+@dataclass(frozen=True)
+class DueEndpoint:
+    endpoint_id: str
+    workspace_id: str
+
+
+def due_endpoints(session: Session, now: datetime) -> list[DueEndpoint]:
+    """Endpoints with due deliveries, in the fair order they should be served in."""
+    return [DueEndpoint(str(r[0]), str(r[1])) for r in session.execute(_DUE_ENDPOINTS, {"now": now})]
+
+
+_WORKSPACES_OF = text("SELECT id, workspace_id FROM webhook_endpoints WHERE id = ANY (:ids)")
+
+
+def workspaces_of(session: Session, endpoint_ids: list[str]) -> dict[str, str]:
+    """endpoint id -> workspace id (ids of deleted endpoints are left out)."""
+    if not endpoint_ids:
+        return {}
+    return {str(r[0]): str(r[1]) for r in session.execute(_WORKSPACES_OF, {"ids": endpoint_ids})}
 
 
 @dataclass(frozen=True)
@@ -151,7 +176,12 @@ class ClaimedDelivery:
 _CLAIM = text(
     """
     WITH endpoint AS (
-        SELECT id FROM webhook_endpoints WHERE id = :endpoint_id AND disabled_at IS NULL FOR UPDATE
+        -- Half-open (the breaker's time ran out, the failures are still counted): one probe only.
+        SELECT id, CASE WHEN breaker_open_until IS NULL THEN :cap ELSE 1 END AS cap
+        FROM webhook_endpoints
+        WHERE id = :endpoint_id AND disabled_at IS NULL
+          AND (breaker_open_until IS NULL OR breaker_open_until <= :now)
+        FOR UPDATE
     ), in_flight AS (
         SELECT count(*) AS n FROM webhook_deliveries
         WHERE endpoint_id = :endpoint_id AND lease_until IS NOT NULL AND lease_until > :now
@@ -166,7 +196,7 @@ _CLAIM = text(
               WHERE p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id
                 AND p.status = 'pending' AND p.event_id < d.event_id)
         ORDER BY d.event_id
-        LIMIT GREATEST(:cap - (SELECT n FROM in_flight), 0)
+        LIMIT GREATEST((SELECT cap FROM endpoint) - (SELECT n FROM in_flight), 0)
     )
     -- = ANY(ARRAY(...)): primary key probes; a join on `due` was planned as a scan of the table.
     UPDATE webhook_deliveries AS d SET lease_until = :until, attempts = d.attempts + 1
@@ -181,7 +211,8 @@ def claim(
     session: Session, endpoint_id: str, now: datetime, cap: int, lease: timedelta
 ) -> list[ClaimedDelivery]:
     """Lease the next deliveries of one endpoint: the oldest pending one of each account, at most
-    `cap` in flight for the endpoint across every worker (the endpoint row lock serialises claims)."""
+    `cap` in flight for the endpoint across every worker (the endpoint row lock serialises claims).
+    Nothing while its breaker is open; one delivery (the probe) once it half-opens."""
     rows = session.execute(
         _CLAIM, {"endpoint_id": endpoint_id, "now": now, "cap": cap, "until": now + lease}
     ).all()
@@ -247,6 +278,45 @@ _ENDPOINT_FAILED = text(
     RETURNING disabled_at
     """
 )
+
+# The breaker counts attempts (not deliveries): `:tail` failed after the batch's last success
+# (all of them when `:succeeded` is false). Open at the limit; a success closes it. A failed
+# probe of a half-open breaker (still at or past the limit) opens it again at once.
+_ENDPOINT_BREAKER = text(
+    """
+    UPDATE webhook_endpoints SET
+        attempts_failed_in_row = CASE WHEN :succeeded THEN :tail ELSE attempts_failed_in_row + :tail END,
+        breaker_open_until = CASE
+            WHEN (CASE WHEN :succeeded THEN :tail ELSE attempts_failed_in_row + :tail END) >= :limit
+            THEN CAST(:open_until AS timestamptz) ELSE NULL END
+    WHERE id = :endpoint_id
+    RETURNING breaker_open_until
+    """
+)
+
+
+def record_breaker(
+    session: Session, endpoint_id: str, results: list[AttemptResult], *, after: int, open_for: timedelta
+) -> datetime | None:
+    """Count the batch's attempts into the endpoint's breaker; until when it is open (None: closed)."""
+    if not results:
+        return None
+    ordered = sorted(results, key=lambda r: r.attempted_at)
+    last_ok = max((i for i, r in enumerate(ordered) if r.outcome == "delivered"), default=-1)
+    tail = len(ordered) - last_ok - 1
+    at = ordered[-1].attempted_at
+    opened: datetime | None = session.execute(
+        _ENDPOINT_BREAKER,
+        {
+            "endpoint_id": endpoint_id,
+            "succeeded": last_ok >= 0,
+            "tail": tail,
+            "limit": after,
+            "open_until": at + open_for,
+        },
+    ).scalar_one_or_none()
+    return opened
+
 
 _FAIL_PENDING_OF_DISABLED = text(
     """
@@ -349,3 +419,19 @@ _DELIVERIES_BY_STATUS = text("SELECT status, count(*) FROM webhook_deliveries GR
 def deliveries_by_status(session: Session) -> dict[str, int]:
     """Deliveries still kept (pending, and delivered/failed until pruned), by status."""
     return {str(r[0]): int(r[1]) for r in session.execute(_DELIVERIES_BY_STATUS)}
+
+
+_RENEW_LEASES = text(
+    """
+    UPDATE webhook_deliveries SET lease_until = GREATEST(lease_until, :until)
+    WHERE id = ANY (:ids) AND status = 'pending' AND lease_until IS NOT NULL
+    """
+)
+
+
+def renew_leases(session: Session, delivery_ids: list[int], until: datetime) -> int:
+    """Extend the leases of deliveries a running task is still sending (not of finished ones)."""
+    if not delivery_ids:
+        return 0
+    result = session.execute(_RENEW_LEASES, {"ids": delivery_ids, "until": until})
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,5 +1,8 @@
 """Webhook endpoints as operators and the management API see them: create, list, delete, and
-the attempts of one endpoint (`dravo-sync webhook deliveries`)."""
+the attempts of one endpoint (`dravo-sync webhook deliveries`).
+
+Creating one is two steps: `check_new_target` resolves and judges the URL (DNS, bounded by a
+timeout) before any transaction, then `create_endpoint` stores it, under the workspace's cap."""
 
 from __future__ import annotations
 
@@ -16,12 +19,28 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.crypto import TokenCipher
 from models.tables import Workspace
-from models.webhook_targets import Resolver, check_target, system_resolver
+from models.webhook_targets import (
+    RESOLVE_TIMEOUT_SECONDS,
+    Resolver,
+    check_target,
+    system_resolver,
+)
 from models.webhooks import EVENT_TYPES, OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 class WebhookError(Exception):
     """A request about endpoints that can't be carried out (unknown workspace, bad event...)."""
+
+
+class EndpointLimitReached(WebhookError):
+    """The workspace has as many endpoints as DRAVO_WEBHOOK_MAX_ENDPOINTS_PER_WORKSPACE allows."""
+
+
+@dataclass(frozen=True)
+class CheckedTarget:
+    """A URL the target policy accepted (resolved outside any transaction)."""
+
+    url: str
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,8 @@ class EndpointView:
     failed_in_row: int
     last_success_at: datetime | None
     pending: int
+    attempts_failed_in_row: int = 0
+    breaker_open_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -93,33 +114,66 @@ def _view(endpoint: WebhookEndpoint, pending: int) -> EndpointView:
         failed_in_row=endpoint.failed_in_row,
         last_success_at=endpoint.last_success_at,
         pending=pending,
+        attempts_failed_in_row=endpoint.attempts_failed_in_row or 0,
+        breaker_open_until=endpoint.breaker_open_until,
     )
+
+
+def check_new_target(
+    url: str,
+    *,
+    allow_loopback_http: bool,
+    resolve: Resolver = system_resolver,
+    timeout: float = RESOLVE_TIMEOUT_SECONDS,
+) -> CheckedTarget:
+    """Judge the URL (https, public addresses only: TargetRefused). It waits on DNS (at most
+    `timeout`), so it runs before the transaction that stores the endpoint, never inside it."""
+    check_target(url, allow_loopback_http=allow_loopback_http, resolve=resolve, timeout=timeout)
+    return CheckedTarget(url.strip())
 
 
 def create_endpoint(
     session: Session,
     cipher: TokenCipher,
     workspace_id: str,
-    url: str,
+    url: str | CheckedTarget,
     events: Sequence[str] = (),
     *,
     secret: str,
     allow_loopback_http: bool,
     resolve: Resolver = system_resolver,
+    max_per_workspace: int | None = None,
 ) -> NewEndpoint:
-    """Check the URL (https, public addresses only: TargetRefused) and store the endpoint."""
-    if session.get(Workspace, workspace_id) is None:
-        raise WebhookError(f"unknown workspace {workspace_id!r}")
+    """Store the endpoint. A plain URL is checked first (TargetRefused), before the first
+    statement of the session; callers inside a transaction pass `check_new_target`'s result.
+    EndpointLimitReached when the workspace already has `max_per_workspace` endpoints."""
     chosen = parse_events(events)
-    check_target(url, allow_loopback_http=allow_loopback_http, resolve=resolve)
+    if isinstance(url, str):
+        url = check_new_target(url, allow_loopback_http=allow_loopback_http, resolve=resolve)
+    # The workspace row lock serialises creations, so two at once can't both pass the cap.
+    workspace = session.get(Workspace, workspace_id, with_for_update=True)
+    if workspace is None:
+        raise WebhookError(f"unknown workspace {workspace_id!r}")
+    if max_per_workspace is not None:
+        count = session.scalar(
+            select(func.count())
+            .select_from(WebhookEndpoint)
+            .where(WebhookEndpoint.workspace_id == workspace_id)
+        )
+        if (count or 0) >= max_per_workspace:
+            raise EndpointLimitReached(
+                f"workspace {workspace_id!r} already has {count} webhook endpoints, the most allowed "
+                f"(DRAVO_WEBHOOK_MAX_ENDPOINTS_PER_WORKSPACE={max_per_workspace}); delete one first"
+            )
     endpoint = WebhookEndpoint(
         id=new_endpoint_id(),
         workspace_id=workspace_id,
-        url=url.strip(),
+        url=url.url,
         events=list(chosen),
         secret=cipher.encrypt_secret(secret),
         created_at=utcnow(),
         failed_in_row=0,
+        attempts_failed_in_row=0,
     )
     session.add(endpoint)
     session.flush()
@@ -198,5 +252,7 @@ def enable_endpoint(session: Session, endpoint_id: str) -> bool:
     endpoint.disabled_at = None
     endpoint.disabled_reason = None
     endpoint.failed_in_row = 0
+    endpoint.attempts_failed_in_row = 0
+    endpoint.breaker_open_until = None
     session.flush()
     return True

@@ -57,6 +57,10 @@ class WebhookEndpoint(Base):
     last_success_at: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+    # The circuit breaker (docs/webhooks.md): attempts that failed in a row (any non-2xx or no
+    # reply), and until when the breaker is open (the sweep skips the endpoint; then one probe).
+    attempts_failed_in_row: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    breaker_open_until: Mapped[datetime | None]
 
 
 class OutboxEvent(Base):

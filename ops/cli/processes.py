@@ -21,9 +21,7 @@ if TYPE_CHECKING:  # the worker's dependencies load only when a sync runs
     from ops.foundation.settings import Settings
     from worker.composition import WorkerDeps
 
-ALL_QUEUES = ",".join(
-    [REFRESH_QUEUE, "sync.dispatch", *(platform_queue(p) for p in PLATFORM_QUEUES), WEBHOOKS_QUEUE]
-)
+SYNC_QUEUES = ",".join([REFRESH_QUEUE, "sync.dispatch", *(platform_queue(p) for p in PLATFORM_QUEUES)])
 
 
 def _usable_cores() -> int:
@@ -34,8 +32,13 @@ def _usable_cores() -> int:
 @app.command("worker")
 def worker(
     queues: Annotated[
-        str, typer.Option("--queues", "-Q", help="Comma-separated queues to consume.")
-    ] = ALL_QUEUES,
+        str | None,
+        typer.Option(
+            "--queues",
+            "-Q",
+            help="Comma-separated queues to consume (default: the sync queues, and a webhook process).",
+        ),
+    ] = None,
     concurrency: Annotated[
         int | None,
         typer.Option(
@@ -56,7 +59,8 @@ def worker(
         ),
     ] = None,
 ) -> None:
-    """Run Celery workers for the sync tasks; SIGTERM/SIGINT finish running tasks and stop."""
+    """Run Celery workers for the sync tasks, and one for webhooks beside them; SIGTERM/SIGINT
+    finish running tasks and stop."""
     config = settings()
     configure_logging(config.log_level, config.log_json)
     _require_readable_credentials(config, "worker")
@@ -64,18 +68,26 @@ def worker(
     count = wanted or _usable_cores()
     chosen_pool = pool or config.worker_pool
     slots = concurrency or config.worker_concurrency
-    if count > 1:
+    # Webhook deliveries get a process (and pool) of their own by default, so a receiver that
+    # holds its requests open can't take the slots syncs run in (docs/webhooks.md). An explicit
+    # --queues runs exactly those queues (`-Q webhooks` for a dedicated webhook worker).
+    webhook_process = queues is None
+    chosen_queues = queues or SYNC_QUEUES
+    if count > 1 or webhook_process:
         from ops.worker_group import run_worker_group
 
         command = [sys.executable, "-m", "ops.cli", "worker", "--processes", "1",
-                   f"--queues={queues}", f"--concurrency={slots}", f"--pool={chosen_pool}"]  # fmt: skip
+                   f"--queues={chosen_queues}", f"--concurrency={slots}", f"--pool={chosen_pool}"]  # fmt: skip
+        commands = [command] * count
+        if webhook_process:
+            commands.append(webhook_worker_command(config, chosen_pool))
         base_port = config.worker_metrics_port
         # One exporter per process: ports base, base+1, ... (0 keeps them all off).
         envs = [
             {**os.environ, "DRAVO_WORKER_METRICS_PORT": str(base_port + i if base_port else 0)}
-            for i in range(count)
+            for i in range(len(commands))
         ]
-        raise typer.Exit(run_worker_group([command] * count, envs))
+        raise typer.Exit(run_worker_group(commands, envs))
 
     from worker.celery_worker import app as celery_app
 
@@ -84,7 +96,7 @@ def worker(
             "worker",
             f"--pool={chosen_pool}",
             f"--concurrency={slots}",
-            f"--queues={queues}",
+            f"--queues={chosen_queues}",
             f"--loglevel={config.log_level}",
             # A unique node name per process: several workers may share a host.
             f"--hostname=dravo-{os.getpid()}@%h",
@@ -93,6 +105,14 @@ def worker(
             "--without-gossip",
         ]
     )
+
+
+def webhook_worker_command(config: Settings, pool: str) -> list[str]:
+    """The webhook worker: a slot per endpoint served at once (the sweep's cap) and one for the
+    sweep itself, so its tasks never wait behind deliveries."""
+    slots = config.webhook_max_active_endpoints + 1
+    return [sys.executable, "-m", "ops.cli", "worker", "--processes", "1",
+            f"--queues={WEBHOOKS_QUEUE}", f"--concurrency={slots}", f"--pool={pool}"]  # fmt: skip
 
 
 @app.command("beat")

@@ -137,6 +137,10 @@ def up(
     env.setdefault("DATABASE_URL", settings().database_url)
     for variable, url in role_database_urls(env["DATABASE_URL"]).items():
         env.setdefault(variable, url)
+    if env.get("DRAVO_ENV") == "development":
+        # A local trial's webhook receiver listens on loopback: the worker and the API of the
+        # stack accept it, as `DRAVO_WEBHOOK_ALLOW_LOOPBACK_HTTP=true dravo-sync webhook create` does.
+        env.setdefault("DRAVO_WEBHOOK_ALLOW_LOOPBACK_HTTP", "true")
     os.environ.update(env)
     get_settings.cache_clear()  # read again, with the role URLs
     config = settings()
@@ -167,6 +171,7 @@ def up(
 
     supervisor.start("simulator", "simulator", "--host", host, "--port", str(simulator_port))
     _wait(f"{simulator_url}/_admin/health", 30, "the simulator", supervisor)
+    # The worker command runs the sync processes and, beside them, the webhook process.
     supervisor.start("worker", "worker")
     supervisor.start("beat", "beat")
     supervisor.start("api", "api", "--host", host, "--port", str(api_port))

@@ -10,7 +10,9 @@ import typer
 
 from models.crypto import TokenCipher
 from models.webhook_admin import (
+    EndpointView,
     WebhookError,
+    check_new_target,
     create_endpoint,
     delete_endpoint,
     enable_endpoint,
@@ -49,16 +51,22 @@ def webhook_create(
     config = settings()
     cipher = TokenCipher(config.encryption_keys)
     secret = new_secret()
+    try:
+        # DNS first, outside the transaction (bounded by a timeout).
+        target = check_new_target(url, allow_loopback_http=config.webhook_allow_loopback_http)
+    except TargetRefused as exc:
+        raise fail(str(exc)) from None
     with transaction() as session:
         try:
             created = create_endpoint(
                 session,
                 cipher,
                 workspace,
-                url,
+                target,
                 (events or "").split(","),
                 secret=secret,
                 allow_loopback_http=config.webhook_allow_loopback_http,
+                max_per_workspace=config.webhook_max_endpoints_per_workspace,
             )
         except (WebhookError, TargetRefused) as exc:
             raise fail(str(exc)) from None
@@ -95,6 +103,8 @@ def webhook_list(
                 "failed_in_row": e.failed_in_row,
                 "last_success_at": _iso(e.last_success_at),
                 "pending": e.pending,
+                "attempts_failed_in_row": e.attempts_failed_in_row,
+                "breaker_open_until": _iso(e.breaker_open_until),
                 "created_at": _iso(e.created_at),
             }
             for e in endpoints
@@ -118,13 +128,25 @@ def webhook_list(
             plain(e.workspace_id),
             plain(e.url),
             plain(",".join(e.events) or "all"),
-            "enabled" if e.enabled else f"disabled {_iso(e.disabled_at)}:\n{plain(e.disabled_reason)}",
+            _state(e),
             str(e.pending),
             _iso(e.last_success_at) or "-",
         )
         for e in endpoints
     ]
     out.print(fitted_table(out, "Webhook endpoints", columns, cells))
+
+
+def _state(e: EndpointView) -> str:
+    if not e.enabled:
+        return f"disabled {_iso(e.disabled_at)}:\n{plain(e.disabled_reason)}"
+    if e.breaker_open_until is not None:
+        # Open, or half-open once that time has passed (one probe decides).
+        return (
+            f"breaker open until {_iso(e.breaker_open_until)}\n"
+            f"({e.attempts_failed_in_row} attempts failed in a row)"
+        )
+    return "enabled"
 
 
 @webhook_app.command("delete")

@@ -286,6 +286,19 @@ class Settings(BaseSettings):
     webhook_retention_seconds: int = Field(7 * 86400, ge=0)
     # Development only: http URLs and loopback addresses are accepted as webhook targets.
     webhook_allow_loopback_http: bool = False
+    # Isolation between tenants' receivers (docs/webhooks.md, "Limits and isolation"): a short
+    # connect timeout, a hard wall-clock deadline per attempt (connect, headers and body together:
+    # a receiver trickling bytes beats per-read timeouts), endpoints and delivery slots per
+    # workspace, and the circuit breaker (open after this many failed attempts in a row, for this
+    # long, then one probe).
+    webhook_connect_timeout_seconds: float = Field(3.0, gt=0, le=30)
+    webhook_attempt_deadline_seconds: float = Field(15.0, gt=0, le=120)
+    webhook_max_endpoints_per_workspace: int = Field(10, ge=1, le=1000)
+    # Delivery slots one workspace may hold at once: below webhook_max_active_endpoints, so
+    # another workspace always finds a free one.
+    webhook_max_active_per_workspace: int = Field(3, ge=1, le=256)
+    webhook_breaker_failures: int = Field(5, ge=1, le=1000)
+    webhook_breaker_open_seconds: float = Field(60.0, gt=0, le=86400)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False

@@ -7,6 +7,11 @@ request (0-based), 204 by default; `verify(secret)` checks every recorded reques
 A request whose body ends before its content-length (the sender died between writing the headers
 and the body, as `kill -9` mid-delivery can do) is recorded with status 0: a real receiver never
 answers it 2xx, so it is never counted as accepted.
+
+Slow-loris mode (`trickle=seconds`): the reply's status line and headers are sent one byte every
+`trickle` seconds, for at most `trickle_for` seconds, never completed: each read of the sender
+gets a byte in time, so only a total deadline ends the request. Such requests are recorded with
+status 0 too (`open_now()` counts those still being trickled).
 """
 
 from __future__ import annotations
@@ -33,10 +38,19 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, status_for: Callable[[int], int] | None = None, delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        status_for: Callable[[int], int] | None = None,
+        delay: float = 0.0,
+        trickle: float = 0.0,
+        trickle_for: float = 300.0,
+    ) -> None:
         self.status_for = status_for or (lambda n: 204)
         self.delay = delay
+        self.trickle = trickle
+        self.trickle_for = trickle_for
         self.received: list[Received] = []
+        self._open = 0
         self._lock = threading.Lock()
         receiver = self
 
@@ -48,10 +62,15 @@ class Receiver:
                 body = self.rfile.read(length)
                 with receiver._lock:
                     n = len(receiver.received)
-                    status = receiver.status_for(n) if len(body) == length else TRUNCATED
+                    complete = len(body) == length and not receiver.trickle
+                    status = receiver.status_for(n) if complete else TRUNCATED
                     receiver.received.append(
                         Received({k.lower(): v for k, v in self.headers.items()}, body, time.time(), status)
                     )
+                if receiver.trickle and len(body) == length:
+                    self.close_connection = True
+                    receiver._slow_loris(self.wfile)
+                    return
                 if status == TRUNCATED:
                     self.close_connection = True
                     return
@@ -67,6 +86,29 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def _slow_loris(self, out: Any) -> None:
+        reply = b"HTTP/1.1 204 No Content\r\n" + b"x-slow: " + b"." * 10_000
+        with self._lock:
+            self._open += 1
+        try:
+            until = time.monotonic() + self.trickle_for
+            for byte in reply:
+                if time.monotonic() >= until:
+                    return
+                out.write(bytes([byte]))
+                out.flush()
+                time.sleep(self.trickle)
+        except OSError:
+            return  # the sender gave up and closed the connection: what the test wants
+        finally:
+            with self._lock:
+                self._open -= 1
+
+    def open_now(self) -> int:
+        """Requests being trickled right now (slow-loris mode)."""
+        with self._lock:
+            return self._open
 
     def snapshot(self) -> list[Received]:
         with self._lock:
@@ -84,9 +126,12 @@ class Receiver:
 
 @contextmanager
 def running_receiver(
-    status_for: Callable[[int], int] | None = None, delay: float = 0.0
+    status_for: Callable[[int], int] | None = None,
+    delay: float = 0.0,
+    trickle: float = 0.0,
+    trickle_for: float = 300.0,
 ) -> Iterator[Receiver]:
-    receiver = Receiver(status_for, delay)
+    receiver = Receiver(status_for, delay, trickle, trickle_for)
     thread = threading.Thread(
         target=receiver.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

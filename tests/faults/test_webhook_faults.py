@@ -35,6 +35,8 @@ WEBHOOK_SETTINGS = {
     "DRAVO_WEBHOOK_BACKOFF_MAX_SECONDS": "2",
     "DRAVO_WEBHOOK_TIMEOUT_SECONDS": "3",
     "DRAVO_WEBHOOK_TASK_BUDGET_SECONDS": "3",
+    # The breaker opens during the 500s; a short open time keeps the test short.
+    "DRAVO_WEBHOOK_BREAKER_OPEN_SECONDS": "3",
     # A failed first sync is retried within seconds: flaky accounts change status twice.
     "DRAVO_BACKOFF_BASE_SECONDS": "1",
 }

@@ -2,23 +2,30 @@
 
 A task serves one endpoint for at most DRAVO_WEBHOOK_TASK_BUDGET_SECONDS, in rounds of at most
 DRAVO_WEBHOOK_ENDPOINT_CONCURRENCY requests at once (the claim enforces that cap across workers).
-Each attempt is recorded after it; a worker killed mid-round leaves leased deliveries that are
-claimed again once their lease runs out: at least once, with the same webhook-id.
+Every attempt ends by its hard deadline (worker.webhooks.transport), and while it runs the task
+renews its leases (worker.webhooks.renewal). Each attempt is recorded after it; a worker killed
+mid-round leaves leased deliveries that are claimed again once their lease runs out: at least
+once, with the same webhook-id.
 
     reply                         delivery           next
     2xx                           delivered          -
     anything else, no reply       pending (retry)    backoff with jitter
     ... past the retry window     failed             endpoint disabled after N in a row
-    target refused (SSRF guard)   like a failure     the reason is the attempt's error
+    target refused (SSRF guard)   failed at once     the reason is the attempt's error
+
+Every attempt also counts into the endpoint's circuit breaker (models.outbox.record_breaker):
+after DRAVO_WEBHOOK_BREAKER_FAILURES failed attempts in a row the task stops and the sweep skips
+the endpoint for DRAVO_WEBHOOK_BREAKER_OPEN_SECONDS, then one probe decides.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,7 +37,8 @@ from models.webhooks import WebhookEndpoint
 from ops.foundation.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_LATENCY
 from ops.foundation.settings import Settings
 from worker.webhooks import signing
-from worker.webhooks.deps import WebhookParts, lease
+from worker.webhooks.deps import WebhookParts, lease, renew_every
+from worker.webhooks.renewal import LeaseRenewal
 from worker.webhooks.transport import Reply
 
 log = structlog.get_logger()
@@ -42,6 +50,7 @@ class ServeReport:
     attempts: int = 0
     delivered: int = 0
     disabled: bool = False
+    breaker_open: bool = False
 
 
 class EndpointServer:
@@ -59,7 +68,15 @@ class EndpointServer:
         self._parts = parts
         self._rng = rng or random.SystemRandom()
 
-    def serve(self, endpoint_id: str, budget_seconds: float | None = None) -> ServeReport:
+    def serve(
+        self,
+        endpoint_id: str,
+        budget_seconds: float | None = None,
+        alive: Callable[[], None] | None = None,
+        renew_seconds: float | None = None,
+    ) -> ServeReport:
+        """Serve the endpoint until nothing is due, its budget is spent, it is disabled or its
+        breaker opens. `alive` is called with every lease renewal (the task's Redis hold)."""
         report = ServeReport(endpoint_id)
         settings = self._settings
         deadline = time.monotonic() + (budget_seconds or settings.webhook_task_budget_seconds)
@@ -69,22 +86,41 @@ class EndpointServer:
                 return report
             url, secret = endpoint.url, self._cipher.decrypt_secret(endpoint.secret)
         cap = settings.webhook_endpoint_concurrency
-        with ThreadPoolExecutor(max_workers=cap, thread_name_prefix="webhook") as pool:
+        held = lease(settings)
+        renewal = LeaseRenewal(self._sessions, held, renew_seconds or renew_every(settings), alive)
+        with (
+            renewal,
+            ThreadPoolExecutor(max_workers=cap, thread_name_prefix="webhook") as pool,
+        ):
             while time.monotonic() < deadline:
                 with self._sessions.begin() as session:
-                    batch = outbox.claim(session, endpoint_id, datetime.now(UTC), cap, lease(settings))
+                    batch = outbox.claim(session, endpoint_id, datetime.now(UTC), cap, held)
                 if not batch:
                     break
+                ids = [d.delivery_id for d in batch]
+                renewal.hold(ids)
                 results = list(pool.map(lambda d: self._attempt(url, secret, d), batch))
                 with self._sessions.begin() as session:
                     disabled = outbox.record_attempts(
                         session, endpoint_id, results, disable_after=settings.webhook_disable_after_failures
                     )
+                    opened = outbox.record_breaker(
+                        session,
+                        endpoint_id,
+                        results,
+                        after=settings.webhook_breaker_failures,
+                        open_for=timedelta(seconds=settings.webhook_breaker_open_seconds),
+                    )
+                renewal.drop(ids)
                 report.attempts += len(results)
                 report.delivered += sum(r.outcome == "delivered" for r in results)
                 if disabled:
                     report.disabled = True
                     log.warning("webhook.endpoint_disabled", endpoint_id=endpoint_id)
+                    break
+                if opened is not None:
+                    report.breaker_open = True
+                    log.warning("webhook.breaker_open", endpoint_id=endpoint_id, until=opened.isoformat())
                     break
         return report
 
@@ -119,7 +155,13 @@ class EndpointServer:
             )
         error = reply.error or f"HTTP {reply.status_code}"
         now = datetime.now(UTC)
-        retry_at = self._parts.retry.next_attempt(delivery.attempt, delivery.created_at, now, self._rng)
+        # The target policy refused the address: retrying can't change that (a loopback target
+        # with DRAVO_WEBHOOK_ALLOW_LOOPBACK_HTTP off in the worker, or DNS now pointing inside).
+        retry_at = (
+            None
+            if reply.refused
+            else self._parts.retry.next_attempt(delivery.attempt, delivery.created_at, now, self._rng)
+        )
         outcome = "retry" if retry_at is not None else "failed"
         WEBHOOK_ATTEMPTS.labels("refused" if reply.refused else outcome).inc()
         log.warning(

@@ -22,6 +22,8 @@ def build_parts(settings: Settings) -> WebhookParts:
     return WebhookParts(
         transport=WebhookTransport(
             timeout=settings.webhook_timeout_seconds,
+            connect_timeout=settings.webhook_connect_timeout_seconds,
+            attempt_deadline=settings.webhook_attempt_deadline_seconds,
             allow_loopback_http=settings.webhook_allow_loopback_http,
         ),
         retry=retry_policy(settings),
@@ -37,8 +39,14 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 def lease(settings: Settings) -> timedelta:
-    """Longer than one request can take (connect + write + read, each up to the timeout)."""
-    return timedelta(seconds=3 * settings.webhook_timeout_seconds + 15)
+    """Longer than one attempt can take (its hard deadline), with room for recording it; a
+    running task renews it anyway (worker.webhooks.delivery)."""
+    return timedelta(seconds=settings.webhook_attempt_deadline_seconds + 15)
+
+
+def renew_every(settings: Settings) -> float:
+    """How often a running delivery task renews its leases: three times per lease."""
+    return lease(settings).total_seconds() / 3
 
 
 _lock = threading.Lock()

@@ -7,7 +7,7 @@ from worker.composition import process_deps
 from worker.webhooks.delivery import EndpointServer
 from worker.webhooks.deps import process_parts
 from worker.webhooks.names import DELIVER, SWEEP, WEBHOOKS_QUEUE
-from worker.webhooks.sweep import hold_seconds, release
+from worker.webhooks.sweep import hold_seconds, release, renew
 from worker.webhooks.sweep import sweep as run_sweep
 
 
@@ -21,7 +21,7 @@ def deliver(endpoint_id: str) -> int:
     deps = process_deps()
     try:
         server = EndpointServer(deps.settings, deps.sessions, deps.cipher, process_parts(deps.settings))
-        return server.serve(endpoint_id).attempts
+        return server.serve(endpoint_id, alive=lambda: renew(deps, endpoint_id)).attempts
     finally:
         release(deps, endpoint_id)
 

@@ -8,9 +8,11 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.admin import disconnect_account
+from models import outbox
+from models.admin import create_workspace, disconnect_account
 from models.webhook_admin import create_endpoint, list_attempts, new_secret
 from ops.testing.processes import wait_until
 from ops.testing.receiver import Receiver, running_receiver
@@ -124,3 +126,64 @@ def test_scenarios_reach_the_receiver_signed_and_in_order(
     with session_factory() as session:
         attempts = list_attempts(session, endpoint_id, 100)
     assert len(attempts) == len(ids) and all(a.status_code == 204 for a in attempts)
+
+
+def dead_attempts(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return int(session.execute(text("SELECT count(*) FROM webhook_attempts")).scalar_one())
+
+
+def test_dead_receivers_of_one_workspace_do_not_hold_back_another(
+    processes: Processes,
+    e2e_env: dict[str, str],
+    simulator: SimulatorClient,
+    session_factory: sessionmaker[Session],
+    workspace: str,
+) -> None:
+    """Workspace A: 4 endpoints nobody listens on and 8,000 deliveries waiting for them, older than
+    anything else. Workspace B: one healthy endpoint. B's event arrives within seconds of the sync
+    that writes it (it waited 3 min 40 s behind such a backlog before fair hand-out)."""
+    e2e_env.update(WEBHOOK_SETTINGS, DRAVO_WEBHOOK_CONNECT_TIMEOUT_SECONDS="1")
+    with session_factory.begin() as session:
+        for n in range(4):
+            create_endpoint(
+                session, CIPHER, workspace, f"http://127.0.0.1:9/dead-{n}", (), secret=new_secret(),
+                allow_loopback_http=True,
+            )  # fmt: skip
+        session.execute(
+            text(
+                f"""{outbox.INSERT_EVENT_SQL}
+                SELECT {outbox.WEBHOOK_ID_SQL}, CAST(:ws AS text), 'acc_dead_' || g, 'account.status_changed',
+                       CAST('{{"type": "account.status_changed", "data": {{}}}}' AS jsonb),
+                       now() - interval '1 hour'
+                FROM generate_series(1, 2000) AS g"""  # noqa: S608 (constants only)
+            ),
+            {"ws": workspace},
+        )
+        other = create_workspace(session, "healthy tenant")
+    secret = new_secret()
+    with running_receiver() as receiver:
+        with session_factory.begin() as session:
+            create_endpoint(session, CIPHER, other, receiver.url, (), secret=secret, allow_loopback_http=True)
+        processes.worker(concurrency=8)
+        processes.beat()
+        # A's backlog is fanned out and its endpoints are being tried before B has anything.
+        wait_until(lambda: dead_attempts(session_factory) > 0, 60, 0.2, "attempts at the dead endpoints")
+        sim = simulator.upsert_account("tiktok", "fair-1")
+        account = connect(session_factory, other, "tiktok", "fair-1", sim["access_token"])
+        [row] = wait_for_rows(session_factory, [account], attempted, timeout=60, what="B's sync").values()
+        assert row.last_attempt_at is not None
+        wait_until(lambda: len(receiver.accepted()) >= 1, 30, 0.1, "B's event")
+        arrived = datetime.fromtimestamp(receiver.accepted()[0].at, UTC)
+        [payload] = receiver.verify(secret)
+    assert payload["data"]["account_id"] == account
+    waited = (arrived - row.last_attempt_at).total_seconds()
+    with session_factory() as session:
+        pending_for_a: int = session.execute(
+            text(
+                "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending' AND account_id LIKE 'acc_dead_%'"
+            )
+        ).scalar_one()
+    print(f"B's event arrived {waited:.1f}s after its sync; {pending_for_a} of A's deliveries still pending")
+    assert pending_for_a > 1000  # the backlog was still there
+    assert waited < 5

@@ -1,5 +1,6 @@
-"""`dravo-sync worker --processes N`: N Celery processes, each syncing; one SIGTERM stops them all;
-a child that dies takes the group down (so the supervisor above restarts it)."""
+"""`dravo-sync worker --processes N`: N Celery processes, each syncing, and one for webhooks (its
+own queue and pool); one SIGTERM stops them all; a child that dies takes the group down (so the
+supervisor above restarts it)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def _start_group(env: dict[str, str], log_dir: Path) -> ManagedProcess:
         env,
         log_dir / "group.log",
     )
-    wait_until(lambda: group.log_text().count("worker.ready") == 2, 60, 0.2, "two workers ready")
+    # Two sync processes and the webhook process.
+    wait_until(lambda: group.log_text().count("worker.ready") == 3, 60, 0.2, "three workers ready")
     return group
 
 
@@ -58,7 +60,16 @@ def test_two_processes_sync_and_stop_together(
         ids.append(connect(session_factory, workspace, "tiktok", f"group-{n}", sim["access_token"]))
     group = _start_group(e2e_env, tmp_path)
     try:
-        assert len({int(pid) for pid in re.findall(r"dravo-(\d+)@", group.log_text())}) == 2
+        assert len({int(pid) for pid in re.findall(r"dravo-(\d+)@", group.log_text())}) == 3
+        queues = sorted(
+            arg.removeprefix("--queues=")
+            for pid in _children(group.pid)
+            for arg in Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+            if arg.startswith("--queues=")
+        )
+        # Webhooks have a process of their own; the sync processes don't consume them.
+        assert queues.count("webhooks") == 1 and len(queues) == 3
+        assert all("webhooks" not in q.split(",") for q in queues if q != "webhooks")
         processes.beat()
 
         def all_synced() -> bool:

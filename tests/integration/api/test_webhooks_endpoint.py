@@ -120,3 +120,20 @@ def test_wrong_methods_and_unparsable_bodies_get_documented_answers(
     )
     assert garbled.status_code == 422, garbled.text
     assert garbled.json()["error"]["param"] == "body"
+
+
+def test_one_endpoint_past_the_workspace_cap_is_422(
+    make_settings: SettingsFactory, session_factory: sessionmaker[Session], redis_client: object
+) -> None:
+    app = create_app(
+        make_settings(DRAVO_WEBHOOK_ALLOW_LOOPBACK_HTTP="true", DRAVO_WEBHOOK_MAX_ENDPOINTS_PER_WORKSPACE="1")
+    )
+    manage, _, _ = keys(session_factory)
+    with serve(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
+        body = {"url": "http://127.0.0.1:9/hooks"}
+        assert http.post("/v1/webhooks", json=body, headers=bearer(manage)).status_code == 201
+        refused = http.post("/v1/webhooks", json=body, headers=bearer(manage))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["param"] == "url"
+        assert "already has 1 webhook endpoints" in refused.json()["error"]["message"]
+        assert len(http.get("/v1/webhooks", headers=bearer(manage)).json()["items"]) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks.webhooks import Webhook
@@ -56,9 +57,9 @@ def test_refused_targets_are_one_line_errors(
         workspace = create_workspace(session, "hooks")
     for url, why in [
         ("http://hooks.example.com/in", "must be https"),
-        ("https://127.0.0.1/in", "not a public address"),
-        ("https://169.254.169.254/latest/meta-data", "not a public address"),
-        ("https://10.0.0.7/in", "not a public address"),
+        ("https://127.0.0.1/in", "public addresses only"),
+        ("https://169.254.169.254/latest/meta-data", "public addresses only"),
+        ("https://10.0.0.7/in", "public addresses only"),
     ]:
         refused = run(test_env, "webhook", "create", "--workspace", workspace, "--url", url)
         assert refused.returncode == 2, (url, refused.stdout)
@@ -75,3 +76,32 @@ def test_refused_targets_are_one_line_errors(
         "x",
     )
     assert bad_event.returncode == 2 and "unknown event type" in bad_event.stderr
+
+
+def test_the_endpoint_cap_is_a_one_line_error_and_an_open_breaker_is_listed(
+    test_env: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        workspace = create_workspace(session, "capped")
+    env = {
+        **test_env,
+        "DRAVO_WEBHOOK_ALLOW_LOOPBACK_HTTP": "true",
+        "DRAVO_WEBHOOK_MAX_ENDPOINTS_PER_WORKSPACE": "1",
+    }
+    create = ("webhook", "create", "--workspace", workspace, "--url", "http://127.0.0.1:9/in")
+    first = run(env, *create)
+    assert first.returncode == 0, first.stderr
+    endpoint_id = first.stdout.split()[0]
+    second = run(env, *create)
+    assert second.returncode == 2 and len(second.stderr.strip().splitlines()) == 1
+    assert "already has 1 webhook endpoints" in second.stderr
+    assert "DRAVO_WEBHOOK_MAX_ENDPOINTS_PER_WORKSPACE" in second.stderr
+
+    with session_factory.begin() as session:
+        stored = session.get_one(WebhookEndpoint, endpoint_id)
+        stored.attempts_failed_in_row = 5
+        stored.breaker_open_until = datetime(2030, 1, 1, tzinfo=UTC)
+    [row] = json.loads(run(env, "webhook", "list", "--json").stdout)
+    assert row["attempts_failed_in_row"] == 5 and row["breaker_open_until"] == "2030-01-01T00:00:00Z"
+    table = run(env, "webhook", "list").stdout
+    assert "breaker open until 2030-01-01T00:00:00Z" in table and "5 attempts failed" in table

@@ -28,6 +28,8 @@ def fast_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settin
     monkeypatch.setenv("DRAVO_WEBHOOK_BACKOFF_MAX_SECONDS", "0.2")
     monkeypatch.setenv("DRAVO_WEBHOOK_TIMEOUT_SECONDS", "2")
     monkeypatch.setenv("DRAVO_WEBHOOK_ENDPOINT_CONCURRENCY", "2")
+    # These tests follow retries; the breaker has its own tests.
+    monkeypatch.setenv("DRAVO_WEBHOOK_BREAKER_FAILURES", "1000")
     get_settings.cache_clear()
     return get_settings()
 
@@ -139,7 +141,8 @@ def test_delivery_time_check_refuses_a_target_that_now_resolves_inside(
     settings: Settings, session_factory: sessionmaker[Session], workspace: str, redis_client: object
 ) -> None:
     """Created while loopback was allowed; delivered by a worker where it is not (as after a DNS
-    change to an internal address): refused at connect time, nothing is sent."""
+    change to an internal address): refused at connect time, nothing is sent, and the delivery
+    fails at once (retrying can't change a refusal), with the reason recorded."""
     deps = build_deps(settings, pool_size=4)
     with running_receiver() as receiver:
         endpoint_id = add_endpoint(
@@ -152,8 +155,10 @@ def test_delivery_time_check_refuses_a_target_that_now_resolves_inside(
     assert report.attempts == 1 and report.delivered == 0
     with session_factory() as session:
         [attempt] = list_attempts(session, endpoint_id)
-    assert attempt.outcome == "retry"
+    assert attempt.outcome == "failed" and attempt.next_attempt_at is None
     assert attempt.error is not None and "target refused" in attempt.error
+    with session_factory() as session:
+        assert list(session.scalars(select(WebhookDelivery.status))) == ["failed"]
 
 
 def test_a_slow_endpoint_times_out_and_does_not_hold_another(

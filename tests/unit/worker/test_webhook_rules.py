@@ -50,7 +50,7 @@ def test_public_https_target_is_accepted() -> None:
 
 
 def test_one_internal_address_among_public_ones_refuses_the_host() -> None:
-    with pytest.raises(TargetRefused, match=r"10\.0\.0\.5"):
+    with pytest.raises(TargetRefused, match="public addresses only"):
         check_target(
             "https://hooks.example.com/x",
             allow_loopback_http=False,
@@ -81,7 +81,7 @@ def test_development_setting_allows_http_and_loopback_only() -> None:
 
 
 def test_unresolvable_host_is_refused() -> None:
-    with pytest.raises(TargetRefused, match="does not resolve"):
+    with pytest.raises(TargetRefused, match="public addresses only"):
         check_target("https://nowhere.invalid/x", allow_loopback_http=False, resolve=resolver())
 
 
