@@ -1,5 +1,5 @@
-"""Supply chain and deployment defaults (issue 11, item 11): dependency floors past known
-advisories, a hashed lock the image installs from, and a Redis that requires a password."""
+"""Supply chain and deployment defaults: dependency floors past known advisories, the hashed locks
+that the image and `make test`/`make run` install from, and a Redis that requires a password."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parents[3]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 LOCK = (ROOT / "requirements.lock").read_text()
+DEV_LOCK = (ROOT / "requirements-dev.lock").read_text()
+MAKEFILE = (ROOT / "Makefile").read_text()
 DOCKERFILE = (ROOT / "ops" / "Dockerfile").read_text()
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
@@ -37,9 +39,14 @@ RUNTIME = _requirements(PYPROJECT["project"]["dependencies"])
 BUILD = _requirements(PYPROJECT["build-system"]["requires"])
 
 
-def _pins() -> dict[str, tuple[Version, list[str]]]:
+EXTRAS = {
+    extra: _requirements(specs) for extra, specs in PYPROJECT["project"]["optional-dependencies"].items()
+}
+
+
+def _pins(lock: str = LOCK) -> dict[str, tuple[Version, list[str]]]:
     pins: dict[str, tuple[Version, list[str]]] = {}
-    for block in re.split(r"\n(?=[A-Za-z0-9])", LOCK):
+    for block in re.split(r"\n(?=[A-Za-z0-9])", lock):
         match = re.match(r"([A-Za-z0-9_.-]+)==(\S+)", block)
         if match:
             hashes = re.findall(r"--hash=sha256:([0-9a-f]{64})", block)
@@ -48,6 +55,7 @@ def _pins() -> dict[str, tuple[Version, list[str]]]:
 
 
 PINS = _pins()
+DEV_PINS = _pins(DEV_LOCK)
 
 
 def _floor(requirement: Requirement) -> Version:
@@ -72,6 +80,39 @@ def test_the_lock_pins_every_dependency_with_hashes() -> None:
         )
     for name, (_, hashes) in PINS.items():
         assert hashes, f"{name} has no hash in requirements.lock"
+
+
+def test_the_dev_lock_pins_every_dependency_and_extra_with_hashes() -> None:
+    wanted = {**RUNTIME, **BUILD, **EXTRAS["dev"], **EXTRAS["bench"]}
+    for name, requirement in wanted.items():
+        assert name in DEV_PINS, f"{name} is not in requirements-dev.lock: run `make lock`"
+        version, _ = DEV_PINS[name]
+        assert requirement.specifier.contains(version, prereleases=True), (
+            f"requirements-dev.lock pins {name}=={version}, outside {requirement.specifier}: run `make lock`"
+        )
+    for name, (_, hashes) in DEV_PINS.items():
+        assert hashes, f"{name} has no hash in requirements-dev.lock"
+
+
+def test_the_image_runs_the_versions_the_tests_ran() -> None:
+    """`make lock` compiles requirements.lock from the dev lock's pins: what CI tested ships."""
+    differ = {
+        name: (str(version), str(DEV_PINS[name][0]))
+        for name, (version, _) in PINS.items()
+        if name in DEV_PINS and DEV_PINS[name][0] != version
+    }
+    assert not differ, f"the locks disagree (image, tests): {differ}: run `make lock`"
+    assert set(PINS) <= set(DEV_PINS)
+
+
+def test_make_setup_installs_the_dev_lock_with_hashes_then_the_project_alone() -> None:
+    """A fresh clone tests the locked versions, never whatever the index serves that day."""
+    recipe = MAKEFILE.split("$(STAMP):", 1)[1].split("\n\n", 1)[0]
+    installs = [line.strip() for line in recipe.splitlines() if "pip install" in line]
+    assert installs[0].endswith("pip install --quiet --require-hashes -r requirements-dev.lock")
+    assert "--no-deps" in installs[1] and "--no-build-isolation" in installs[1]
+    assert len(installs) == 2
+    assert "requirements-dev.lock" in recipe.splitlines()[0]  # a new lock re-installs
 
 
 def test_the_image_installs_the_lock_with_hashes_then_the_project_alone() -> None:
