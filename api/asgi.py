@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api import accounts, health, management, metrics, webhooks
 from api.errors import install_error_handlers
+from api.guard import RequestGuard
 from api.limits import HeaderSizeLimit
 from api.state import build_state
 from ops.foundation.settings import Settings, get_settings
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.add_middleware(RequestGuard, max_body_bytes=config.api_max_body_bytes)
     app.add_middleware(HeaderSizeLimit, max_bytes=config.api_max_header_bytes)
     app.include_router(accounts.router, tags=["analytics"])
     app.include_router(management.router, tags=["management"])
