@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
@@ -29,6 +30,7 @@ def tenants(session_factory: sessionmaker[Session]) -> tuple[Tenant, Tenant]:
     return Tenant(session_factory, "flooder"), Tenant(session_factory, "neighbour")
 
 
+@contextmanager
 def _client(make_settings: SettingsFactory, **env: str) -> Iterator[httpx.Client]:
     with serve(create_app(make_settings(**env))) as base, httpx.Client(base_url=base, timeout=60) as http:
         yield http
@@ -39,7 +41,8 @@ def patient_client(
     make_settings: SettingsFactory, session_factory: sessionmaker[Session], redis_client: redis.Redis
 ) -> Iterator[httpx.Client]:
     # Waits long enough that the race test measures the race, not this machine's load.
-    yield from _client(make_settings, DRAVO_API_POOL_TIMEOUT_SECONDS="20")
+    with _client(make_settings, DRAVO_API_POOL_TIMEOUT_SECONDS="20") as http:
+        yield http
 
 
 def _next_sync(factory: sessionmaker[Session], account_id: str) -> object:
@@ -97,7 +100,7 @@ def test_reconnect_syncs_spend_the_workspace_refresh_window(
     tenants: tuple[Tenant, Tenant],
 ) -> None:
     ours, theirs = tenants
-    for http in _client(make_settings, DRAVO_REFRESH_ACCOUNTS_PER_MINUTE="2"):
+    with _client(make_settings, DRAVO_REFRESH_ACCOUNTS_PER_MINUTE="2") as http:
         account_id = http.post("/v1/accounts", json=BODY, headers=ours.manage).json()["account_id"]
         # A new account and re-posted credentials spend nothing.
         http.post("/v1/accounts", json=BODY, headers=ours.manage)
@@ -126,7 +129,7 @@ def test_management_writes_are_rate_limited_per_workspace(
     tenants: tuple[Tenant, Tenant],
 ) -> None:
     ours, theirs = tenants
-    for http in _client(make_settings, DRAVO_API_WRITES_PER_MINUTE="3"):
+    with _client(make_settings, DRAVO_API_WRITES_PER_MINUTE="3") as http:
         for i in range(3):
             body = {**BODY, "platform_account_id": f"1784140000000010{i}"}
             assert http.post("/v1/accounts", json=body, headers=ours.manage).status_code == 201
@@ -147,7 +150,7 @@ def test_a_flooding_workspace_leaves_others_their_share_of_the_writer_pool(
     tenants: tuple[Tenant, Tenant],
 ) -> None:
     flooder, neighbour = tenants
-    for http in _client(make_settings, DRAVO_API_WRITES_PER_MINUTE="100000"):
+    with _client(make_settings, DRAVO_API_WRITES_PER_MINUTE="100000") as http:
 
         def flood(i: int) -> int:
             body = {**BODY, "platform_account_id": f"1784149{i:010d}"}
