@@ -84,10 +84,14 @@ class ApiWrites:
         spent the credentials are still saved, and the sync waits until the window has room."""
         async with self._gate(workspace_id):
             limits = self._limits
-            member, wait = await reserve_resync(limits.redis, workspace_id, limits.refresh_accounts_per_minute)
+            member, wait = await reserve_resync(
+                limits.redis, workspace_id, limits.refresh_accounts_per_minute
+            )
             resync_at = None if member is not None else utcnow() + timedelta(seconds=wait)
             try:
-                record, outcome = await self._in_thread(lambda: self._connect(workspace_id, fields, resync_at))
+                record, outcome = await self._in_thread(
+                    lambda: self._connect(workspace_id, fields, resync_at)
+                )
             except BaseException:
                 if member is not None:
                     await give_back_resync(limits.redis, workspace_id, member)

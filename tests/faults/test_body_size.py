@@ -69,7 +69,7 @@ def test_a_huge_unauthenticated_body_leaves_the_api_flat_and_fast(
             rss_before = _rss_bytes(api.pid)
             sender = Sender(base, chunked)
             sender.start()
-            latencies = []
+            latencies: list[float] = []
             peak = rss_before
             while sender.is_alive() and len(latencies) < 200:
                 started = time.monotonic()
