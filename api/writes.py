@@ -105,7 +105,9 @@ class ApiWrites:
     ) -> tuple[ConnectionRecord, ConnectOutcome]:
         with self._sessions.begin() as session:
             try:
-                request = dataclasses.replace(fields.request(workspace_id), resync_at=resync_at)
+                request = dataclasses.replace(
+                    fields.request(workspace_id), resync_at=resync_at, resync_unchanged=False
+                )
                 outcome = connect_account(session, self._cipher, request)
             except AdminError as exc:
                 raise InvalidParameter(f"Invalid request body: {exc}.", param="body") from None

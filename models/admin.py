@@ -46,6 +46,9 @@ class ConnectRequest:
     # When a reconnect with new credentials syncs the account: None is now (the API defers it when
     # the workspace's refresh window is spent, docs/api.md).
     resync_at: datetime | None = None
+    # False (the API's connects): re-posting the credentials already stored keeps the schedule,
+    # unless the row waits for a reconnect. True (an operator's CLI): every reconnect re-syncs.
+    resync_unchanged: bool = True
 
 
 @dataclass(frozen=True)
@@ -129,8 +132,9 @@ def connect_account(session: Session, cipher: TokenCipher, request: ConnectReque
 
     A reconnect resets the row to `pending`, schedules it at once (or at `resync_at`) and increments
     the account's credential version (models/sync_state.py); the last good metrics and the history
-    stay in the database. A reconnect with the credentials already stored changes nothing but the
-    handle: re-posting them is not a way to sync on demand.
+    stay in the database. Unless `request.resync_unchanged`, a reconnect with the credentials
+    already stored changes nothing but the handle (re-posting them through the API is no way to
+    sync on demand), except for a row that waits for a reconnect.
 
     Concurrent connects of one new account make one account: the insert skips on the unique key
     (`ON CONFLICT DO NOTHING`, which waits for a concurrent insert of the same key to commit), and
@@ -179,11 +183,23 @@ def connect_account(session: Session, cipher: TokenCipher, request: ConnectReque
             same_account.with_for_update().execution_options(populate_existing=True)
         ).one()
 
-    if _same_credentials(cipher, existing, request, auth):
+    if (
+        not request.resync_unchanged
+        and _same_credentials(cipher, existing, request, auth)
+        # The same token after a fix on the platform's side (a permission granted): try again.
+        and session.scalar(select(AccountSync.sync_status).where(AccountSync.account_id == existing.id))
+        != "requires_reconnect"
+    ):
         if request.handle:
             existing.handle = request.handle
         return ConnectOutcome(account_id=existing.id, reconnected=True)
+    return _reconnect(session, existing, request, encrypted, auth, now)
 
+
+def _reconnect(
+    session: Session, existing: Account, request: ConnectRequest, encrypted: bytes, auth: str, now: datetime
+) -> ConnectOutcome:
+    """New credentials for an existing account: the row back to pending, scheduled, unleased."""
     existing.credentials = encrypted
     existing.token_expires_at = request.credentials.expires_at
     # A sync that claimed the old version may no longer write credentials or an outcome. The row

@@ -84,6 +84,23 @@ def test_reposting_the_same_credentials_keeps_the_schedule(
         again = patient_client.post("/v1/accounts", json=BODY, headers=ours.manage)
         assert again.status_code == 200 and again.json()["sync_status"] == "synced"
     assert _next_sync(session_factory, account_id) == later
+    # A row waiting for a reconnect is synced again even with the same token (fixed on the
+    # platform's side).
+    with session_factory.begin() as session:
+        session.execute(
+            update(AccountSync)
+            .where(AccountSync.account_id == account_id)
+            .values(next_sync_at=None, sync_status="requires_reconnect")
+        )
+    fixed = patient_client.post("/v1/accounts", json=BODY, headers=ours.manage)
+    assert fixed.status_code == 200 and fixed.json()["sync_status"] == "pending"
+    assert _next_sync(session_factory, account_id) <= utcnow()  # type: ignore[operator]
+    with session_factory.begin() as session:
+        session.execute(
+            update(AccountSync)
+            .where(AccountSync.account_id == account_id)
+            .values(next_sync_at=later, sync_status="synced")
+        )
     # New credentials do re-sync, at once.
     changed = patient_client.post(
         "/v1/accounts", json={**BODY, "access_token": "IGQVJ-new-token"}, headers=ours.manage
