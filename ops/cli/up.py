@@ -21,6 +21,7 @@ from models.crypto import TokenCipher
 from models.db import make_engine, make_session_factory
 from ops.cli.command import app, fail, settings
 from ops.demo import seed_demo
+from ops.foundation.logging import configure_logging
 from ops.foundation.settings import PLATFORMS
 from ops.supervisor import Supervisor
 from simulator.client import SimulatorClient
@@ -80,6 +81,7 @@ def up(
     env.setdefault("DRAVO_METRICS_TOKEN", secrets.token_urlsafe(24))
     os.environ.update(env)
     config = settings()
+    configure_logging(config.log_level, config.log_json)  # the supervisor's own lines too
 
     try:
         _ensure_database(config.database_url)
