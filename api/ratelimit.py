@@ -10,7 +10,12 @@ and a Retry-After:
 - `admit_accounts`: at most DRAVO_REFRESH_ACCOUNTS_PER_MINUTE accounts sent to the platforms in
   any 60 s (a sliding log: one member per account, scored by its time). It counts accounts, not
   requests, so a request naming 50 accounts costs 50. A request gets as many of its accounts as
-  the window still allows; with none left it is refused.
+  the window still allows; with none left it is refused. A reconnect with new credentials syncs
+  its account at once, so it spends one account of the same window (`reserve_resync`); with the
+  window spent, its sync is deferred rather than the reconnect refused.
+
+Management writes have a window of their own, `admit_write`: DRAVO_API_WRITES_PER_MINUTE per
+workspace (api.writes).
 """
 
 from __future__ import annotations
