@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -98,3 +99,14 @@ def test_a_logged_traceback_shows_no_local_variables(
     assert text.count("RuntimeError") >= 2  # both tracebacks were written, by our handler
     assert "_fail_with_a_secret_in_a_local" in text
     assert "dra_local_variable_secret" not in text and JWT_SECRET not in text
+
+
+def test_the_end_of_run_log_scan_finds_a_leaked_secret(tmp_path: Path) -> None:
+    from tests.conftest import leaked_secrets
+
+    (tmp_path / "api-0.log").write_text("api.started\n")
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "worker.log").write_text(f"oops {JWT_SECRET} here\n")
+    (tmp_path / "notes.txt").write_text(JWT_SECRET)  # not a process log
+    found = leaked_secrets(tmp_path, {JWT_SECRET, "absent-secret"})
+    assert len(found) == 1 and "worker.log" in found[0] and JWT_SECRET not in found[0]
