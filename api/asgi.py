@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api import accounts, health, management, metrics, webhooks
 from api.cors import DashboardCors
 from api.errors import install_error_handlers
+from api.guard import RequestGuard
 from api.limits import HeaderSizeLimit
 from api.state import build_state
 from ops.foundation.settings import Settings, get_settings
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.add_middleware(RequestGuard, max_body_bytes=config.api_max_body_bytes)
     app.add_middleware(HeaderSizeLimit, max_bytes=config.api_max_header_bytes)
     if config.cors_origins:  # outermost: preflights are answered before any other check
         app.add_middleware(DashboardCors, origins=config.cors_origins)

@@ -33,15 +33,12 @@ async def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-async def get_principal(
-    state: StateDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Principal:
-    """The workspace the bearer token acts for; 401 for anything else."""
-    if credentials is None or not credentials.credentials:
+async def authenticate(state: AppState, token: str | None) -> Principal:
+    """The workspace a bearer token acts for; Unauthorized for anything else."""
+    if not token:
         raise Unauthorized()
     # Shape, signature and expiry need no database; a token failing them costs no thread hop.
-    check: BearerCheck | None = check_bearer(credentials.credentials.strip(), state.jwt)
+    check: BearerCheck | None = check_bearer(token.strip(), state.jwt)
     if check is None:
         raise Unauthorized()
     principal = await state.reads.principal(check)
@@ -50,6 +47,19 @@ async def get_principal(
     if principal.api_key_id is not None:
         await state.key_uses.record(principal.api_key_id)
     return principal
+
+
+async def get_principal(
+    request: Request,
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """The workspace the bearer token acts for; 401 for anything else. A request with a body was
+    authenticated before its body was read (api.guard): that principal is used."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    return await authenticate(state, None if credentials is None else credentials.credentials)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

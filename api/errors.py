@@ -5,6 +5,8 @@
     ├── Forbidden            403 forbidden (a valid token without the scope a route needs)
     ├── NotFound             404 not_found
     ├── InvalidParameter     422 invalid_parameter (names the parameter)
+    ├── BodyTooLarge         413 request_too_large (api.guard; a Starlette HTTPException, so
+    │                        FastAPI's body reading passes it on instead of making it a 400)
     ├── TooManyRequests      429 rate_limited (+ Retry-After; not adapters.errors.RateLimited)
     └── ServiceUnavailable   503 service_unavailable
 
@@ -12,6 +14,11 @@ Framework errors (validation, unknown route, wrong method), outages of Postgres 
 API's own time limits (statement_timeout, lock_timeout, no pooled connection free: 503) are
 mapped onto the same shape by `install_error_handlers`, and so is anything unexpected (a 500 with
 no traceback in the body; the traceback goes to the log), so a client never sees another body.
+
+Logging by who can cause it: input a client sent that the database refuses (a NUL byte, a number
+out of range) is a 422 and a warning, never an error-level traceback a tenant could trigger at
+will; an unexpected error is a bug, logged at error level with its traceback. Every line carries
+the request's `request_id` (api.guard), which the response repeats in `X-Request-Id`.
 """
 
 from __future__ import annotations
@@ -104,6 +111,18 @@ class ServiceUnavailable(ApiError):
     code = "service_unavailable"
 
 
+BODY_TOO_LARGE = "request_too_large"
+
+
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"Request body exceeds {max_bytes} bytes.", headers={"Connection": "close"})
+
+
+# Input the database refuses: the client's fault, not ours (NUL in text, out-of-range numbers...).
+BAD_INPUT: tuple[type[Exception], ...] = (sa_exc.DataError, psycopg.DataError)
+
+
 def error_body(code: str, message: str, param: str | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if param is not None:
@@ -133,7 +152,7 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
     )
 
 
-_STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+_STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 413: BODY_TOO_LARGE}
 
 
 def _allowed_methods(request: Request) -> str:
@@ -144,6 +163,29 @@ def _allowed_methods(request: Request) -> str:
         if re.fullmatch(re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(template)), path):
             return ", ".join(sorted(method.upper() for method in operations))
     return ""
+
+
+def outage_response(path: str, exc: Exception) -> JSONResponse:
+    """503 for an outage of Postgres or Redis (one of OUTAGES), logged as a warning."""
+    cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    timed_out = isinstance(exc, TIMEOUTS) or isinstance(cause, TIMEOUTS)
+    log.warning(
+        "api.dependency_timeout" if timed_out else "api.dependency_unavailable",
+        path=path,
+        error=type(cause).__name__,
+    )
+    message = (
+        "The database did not answer in time; try again shortly."
+        if timed_out
+        else "A backing service is unavailable; try again shortly."
+    )
+    return error_response(503, ServiceUnavailable.code, message, headers={"Retry-After": "1"})
+
+
+def unexpected_response(path: str, exc: BaseException) -> JSONResponse:
+    """500 for a bug: the traceback (plain, no locals: ops.foundation.logging) to the log only."""
+    log.error("api.unhandled_error", path=path, error=type(exc).__name__, exc_info=exc)
+    return error_response(500, ApiError.code, "Internal error; the service operator has been alerted.")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -174,29 +216,26 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, code, message, headers=headers)
 
     async def on_outage(request: Request, exc: Exception) -> JSONResponse:
+        return outage_response(request.url.path, exc)
+
+    async def on_bad_input(request: Request, exc: Exception) -> JSONResponse:
+        # A warning, no traceback: anyone can send such input, and it is no fault of ours.
         cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
-        timed_out = isinstance(exc, TIMEOUTS) or isinstance(cause, TIMEOUTS)
-        log.warning(
-            "api.dependency_timeout" if timed_out else "api.dependency_unavailable",
-            path=request.url.path,
-            error=type(cause).__name__,
+        log.warning("api.invalid_input", path=request.url.path, error=type(cause).__name__)
+        return error_response(
+            422, InvalidParameter.code, "Invalid request: a value can't be stored or compared.", "request"
         )
-        message = (
-            "The database did not answer in time; try again shortly."
-            if timed_out
-            else "A backing service is unavailable; try again shortly."
-        )
-        return error_response(503, ServiceUnavailable.code, message, headers={"Retry-After": "1"})
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A bug: the details go to the log, the client gets the one shape and no traceback.
-        log.error("api.unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
-        return error_response(500, ApiError.code, "Internal error; the service operator has been alerted.")
+        return unexpected_response(request.url.path, exc)
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     for outage in OUTAGES:
         app.add_exception_handler(outage, on_outage)
+    for bad_input in BAD_INPUT:
+        app.add_exception_handler(bad_input, on_bad_input)
     # Starlette serves this from its outermost middleware, for any exception nothing above caught.
     app.add_exception_handler(Exception, on_unexpected)

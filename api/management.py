@@ -92,7 +92,7 @@ async def _connect_fields(request: Request) -> ConnectFields:
     response_model=Connection,
     responses={
         200: {"model": Connection, "description": "Reconnected."},
-        **error_responses(401, 403, 422, 503),
+        **error_responses(401, 403, 422, 429, 503),
     },
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": _body_schema()}}}
@@ -136,7 +136,7 @@ async def get_account(
     summary="Disconnect an account: syncing stops at once and its credentials are erased.",
     operation_id="disconnectAccount",
     response_model=Disconnection,
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=error_responses(401, 403, 404, 422, 429, 503),
 )
 async def delete_account(
     state: StateDep,

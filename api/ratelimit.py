@@ -10,7 +10,12 @@ and a Retry-After:
 - `admit_accounts`: at most DRAVO_REFRESH_ACCOUNTS_PER_MINUTE accounts sent to the platforms in
   any 60 s (a sliding log: one member per account, scored by its time). It counts accounts, not
   requests, so a request naming 50 accounts costs 50. A request gets as many of its accounts as
-  the window still allows; with none left it is refused.
+  the window still allows; with none left it is refused. A reconnect with new credentials syncs
+  its account at once, so it spends one account of the same window (`reserve_resync`); with the
+  window spent, its sync is deferred rather than the reconnect refused.
+
+Management writes have a window of their own, `admit_write`: DRAVO_API_WRITES_PER_MINUTE per
+workspace (api.writes).
 """
 
 from __future__ import annotations
@@ -127,3 +132,46 @@ async def admit_accounts(
             retry_after=retry_after,
         )
     return list(account_ids[: int(admitted)])
+
+
+def writes_key(workspace_id: str) -> str:
+    return f"dravo:api:writes:{workspace_id}"
+
+
+async def admit_write(client: aredis.Redis, workspace_id: str, per_minute: int) -> None:
+    """Count one management write of the workspace in its sliding 60 s window (every API process
+    shares it); TooManyRequests, with Retry-After, when the window is full."""
+    admitted, retry_ms = await client.eval(
+        _ADMIT, 1, writes_key(workspace_id), int(time.time() * 1000), WINDOW_SECONDS * 1000,
+        per_minute, 1, secrets.token_hex(8),
+    )  # fmt: skip
+    if int(admitted) <= 0:
+        retry_after = _retry_after(int(retry_ms))
+        raise TooManyRequests(
+            f"Too many management writes for this workspace (limit {per_minute} per minute); "
+            f"retry in {retry_after} s.",
+            retry_after=retry_after,
+        )
+
+
+async def reserve_resync(client: aredis.Redis, workspace_id: str, per_minute: int) -> tuple[str | None, int]:
+    """Take one account of the workspace's refresh window for a reconnect's sync: a reconnect
+    syncs the account at once, as `refresh=true` would, so it spends the same window.
+
+    Returns the window member to give back if the sync is not needed after all, or None and the
+    seconds until the window has room again (the reconnect's sync is then deferred that long).
+    """
+    request = secrets.token_hex(8)
+    admitted, retry_ms = await client.eval(
+        _ADMIT, 1, window_key(workspace_id), int(time.time() * 1000), WINDOW_SECONDS * 1000,
+        per_minute, 1, request,
+    )  # fmt: skip
+    if int(admitted) <= 0:
+        return None, _retry_after(int(retry_ms))
+    return f"{request}:1", 0
+
+
+async def give_back_resync(client: aredis.Redis, workspace_id: str, member: str) -> None:
+    """Return an unused reservation of `reserve_resync` (best effort: it expires with the window)."""
+    with contextlib.suppress(redis.RedisError):
+        await client.zrem(window_key(workspace_id), member)

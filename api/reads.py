@@ -21,6 +21,7 @@ from functools import partial
 from typing import TypeVar
 
 import anyio.to_thread
+import structlog
 from anyio import CapacityLimiter
 from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
@@ -37,6 +38,10 @@ from models.read_models import AccountFilter, Principal, SnapshotPage
 __all__ = ["AccountsPageText", "ApiReads", "KeyUseRecorder", "KeyUseThrottle"]
 
 T = TypeVar("T")
+
+log = structlog.get_logger("dravo.api")
+# Threads the key-use bookkeeping may occupy at once (its pool has as many connections).
+KEY_USE_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -132,15 +137,26 @@ class KeyUseThrottle:
 
 class KeyUseRecorder:
     """The API's one write on the request path: an API key's `last_used_at`, at most once a minute
-    per key and process (and, by the condition in `models.auth.record_key_use`, across processes)."""
+    per key and process (and, by the condition in `models.auth.record_key_use`, across processes).
+
+    Bookkeeping, best effort: `sessions` are on a pool of their own (`api.state.make_key_use_writer`),
+    so it never queues behind the management writes of any workspace, in at most KEY_USE_THREADS
+    threads of its own; a write that can't get a connection or fails is skipped with a warning,
+    never failing the request it counts.
+    """
 
     def __init__(self, sessions: sessionmaker[Session], throttle: KeyUseThrottle | None = None) -> None:
         self._sessions = sessions
         self._throttle = throttle or KeyUseThrottle()
+        self._threads = CapacityLimiter(KEY_USE_THREADS)
 
     async def record(self, api_key_id: int) -> None:
-        if self._throttle.due(api_key_id):
-            await anyio.to_thread.run_sync(partial(self._write, api_key_id))
+        if not self._throttle.due(api_key_id):
+            return
+        try:
+            await anyio.to_thread.run_sync(partial(self._write, api_key_id), limiter=self._threads)
+        except sa_exc.SQLAlchemyError as exc:
+            log.warning("api.key_use_not_recorded", api_key_id=api_key_id, error=type(exc).__name__)
 
     def _write(self, api_key_id: int) -> None:
         with self._sessions.begin() as session:

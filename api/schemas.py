@@ -89,14 +89,16 @@ ERROR_DESCRIPTIONS = {
     403: "The API key lacks the scope this route needs (`manage`); JWTs are read-only.",
     404: "Not found in this workspace.",
     422: "A parameter has an invalid value, or the route does not take it; `error.param` names it.",
-    429: "A per-workspace refresh cap (concurrent requests, accounts per minute); see Retry-After.",
+    413: "A request body larger than DRAVO_API_MAX_BODY_BYTES (declared or chunked).",
+    429: "A per-workspace cap (refreshes, or management writes per minute and at once); see Retry-After.",
     431: "Request headers larger than DRAVO_API_MAX_HEADER_BYTES.",
     500: "A bug: the one error shape, no traceback.",
     503: "Postgres or Redis is unavailable, or a database time limit fired; see Retry-After.",
 }
-# Any route can answer these: an unknown query parameter (api.params), oversized headers
-# (api.limits), a bug. Declaring 422 also keeps FastAPI from adding its HTTPValidationError.
-EVERY_ROUTE = (422, 431, 500)
+# Any route can answer these: an unknown query parameter (api.params), an oversized body
+# (api.guard) or headers (api.limits), a bug. Declaring 422 also keeps FastAPI from adding its
+# HTTPValidationError.
+EVERY_ROUTE = (413, 422, 431, 500)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:

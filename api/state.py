@@ -11,9 +11,9 @@ from sqlalchemy.orm import sessionmaker
 
 from api.gauges import FreshnessGauges
 from api.readpool import AsyncReadPool, ShareOfPool
-from api.reads import ApiReads, KeyUseRecorder
+from api.reads import KEY_USE_THREADS, ApiReads, KeyUseRecorder
 from api.webhook_gauges import WebhookCollector
-from api.writes import ApiWrites
+from api.writes import ApiWrites, WriteLimits
 from models.auth import JwtPolicy
 from models.crypto import TokenCipher
 from models.db import make_session_factory
@@ -70,7 +70,8 @@ def make_reader(
 
 
 def make_writer(settings: Settings) -> Engine:
-    """The API's one write (`last_used_at`), with the same limits on every wait as the reads."""
+    """The management writes' pool, with the same limits on every wait as the reads. Small: each
+    workspace may hold at most DRAVO_API_CONCURRENT_WRITES_PER_WORKSPACE of it (api.fairshare)."""
     return create_engine(
         settings.api_write_url,
         pool_size=2,
@@ -88,11 +89,34 @@ def make_writer(settings: Settings) -> Engine:
     )
 
 
+def make_key_use_writer(settings: Settings) -> Engine:
+    """The pool of `last_used_at` bookkeeping, apart from the management writes' (make_writer), so
+    one tenant's burst of writes never holds up another's authentication; a short wait for a
+    connection, then the write is skipped (api.reads.KeyUseRecorder)."""
+    return create_engine(
+        settings.api_read_url,  # the read role may UPDATE api_keys.last_used_at, nothing else (models/roles.py)
+        pool_size=KEY_USE_THREADS,
+        max_overflow=0,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        pool_timeout=min(0.5, settings.api_pool_timeout_seconds),
+        connect_args={
+            "connect_timeout": 5,
+            "options": (
+                f"-c statement_timeout={_ms(settings.api_statement_timeout_seconds)}"
+                f" -c lock_timeout={_ms(settings.api_lock_timeout_seconds)}"
+            ),
+        },
+    )
+
+
 @dataclass
 class AppState:
     settings: Settings
-    # The writes (`last_used_at`, management), see make_writer.
+    # The management writes, see make_writer.
     engine: Engine
+    # `last_used_at` bookkeeping, see make_key_use_writer.
+    key_use_engine: Engine
     # Every read a handler makes, typed (api.reads); its hot path is `hot`, the others `reader`.
     reads: ApiReads
     # The one write of the request path: an API key's `last_used_at` (api.reads).
@@ -126,6 +150,7 @@ class AppState:
         self.redis.close()
         self.reader.dispose()
         self.engine.dispose()
+        self.key_use_engine.dispose()
 
 
 def jwt_policy(settings: Settings) -> JwtPolicy | None:
@@ -144,6 +169,7 @@ def jwt_policy(settings: Settings) -> JwtPolicy | None:
 
 def build_state(settings: Settings) -> AppState:
     engine = make_writer(settings)
+    key_use_engine = make_key_use_writer(settings)
     redis_client = redis.Redis.from_url(
         settings.redis_url,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
@@ -185,14 +211,22 @@ def build_state(settings: Settings) -> AppState:
     return AppState(
         settings=settings,
         engine=engine,
+        key_use_engine=key_use_engine,
         reads=ApiReads(hot, reader, READ_CONCURRENCY, cipher),
-        key_uses=KeyUseRecorder(write_sessions),
+        key_uses=KeyUseRecorder(make_session_factory(key_use_engine)),
         hot=hot,
         probe=probe,
         reader=reader,
         writes=ApiWrites(
             write_sessions,
             cipher,
+            WriteLimits(
+                redis=async_redis,
+                writes_per_minute=settings.api_writes_per_minute,
+                concurrent_per_workspace=settings.api_concurrent_writes_per_workspace,
+                share_timeout=settings.api_pool_timeout_seconds,
+                refresh_accounts_per_minute=settings.refresh_accounts_per_minute,
+            ),
             allow_loopback_http=settings.webhook_allow_loopback_http,
             max_webhook_endpoints=settings.webhook_max_endpoints_per_workspace,
         ),

@@ -74,7 +74,7 @@ def _time(value: datetime) -> str:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=WebhookCreated,
-    responses=error_responses(401, 403, 503),
+    responses=error_responses(401, 403, 429, 503),
     summary="Create a webhook endpoint (its signing secret is shown once)",
     operation_id="createWebhook",
 )
@@ -97,7 +97,7 @@ async def get_webhooks(principal: ManagerDep, state: StateDep) -> WebhookList:
 @router.delete(
     "/{endpoint_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(401, 403, 404, 503),
+    responses=error_responses(401, 403, 404, 429, 503),
     summary="Delete a webhook endpoint and its pending deliveries",
     operation_id="deleteWebhook",
 )

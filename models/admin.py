@@ -14,7 +14,7 @@ from adapters.base import Credentials
 from models import outbox
 from models.apikeys import NewApiKey, generate_key
 from models.base import utcnow
-from models.crypto import TokenCipher
+from models.crypto import CredentialsUnreadable, TokenCipher
 from models.ids import new_account_id, new_workspace_id
 from models.key_check import rotate_check_value
 from models.tables import (
@@ -43,12 +43,21 @@ class ConnectRequest:
     credentials: Credentials
     handle: str | None = None
     auth: str | None = None
+    # When a reconnect with new credentials syncs the account: None is now (the API defers it when
+    # the workspace's refresh window is spent, docs/api.md).
+    resync_at: datetime | None = None
+    # False (the API's connects): re-posting the credentials already stored keeps the schedule,
+    # unless the row waits for a reconnect. True (an operator's CLI): every reconnect re-syncs.
+    resync_unchanged: bool = True
 
 
 @dataclass(frozen=True)
 class ConnectOutcome:
     account_id: str
     reconnected: bool
+    # A reconnect with new credentials: the row was reset and scheduled (at `resync_at`). False for
+    # a new account and for a reconnect with the credentials already stored (the schedule is kept).
+    resynced: bool = False
 
 
 _LINKEDIN_ORG = re.compile(r"^(?:urn:li:organization:)?(\d+)$")
@@ -121,9 +130,15 @@ def revoke_api_key(session: Session, prefix: str, at: datetime | None = None) ->
 def connect_account(session: Session, cipher: TokenCipher, request: ConnectRequest) -> ConnectOutcome:
     """Connect a new account, or reconnect an existing one with new credentials.
 
-    A reconnect resets the row to `pending`, schedules it at once and increments the account's
-    credential version (models/sync_state.py); the last good metrics and the history stay in the
-    database.
+    A reconnect resets the row to `pending`, schedules it at once (or at `resync_at`) and increments
+    the account's credential version (models/sync_state.py); the last good metrics and the history
+    stay in the database. Unless `request.resync_unchanged`, a reconnect with the credentials
+    already stored changes nothing but the handle (re-posting them through the API is no way to
+    sync on demand), except for a row that waits for a reconnect.
+
+    Concurrent connects of one new account make one account: the insert skips on the unique key
+    (`ON CONFLICT DO NOTHING`, which waits for a concurrent insert of the same key to commit), and
+    the losers continue as reconnects of the row that won.
     """
     if request.platform not in PLATFORM_VALUES:
         raise AdminError(f"unknown platform {request.platform!r} (one of {', '.join(PLATFORM_VALUES)})")
@@ -133,36 +148,58 @@ def connect_account(session: Session, cipher: TokenCipher, request: ConnectReque
     now = utcnow()
     encrypted = cipher.encrypt(request.credentials)
 
-    existing = session.scalars(
-        select(Account)
-        .where(
-            Account.workspace_id == request.workspace_id,
-            Account.platform == request.platform,
-            Account.platform_account_id == platform_account_id,
-        )
-        .with_for_update()
-    ).one_or_none()
+    same_account = select(Account).where(
+        Account.workspace_id == request.workspace_id,
+        Account.platform == request.platform,
+        Account.platform_account_id == platform_account_id,
+    )
+    existing = session.scalars(same_account.with_for_update()).one_or_none()
 
     if existing is None:
-        account = Account(
-            id=new_account_id(),
-            workspace_id=request.workspace_id,
-            platform=request.platform,
-            platform_account_id=platform_account_id,
-            handle=request.handle,
-            auth=auth,
-            credentials=encrypted,
-            token_expires_at=request.credentials.expires_at,
-            created_at=now,
-            connected_at=now,
+        inserted = session.scalar(
+            insert(Account)
+            .values(
+                id=new_account_id(),
+                workspace_id=request.workspace_id,
+                platform=request.platform,
+                platform_account_id=platform_account_id,
+                handle=request.handle,
+                auth=auth,
+                credentials=encrypted,
+                token_expires_at=request.credentials.expires_at,
+                created_at=now,
+                connected_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["workspace_id", "platform", "platform_account_id"])
+            .returning(Account.id)
         )
-        session.add(account)
-        session.flush()
-        session.execute(
-            insert(AccountSync).values(account_id=account.id, platform=account.platform, next_sync_at=now)
-        )
-        return ConnectOutcome(account_id=account.id, reconnected=False)
+        if inserted is not None:
+            session.execute(
+                insert(AccountSync).values(account_id=inserted, platform=request.platform, next_sync_at=now)
+            )
+            return ConnectOutcome(account_id=inserted, reconnected=False)
+        # A concurrent connect of the same account committed first: reconnect its row.
+        existing = session.scalars(
+            same_account.with_for_update().execution_options(populate_existing=True)
+        ).one()
 
+    if (
+        not request.resync_unchanged
+        and _same_credentials(cipher, existing, request, auth)
+        # The same token after a fix on the platform's side (a permission granted): try again.
+        and session.scalar(select(AccountSync.sync_status).where(AccountSync.account_id == existing.id))
+        != "requires_reconnect"
+    ):
+        if request.handle:
+            existing.handle = request.handle
+        return ConnectOutcome(account_id=existing.id, reconnected=True)
+    return _reconnect(session, existing, request, encrypted, auth, now)
+
+
+def _reconnect(
+    session: Session, existing: Account, request: ConnectRequest, encrypted: bytes, auth: str, now: datetime
+) -> ConnectOutcome:
+    """New credentials for an existing account: the row back to pending, scheduled, unleased."""
     existing.credentials = encrypted
     existing.token_expires_at = request.credentials.expires_at
     # A sync that claimed the old version may no longer write credentials or an outcome. The row
@@ -185,12 +222,29 @@ def connect_account(session: Session, cipher: TokenCipher, request: ConnectReque
             warnings=[],
             deferred_note=None,
             consecutive_failures=0,
-            next_sync_at=now,
+            next_sync_at=request.resync_at or now,
             lease_token=None,
             lease_until=None,
         )
     )
-    return ConnectOutcome(account_id=existing.id, reconnected=True)
+    return ConnectOutcome(account_id=existing.id, reconnected=True, resynced=True)
+
+
+def _same_credentials(cipher: TokenCipher, existing: Account, request: ConnectRequest, auth: str) -> bool:
+    """The stored credentials are the ones given (and the account is connected, same auth)."""
+    if existing.disconnected_at is not None or existing.auth != auth:
+        return False
+    try:
+        stored = cipher.decrypt(existing.credentials)
+    except CredentialsUnreadable:
+        return False
+    given = request.credentials
+    return (stored.access_token, stored.refresh_token, stored.expires_at, tuple(stored.scopes)) == (
+        given.access_token,
+        given.refresh_token,
+        given.expires_at,
+        tuple(given.scopes),
+    )
 
 
 def rotate_credentials(session: Session, cipher: TokenCipher, batch_size: int = 500) -> int:

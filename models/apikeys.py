@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 KEY_PREFIX = "dra_"
 VISIBLE_CHARS = 12
@@ -20,7 +20,7 @@ _KEY_SHAPE = re.compile(r"^dra_[A-Za-z0-9_-]{32,128}$")
 
 @dataclass(frozen=True)
 class NewApiKey:
-    key: str  # shown once
+    key: str = field(repr=False)  # shown once; never in a repr (a log's locals, an error)
     prefix: str
     key_hash: bytes
 

@@ -7,7 +7,7 @@ to None: callers answer one 401 for every kind of failure and so leak nothing ab
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,7 +65,8 @@ class BearerCheck:
     on a session; the API runs them on its async connections.
     """
 
-    token: str
+    # The bearer token itself: never in the repr (a logged traceback, an error message).
+    token: str = field(repr=False)
     jwt_claims: dict[str, Any] | None = None
 
     def lookup(self) -> tuple[str, dict[str, str]] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -27,7 +27,9 @@ WORKSPACE_ID = re.compile(r"ws_[A-Za-z0-9_]{1,64}")
 
 @dataclass(frozen=True)
 class JwtPolicy:
-    secrets: Sequence[str]  # the current secret first, then the previous one (rotation)
+    # The current secret first, then the previous one (rotation). Never in the repr: a logged
+    # traceback or error that shows the policy must not show the secrets.
+    secrets: Sequence[str] = field(repr=False)
     audience: str | None = None
     issuer: str | None = None
     max_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS

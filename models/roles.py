@@ -40,7 +40,7 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     "api_write": {
         "workspaces": ("SELECT",),
         "platforms": ("SELECT",),
-        "api_keys": ("SELECT", "UPDATE (last_used_at)"),
+        "api_keys": ("SELECT",),
         "accounts": ("SELECT", "INSERT", "UPDATE"),
         # A (re)connect inserts or resets the row; a disconnect clears the schedule and the lease.
         "account_sync": (

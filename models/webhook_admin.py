@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -63,7 +63,7 @@ class EndpointView:
 @dataclass(frozen=True)
 class NewEndpoint:
     endpoint: EndpointView
-    secret: str  # shown once; only its encryption is stored
+    secret: str = field(repr=False)  # shown once; only its encryption is stored; never in a repr
 
 
 @dataclass(frozen=True)

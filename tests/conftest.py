@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import migrate
+from models.apikeys import NewApiKey
 from models.base import Base
 from models.db import make_engine, make_session_factory
 from ops.testing.processes import RedisServer, free_port
@@ -59,6 +60,46 @@ def redis_url() -> str:
 
 
 TEST_ENCRYPTION_KEY = "kQ3Ua1vDmR8bq9Jm0Vwq8tqXb1n3Wv6m7gAq5yQ2f3E="
+
+# Every secret the suite hands to the processes it starts: none may appear in any of their logs
+# (`ops.testing.processes` writes each child's output to a `.log` file under the run's temporary
+# directory). API keys minted by the suite are added as they are minted; a test adds the others
+# it creates (webhook secrets, platform tokens) with `remember_secret`.
+SUITE_SECRETS: set[str] = {TEST_ENCRYPTION_KEY}
+
+
+def remember_secret(value: str) -> None:
+    SUITE_SECRETS.add(value)
+
+
+def leaked_secrets(directory: Path, secrets_used: set[str]) -> list[str]:
+    """`file: secret…` for every log file under `directory` that holds one of `secrets_used`."""
+    found = []
+    for log_file in sorted(directory.rglob("*.log")):
+        text = log_file.read_text(errors="replace")
+        found += [f"{log_file}: {s[:6]}…" for s in sorted(secrets_used) if s and s in text]
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_process_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the run, grep every child process's log for every secret the run used."""
+    from models import admin, apikeys
+    from tests.integration.api.seeding import JWT_SECRET
+
+    SUITE_SECRETS.add(JWT_SECRET)
+
+    def remembered() -> NewApiKey:
+        new_key = apikeys.generate_key()
+        remember_secret(new_key.key)
+        return new_key
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(admin, "generate_key", remembered)
+        yield
+    leaks = leaked_secrets(tmp_path_factory.getbasetemp(), SUITE_SECRETS)
+    if leaks:
+        pytest.fail("secrets in process logs:\n" + "\n".join(leaks), pytrace=False)
 
 
 def _libpq(url: str) -> str:

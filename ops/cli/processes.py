@@ -182,6 +182,13 @@ def simulator(
     """Serve the platform simulator (every platform under one port; admin API under /_admin/)."""
     from simulator.server import run
 
+    # The simulator needs no secrets, so no Settings (which may require them): the two logging
+    # variables only, with the same meaning as everywhere else.
+    configure_logging(
+        os.environ.get("DRAVO_LOG_LEVEL", "INFO").upper(),
+        os.environ.get("DRAVO_LOG_JSON", "").strip().lower() in ("1", "true", "yes", "on"),
+    )
+
     run(host, port, latency_ms)
 
 

@@ -5,11 +5,25 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ops.cli.command import app, fail, settings
+from ops.foundation.logging import configure_logging
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def create_logged_app() -> FastAPI:
+    """The app factory of each uvicorn worker process (`--workers` > 1): each process configures
+    its logging, as the single-process path does, before it builds the app."""
+    from api.asgi import create_app
+
+    config = settings()
+    configure_logging(config.log_level, config.log_json)
+    return create_app(config)
 
 
 @app.command("api")
@@ -30,6 +44,9 @@ def serve_api(
 ) -> None:
     """Serve GET /v1/analytics/accounts; stops cleanly on SIGTERM or SIGINT."""
     config = settings()
+    # Before anything can log: plain tracebacks without locals, JSON when DRAVO_LOG_JSON is set,
+    # and uvicorn's own loggers (errors and the access log) through the same handler.
+    configure_logging(config.log_level, config.log_json)
     from ops.startup import StartupRefused, require_readable_credentials
 
     try:
@@ -58,7 +75,7 @@ def serve_api(
 
     uvicorn_config = uvicorn.Config(
         # Several workers each build the app from the environment (as create_app() does here).
-        "api.asgi:create_app" if workers > 1 else create_app(config),
+        "ops.cli.serve_api:create_logged_app" if workers > 1 else create_app(config),
         factory=workers > 1,
         workers=workers,
         host=host,
@@ -69,6 +86,8 @@ def serve_api(
         loop="uvloop",
         ws="none",
         log_level=config.log_level.lower(),
+        # Keep the handlers configure_logging set: uvicorn's default config installs its own.
+        log_config=None,
         lifespan="on",
         server_header=False,
         # h11's own header cap (api.limits caps headers for httptools, which has none).

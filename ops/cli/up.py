@@ -24,6 +24,7 @@ from models.db import make_engine, make_session_factory
 from models.roles import RoleSetupError
 from ops.cli.command import app, fail, role_urls, settings, write_run_env
 from ops.demo import DemoSeed, seed_demo
+from ops.foundation.logging import configure_logging
 from ops.foundation.settings import PLATFORMS, Settings, get_settings
 from ops.supervisor import Supervisor
 from simulator.client import SimulatorClient
@@ -144,6 +145,7 @@ def up(
     os.environ.update(env)
     get_settings.cache_clear()  # read again, with the role URLs
     config = settings()
+    configure_logging(config.log_level, config.log_json)  # the supervisor's own lines too
 
     try:
         _ensure_database(config.database_url)

@@ -1,8 +1,15 @@
 """Logging setup for every process: structlog events with dotted names and ids as fields.
 
-One call, `configure_logging(level, json)`, at process start. Standard-library loggers (Celery,
-kombu, uvicorn) go through the same renderer, so a process writes one format to stderr.
-Tokens never reach a log line: events carry ids, and `Credentials.__repr__` hides secrets.
+One call, `configure_logging(level, json)`, at process start of every process (api, worker, beat,
+simulator, sync, the supervisor's `up`). Standard-library loggers (Celery, kombu, uvicorn and its
+access log) go through the same renderer, so a process writes one format to stderr.
+
+Tokens never reach a log line: events carry ids, secrets' reprs hide them (`Credentials`,
+`SecretStr` settings, `JwtPolicy`, `BearerCheck`), and tracebacks are plain: file, line and code
+only, never the local variables of each frame. structlog's default, used by a process that never
+called this, renders Rich tracebacks *with locals*, which printed API keys and the JWT secret
+(https://www.structlog.org/en/stable/exceptions.html); `configure_logging` replaces it, and
+`PLAIN_TRACEBACKS` is what it installs.
 """
 
 from __future__ import annotations
@@ -13,6 +20,11 @@ import sys
 import structlog
 
 _configured = False
+
+# A traceback renderer that shows no local variables (unlike structlog's Rich default).
+PLAIN_TRACEBACKS = structlog.dev.plain_traceback
+# The loggers uvicorn writes to: they get no handler of their own and propagate to ours.
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
@@ -26,7 +38,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if json
-        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=PLAIN_TRACEBACKS)
     )
     structlog.configure(
         processors=[
@@ -45,7 +57,13 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                # A standard-library record's exc_info (uvicorn's "Exception in ASGI application")
+                # as a plain text field in JSON, as structlog's own events get it above.
+                *([structlog.processors.format_exc_info] if json else []),
+                renderer,
+            ],
         )
     )
     root = logging.getLogger()
@@ -57,4 +75,10 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     # httpx logs request URLs at INFO, and some platforms put tokens in query strings.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    for name in UVICORN_LOGGERS:
+        # Pass `log_config=None` to uvicorn so it keeps it this way (its default installs its own).
+        uvicorn_logger = logging.getLogger(name)
+        for old in list(uvicorn_logger.handlers):
+            uvicorn_logger.removeHandler(old)
+        uvicorn_logger.propagate = True
     _configured = True

@@ -110,17 +110,19 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "production"
 
+    # Both URLs may carry a password: left out of the repr (a logged traceback or error).
     database_url: str = Field(
         "postgresql+psycopg://postgres@127.0.0.1:5432/dravo",
         validation_alias=AliasChoices("DATABASE_URL"),
+        repr=False,
     )
-    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL"))
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL"), repr=False)
     # Least-privilege roles (models/roles.py, README "Database roles"): each process connects as
     # its own role. DATABASE_URL stays the migration owner's (migrations, roles, the CLI); a role
     # URL left unset falls back to it, so existing setups keep working.
-    api_read_database_url: str | None = None
-    api_write_database_url: str | None = None
-    worker_database_url: str | None = None
+    api_read_database_url: str | None = Field(None, repr=False)
+    api_write_database_url: str | None = Field(None, repr=False)
+    worker_database_url: str | None = Field(None, repr=False)
     # Docker secrets: a directory holding one file per setting, named like its variable
     # (/run/secrets/DRAVO_ENCRYPTION_KEY); read by load_settings, below the environment.
     secrets_dir: str | None = None
@@ -176,6 +178,13 @@ class Settings(BaseSettings):
     api_pool_timeout_seconds: float = Field(2.0, gt=0, le=60)
     # Requests whose headers together exceed this are refused with 431.
     api_max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576)
+    # Request bodies over this (declared or chunked) are refused with 413 before they are parsed.
+    api_max_body_bytes: int = Field(65_536, ge=1024, le=16_777_216)
+    # Per workspace, over every API process: management writes (connect, disconnect, webhook
+    # create/delete) in any 60 s (past it: 429 with Retry-After), and writes running at once in
+    # one process (a fair share of its writer pool; past it, after the pool timeout: 429).
+    api_writes_per_minute: int = Field(120, ge=1)
+    api_concurrent_writes_per_workspace: int = Field(2, ge=1, le=4)
     # GET /metrics needs `Authorization: Bearer <this>`; unset, the API serves no /metrics.
     metrics_token: SecretStr | None = None
     # How often each API process recomputes its freshness gauges (a scrape runs no query).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
@@ -16,7 +18,7 @@ from models.tables import Account, AccountSync, MetricSnapshot
 CIPHER = TokenCipher([Fernet.generate_key().decode()])
 
 
-def _request(workspace: str, platform: str, account: str, token: str = "t1", **kw: str) -> ConnectRequest:
+def _request(workspace: str, platform: str, account: str, token: str = "t1", **kw: Any) -> ConnectRequest:
     return ConnectRequest(
         workspace_id=workspace,
         platform=platform,
