@@ -252,4 +252,4 @@ def test_in_the_openapi_document(client: httpx.Client) -> None:
     assert set(paths["/v1/accounts"]) == {"post"}
     assert set(paths["/v1/accounts/{account_id}"]) == {"get", "delete"}
     responses = set(paths["/v1/accounts"]["post"]["responses"])
-    assert responses == {"200", "201", "401", "403", "422", "431", "500", "503"}
+    assert responses == {"200", "201", "401", "403", "413", "422", "429", "431", "500", "503"}

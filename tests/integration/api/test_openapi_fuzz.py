@@ -107,7 +107,7 @@ def test_openapi_document(document: dict[str, Any]) -> None:
         "limit",
         "cursor",
     ]
-    assert set(listing["responses"]) == {"200", "401", "422", "429", "431", "500", "503"}
+    assert set(listing["responses"]) == {"200", "401", "413", "422", "429", "431", "500", "503"}
     for status in ("401", "422", "429", "431", "500", "503"):
         assert listing["responses"][status]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/ErrorResponse"
