@@ -54,13 +54,15 @@ faults: setup services
 # `make test`/`make run`) first, then requirements.lock (the runtime and the build backend, for
 # ops/Dockerfile) with the same pins. `make lock` keeps existing pins where they still fit;
 # `make lock UPGRADE=1` moves every pin to the newest allowed version. Commit both files.
-LOCK_FLAGS = --quiet --generate-hashes --allow-unsafe --all-build-deps --strip-extras \
+TOOL_LOCK_FLAGS = --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade)
+LOCK_FLAGS = $(TOOL_LOCK_FLAGS) --all-build-deps
 lock: setup
 	$(BIN)/pip-compile $(LOCK_FLAGS) --extra dev --extra bench --output-file requirements-dev.lock pyproject.toml
 	cp requirements-dev.lock requirements.lock
 	$(BIN)/pip-compile $(LOCK_FLAGS) --output-file requirements.lock pyproject.toml
-	$(BIN)/pip-compile $(LOCK_FLAGS) --output-file tests/e2e/clients/py/generator.lock tests/e2e/clients/py/generator.in
+	$(BIN)/pip-compile $(TOOL_LOCK_FLAGS) --output-file tests/e2e/clients/py/generator.lock \
+		tests/e2e/clients/py/generator.in
 
 # What the newest versions that pyproject.toml allows would break: a throw-away venv resolved
 # afresh (not from the lock), then the static checks and the unit tests. A CI job of its own, not

@@ -195,6 +195,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        # Anyone can send bad input: a warning with the request id (bound by api.guard), naming
+        # the route's template and the parameter, never the value (it could be a pasted secret).
+        errors = exc.errors()
+        log.warning(
+            "api.invalid_input",
+            route=getattr(request.scope.get("route"), "path", ""),
+            param=_parameter_name(tuple(errors[0].get("loc", ()))) if errors else "request",
+            error=str(errors[0].get("type", "invalid")) if errors else "invalid",
+        )
         return _validation_response(exc)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:

@@ -150,8 +150,13 @@ def create_endpoint(
     chosen = parse_events(events)
     if isinstance(url, str):
         url = check_new_target(url, allow_loopback_http=allow_loopback_http, resolve=resolve)
-    # The workspace row lock serialises creations, so two at once can't both pass the cap.
-    workspace = session.get(Workspace, workspace_id, with_for_update=True)
+    # A transaction-scoped advisory lock per workspace serialises creations, so two at once can't
+    # both pass the cap; unlike a row lock it needs no UPDATE privilege on `workspaces`, which the
+    # management API's role does not have (models/roles.py).
+    session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended("webhook_endpoints:" + workspace_id, 0)))
+    )
+    workspace = session.get(Workspace, workspace_id)
     if workspace is None:
         raise WebhookError(f"unknown workspace {workspace_id!r}")
     if max_per_workspace is not None:

@@ -37,6 +37,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Run the suite on a private redis-server, so concurrent runs (and the machine's own Redis
     users) can't flush or consume each other's queues. DRAVO_TEST_REDIS_URL opts out."""
     global _private_redis
+    # `dravo-sync up` (and the CLI after it) keep a run file in the state directory: the suite's
+    # own, so a test never overwrites or reads the developer's (ops.cli.command.state_dir).
+    os.environ["DRAVO_STATE_DIR"] = tempfile.mkdtemp(prefix="dravo-test-state-")
     if "DRAVO_TEST_REDIS_URL" in os.environ or shutil.which("redis-server") is None:
         return
     _private_redis = RedisServer(

@@ -88,9 +88,11 @@ def read_run_env(environ: dict[str, str] | os._Environ[str] = os.environ) -> Non
     """Fill the settings `make run` used into `environ`, below what is already set there.
 
     Skipped when the environment chooses another kind of run (DRAVO_ENV other than development):
-    tests and production never read a local trial's file.
+    tests and production never read a local trial's file. Skipped too when it names its own
+    database (DATABASE_URL): the file's role URLs and keys belong to the trial's database, and
+    mixing them would point one process at two databases.
     """
-    if environ.get("DRAVO_ENV", "development") != "development":
+    if environ.get("DRAVO_ENV", "development") != "development" or "DATABASE_URL" in environ:
         return
     try:
         text = run_env_file().read_text()

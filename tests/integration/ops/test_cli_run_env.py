@@ -33,13 +33,22 @@ def test_the_file_is_private_and_holds_only_settings(state: Path) -> None:
     assert written == state / "dravo-sync" / "run.env"
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
     assert "HOME" not in written.read_text()
-    environ: dict[str, str] = {"DATABASE_URL": "postgresql://mine@h/d"}
+    environ: dict[str, str] = {"DRAVO_METRICS_TOKEN": "mine"}
     read_run_env(environ)
     assert environ == {
-        "DATABASE_URL": "postgresql://mine@h/d",  # the real environment wins
+        "DATABASE_URL": "postgresql://u@h/d",
         "DRAVO_ENV": "development",
-        "DRAVO_METRICS_TOKEN": "it's $secret",
+        "DRAVO_METRICS_TOKEN": "mine",  # the real environment wins
     }
+
+
+def test_an_environment_that_names_its_database_never_reads_it(state: Path) -> None:
+    """The trial's role URLs would otherwise point this process at the trial's database too."""
+    write_run_env({"DATABASE_URL": "postgresql://trial@h/trial",
+                   "DRAVO_WORKER_DATABASE_URL": "postgresql://worker@h/trial"})  # fmt: skip
+    environ = {"DATABASE_URL": "postgresql://mine@h/mine"}
+    read_run_env(environ)
+    assert environ == {"DATABASE_URL": "postgresql://mine@h/mine"}
 
 
 def test_another_kind_of_run_never_reads_it(state: Path) -> None:

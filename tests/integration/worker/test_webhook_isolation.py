@@ -146,7 +146,8 @@ def test_the_breaker_opens_after_failed_attempts_and_one_probe_closes_it(
         settings=wdeps.settings.model_copy(
             update={
                 "webhook_breaker_failures": 3,
-                "webhook_breaker_open_seconds": 1.0,
+                # Long enough that a loaded machine still checks "closed" inside it.
+                "webhook_breaker_open_seconds": 3.0,
             }
         ),
     )
@@ -162,7 +163,7 @@ def test_the_breaker_opens_after_failed_attempts_and_one_probe_closes_it(
         assert view.attempts_failed_in_row == 3
         assert due == []  # skipped by the sweep while open
         assert server(deps).serve(endpoint_id, budget_seconds=1).attempts == 0  # nor claimed
-        time.sleep(1.1)
+        time.sleep(3.1)
         with session_factory() as session:
             probe = outbox.claim(session, endpoint_id, datetime.now(UTC), 2, deps_lease(deps))
             session.rollback()
