@@ -229,3 +229,37 @@ def test_each_row_names_files_in_order_and_the_test_that_changes(change: str) ->
     assert named_paths(files), f"{change}: no file to edit"
     named_tests = {path for path in named_paths(tests) if path.startswith("tests/")}
     assert named_tests, f"{change}: no test under tests/"
+
+
+def imported_modules(source: Path) -> set[str]:
+    """Every module a file imports, at any depth of its code (`from a.b import c` gives `a.b`)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+    return found
+
+
+def test_ops_testing_stands_beside_the_service_as_the_picture_says() -> None:
+    # No import-linter contract holds this (the picture's last line does), so it is checked here.
+    service = [
+        path
+        for package in ("adapters", "api", "models", "ops", "simulator", "worker")
+        for path in (ROOT / package).rglob("*.py")
+        if (ROOT / "ops" / "testing") not in path.parents
+    ]
+    users = [
+        str(p.relative_to(ROOT))
+        for p in service
+        if any(m.startswith("ops.testing") for m in imported_modules(p))
+    ]
+    assert users == [], "the service imports ops.testing"
+    ours = {
+        module
+        for path in (ROOT / "ops" / "testing").rglob("*.py")
+        for module in imported_modules(path)
+        if module.split(".")[0] in PACKAGES and not module.startswith("ops.testing")
+    }
+    assert ours == set(), "ops.testing imports the service"
