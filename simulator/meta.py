@@ -30,8 +30,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adapters.facebook import API_VERSION as FACEBOOK_API_VERSION
-from adapters.instagram import API_VERSION as INSTAGRAM_API_VERSION
 from simulator.common import bearer_token, maybe_malformed, pause, reply, store_of
 from simulator.graph import graph_error, usage_headers
 from simulator.meta_insights import instagram_insights, page_insights
@@ -39,7 +37,6 @@ from simulator.platform import SimPlatform
 from simulator.state import SimAccount, Store
 from simulator.versions import GRAPH_VERSIONS, graph_version_served
 
-PINNED_VERSIONS = {"instagram": INSTAGRAM_API_VERSION, "facebook": FACEBOOK_API_VERSION}
 _VERSION = re.compile(r"^v\d{1,2}\.\d$")
 
 RATE_LIMIT_CODE = {"instagram": 80002, "facebook": 80001}
