@@ -50,8 +50,8 @@ from adapters.linkedin_statistics import (
 from adapters.values import (
     quote_platform_message,
 )
-from adapters.versions import PinnedVersion
 from ops.foundation import platforms as platform_registry
+from ops.foundation.platforms import PinnedVersion
 
 __all__ = [
     "FOLLOWERS_PREFIX",

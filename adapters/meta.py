@@ -34,8 +34,8 @@ from adapters.errors import (
 from adapters.http import Caller, Reply, path_segment
 from adapters.limits import clamp, meta_buc_wait, meta_usage, retry_after
 from adapters.values import quote_platform_message
-from adapters.versions import PinnedVersion
 from ops.foundation import platforms as platform_registry
+from ops.foundation.platforms import PinnedVersion
 
 log = structlog.get_logger()
 

@@ -46,8 +46,8 @@ from adapters.values import (
     quote_platform_message,
     require,
 )
-from adapters.versions import PinnedVersion
 from ops.foundation import platforms as platform_registry
+from ops.foundation.platforms import PinnedVersion
 
 # The pinned version and its sunset live in the registry (their sources are cited there).
 PINNED: PinnedVersion = platform_registry.X_API

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from adapters.base import PLATFORMS, Platform
-from adapters.versions import SUNSET_WARNING_DAYS, PinnedVersion
 from ops.foundation import platforms as platform_registry
+from ops.foundation.platforms import SUNSET_WARNING_DAYS, PinnedVersion
 
 LABELS: dict[str, str] = platform_registry.labels()
 PINNED: dict[str, PinnedVersion] = {s.name: s.pinned for s in platform_registry.PLATFORMS}

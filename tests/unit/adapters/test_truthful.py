@@ -16,7 +16,7 @@ from adapters.errors import (
     PlatformError,
     ReconnectRequired,
 )
-from adapters.versions import PinnedVersion
+from ops.foundation.platforms import PinnedVersion
 from ops.versions import version_lifetimes
 from simulator.versions import graph_version_served, linkedin_version_served
 from tests.unit.adapters import recorded_bodies as rec
