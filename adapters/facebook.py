@@ -120,7 +120,7 @@ class FacebookAdapter(AdapterBase):
         self._config = config
 
     def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
-        return False  # no refresh grant for user or Page tokens (docs/platforms.md, notes §4.4)
+        return False  # no refresh grant for user or Page tokens (docs/platforms.md, "Facebook Pages": Tokens)
 
     def _read(
         self,

@@ -34,7 +34,8 @@ METRIC_KEYS: tuple[str, ...] = platform_registry.spec("instagram").metric_keys
 PERIOD_METRICS: tuple[str, ...] = METRIC_KEYS[1:]
 # Counts of unique accounts (reference: "The number of unique accounts ..."), never summed per day.
 UNIQUE_METRICS = frozenset({"reach", "accounts_engaged"})
-# The insights permission of each login flavour (docs/platforms.md, notes §1.1, checked 2026-12-01).
+# The insights permission of each login flavour (docs/platforms.md, "Instagram (Graph API, two login
+# flavours)": the 10 or 200-299 on /insights row, checked 2026-12-01).
 INSIGHTS_PERMISSIONS = {
     "facebook": "instagram_manage_insights",
     "instagram": "instagram_business_manage_insights",

@@ -104,7 +104,8 @@ STATISTICS_WARNING = (
 _APP_MARKERS = ("application", "partner", "product", "not provisioned")
 
 
-# The statuses whose meaning needs no body (docs/platforms.md, LinkedIn: the 426 row; notes §6.1).
+# The statuses whose meaning needs no body (docs/platforms.md, "LinkedIn (Community Management API,
+# `/rest`)": the 426 row).
 STATUS_ERRORS: StatusTable = {
     426: lambda: OperatorActionNeeded(
         "LinkedIn",

@@ -2,7 +2,9 @@
 headers, and reading insights when one bad metric fails the whole request.
 
 Meta answers almost every error with HTTP 400, so the class comes from the body's `code`,
-`error_subcode` and message, never from the status alone (docs/platforms.md, notes §0 and §4).
+`error_subcode` and message, never from the status alone (docs/platforms.md, the "Errors and the
+row" tables of Instagram and Facebook Pages;
+https://developers.facebook.com/docs/graph-api/guides/error-handling).
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ def envelope(reply: Reply) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
 
 
 SCOPE_MISSING = "TikTok access lacks the user.info.stats scope; reconnect and grant user.info.stats"
-# The error codes whose meaning needs nothing else (docs/platforms.md, TikTok; notes §7.2).
+# The error codes whose meaning needs nothing else (docs/platforms.md, "TikTok (Display API v2)":
+# Errors and the row).
 CODE_ERRORS: CodeTable = {
     "access_token_invalid": lambda: TokenExpired("TikTok access token is invalid or expired"),
     # Every metric is a user.info.stats field: without the scope nothing can be read.

@@ -94,7 +94,7 @@ def _problem_type(body: Mapping[str, Any]) -> str:
     return kind if isinstance(kind, str) else ""
 
 
-# The statuses whose meaning needs no body (docs/platforms.md, X; notes §5.3).
+# The statuses whose meaning needs no body (docs/platforms.md, "X (API v2)": Errors and the row).
 STATUS_ERRORS: StatusTable = {
     401: lambda: TokenExpired("X rejected the access token"),
     402: lambda: OperatorActionNeeded("X", "credits", "X API credits are spent"),

@@ -1,4 +1,5 @@
-"""The API version each platform is read with, and how long it has left (issue 10).
+"""The API version each platform is read with, and how long it has left (docs/platforms.md,
+the "Versions" rule).
 
 Derived from the platform registry (`ops.foundation.platforms`), the one place per platform where
 a version and its sunset are written down.

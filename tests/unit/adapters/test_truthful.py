@@ -1,5 +1,6 @@
-"""Issue 10 on recorded bodies: values read as the platforms send them, one bad metric never
-fails a sync, insights permissions are partial, and operator problems are never a reconnect."""
+"""Truthful reads (docs/platforms.md) on recorded bodies: values read as the platforms send them,
+one bad metric never fails a sync, insights permissions are partial, and operator problems are
+never a reconnect."""
 
 from __future__ import annotations
 
