@@ -26,6 +26,7 @@ run: setup services
 test: setup services alerts
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/vulture
 	$(BIN)/mypy
 	$(BIN)/pytest
 
@@ -33,6 +34,7 @@ lint: setup alerts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 # The Prometheus alert rules and their unit tests (docs/monitoring.md); promtool is installed
 # from the distribution's package when missing.

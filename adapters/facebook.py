@@ -35,8 +35,8 @@ from adapters.base import AccountRef, Credentials, FetchResult, Platform, Platfo
 from adapters.errors import PlatformBroken, PlatformError
 from adapters.flow import AdapterBase
 from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy, path_segment
-from adapters.metric_keys import CONTRACT_METRIC_KEYS
 from adapters.values import Normalised, as_count, as_dict, as_list, as_str, optional_str, require
+from ops.foundation import platforms as platform_registry
 
 API_VERSION = meta.GRAPH_API_VERSION
 NODE_COUNTERS: tuple[str, ...] = ("followers_count", "talking_about_count", "were_here_count", "checkins")
@@ -51,7 +51,7 @@ INSIGHT_METRICS: tuple[str, ...] = (
 RETIRED_METRICS: tuple[str, ...] = ("page_consumptions",)
 # Metrics whose daily value is an object of counts by type that add up to the day's total.
 BY_TYPE_METRICS = frozenset({"page_actions_post_reactions_total"})
-METRIC_KEYS: tuple[str, ...] = CONTRACT_METRIC_KEYS["facebook"]
+METRIC_KEYS: tuple[str, ...] = platform_registry.spec("facebook").metric_keys
 
 
 def normalise(node: object, insights: Sequence[object], requested: Sequence[str]) -> Normalised:
@@ -120,7 +120,7 @@ class FacebookAdapter(AdapterBase):
         self._config = config
 
     def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
-        return False  # no refresh grant for user or Page tokens (docs/platforms.md, notes §4.4)
+        return False  # no refresh grant for user or Page tokens (docs/platforms.md, "Facebook Pages": Tokens)
 
     def _read(
         self,

@@ -24,17 +24,18 @@ from adapters.base import AccountRef, Credentials, FetchResult, Platform, Platfo
 from adapters.errors import IntegrationBug, PlatformBroken, PlatformError, ReconnectRequired
 from adapters.flow import AdapterBase, credentials_after_refresh
 from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy, path_segment
-from adapters.metric_keys import CONTRACT_METRIC_KEYS
 from adapters.values import Normalised, as_count, as_dict, as_list, as_str, optional_str, require
+from ops.foundation import platforms as platform_registry
 
 API_VERSION = meta.GRAPH_API_VERSION
 NODE_FIELDS = "id,username,followers_count"
-METRIC_KEYS: tuple[str, ...] = CONTRACT_METRIC_KEYS["instagram"]
+METRIC_KEYS: tuple[str, ...] = platform_registry.spec("instagram").metric_keys
 # follower_count comes from the account node; every other key is a period metric of /insights.
 PERIOD_METRICS: tuple[str, ...] = METRIC_KEYS[1:]
 # Counts of unique accounts (reference: "The number of unique accounts ..."), never summed per day.
 UNIQUE_METRICS = frozenset({"reach", "accounts_engaged"})
-# The insights permission of each login flavour (docs/platforms.md, notes §1.1, checked 2026-12-01).
+# The insights permission of each login flavour (docs/platforms.md, "Instagram (Graph API, two login
+# flavours)": the 10 or 200-299 on /insights row, checked 2026-12-01).
 INSIGHTS_PERMISSIONS = {
     "facebook": "instagram_manage_insights",
     "instagram": "instagram_business_manage_insights",

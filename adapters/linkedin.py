@@ -50,8 +50,8 @@ from adapters.linkedin_statistics import (
 from adapters.values import (
     quote_platform_message,
 )
-from adapters.versions import PinnedVersion
 from ops.foundation import platforms as platform_registry
+from ops.foundation.platforms import PinnedVersion
 
 __all__ = [
     "FOLLOWERS_PREFIX",
@@ -104,7 +104,8 @@ STATISTICS_WARNING = (
 _APP_MARKERS = ("application", "partner", "product", "not provisioned")
 
 
-# The statuses whose meaning needs no body (docs/platforms.md, LinkedIn: the 426 row; notes §6.1).
+# The statuses whose meaning needs no body (docs/platforms.md, "LinkedIn (Community Management API,
+# `/rest`)": the 426 row).
 STATUS_ERRORS: StatusTable = {
     426: lambda: OperatorActionNeeded(
         "LinkedIn",

@@ -2,7 +2,9 @@
 headers, and reading insights when one bad metric fails the whole request.
 
 Meta answers almost every error with HTTP 400, so the class comes from the body's `code`,
-`error_subcode` and message, never from the status alone (docs/platforms.md, notes §0 and §4).
+`error_subcode` and message, never from the status alone (docs/platforms.md, the "Errors and the
+row" tables of Instagram and Facebook Pages;
+https://developers.facebook.com/docs/graph-api/guides/error-handling).
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from adapters.errors import (
 from adapters.http import Caller, Reply, path_segment
 from adapters.limits import clamp, meta_buc_wait, meta_usage, retry_after
 from adapters.values import quote_platform_message
-from adapters.versions import PinnedVersion
 from ops.foundation import platforms as platform_registry
+from ops.foundation.platforms import PinnedVersion
 
 log = structlog.get_logger()
 

@@ -3,7 +3,8 @@ refuses, reading each value on its own, and turning what was learnt into a resul
 
 One bad metric fails a whole Graph insights request, so the group is split until the offender
 is found; one value in a form we cannot read is left out and named, never failing the sync; a
-permission refusal of the insights edge leaves the basic read standing (issue 10).
+permission refusal of the insights edge leaves the basic read standing (docs/platforms.md, the rules
+that hold for every platform).
 """
 
 from __future__ import annotations

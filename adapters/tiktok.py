@@ -40,7 +40,6 @@ from adapters.errors import (
 from adapters.flow import AdapterBase, credentials_from_token_reply
 from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy, path_segment
 from adapters.limits import clamp, retry_after
-from adapters.metric_keys import CONTRACT_METRIC_KEYS
 from adapters.values import (
     Normalised,
     as_dict,
@@ -49,13 +48,13 @@ from adapters.values import (
     quote_platform_message,
     require,
 )
-from adapters.versions import PinnedVersion
 from ops.foundation import platforms as platform_registry
+from ops.foundation.platforms import PinnedVersion
 
 # The pinned version and its sunset live in the registry (their sources are cited there).
 PINNED: PinnedVersion = platform_registry.TIKTOK_API
 API_VERSION = PINNED.version
-STAT_FIELDS: tuple[str, ...] = CONTRACT_METRIC_KEYS["tiktok"]
+STAT_FIELDS: tuple[str, ...] = platform_registry.spec("tiktok").metric_keys
 BASIC_FIELDS: tuple[str, ...] = ("open_id", "display_name")
 PROFILE_SCOPE = "user.info.profile"
 # 600 requests per sliding minute and no reset header: a minute is the honest wait.
@@ -74,7 +73,8 @@ def envelope(reply: Reply) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
 
 
 SCOPE_MISSING = "TikTok access lacks the user.info.stats scope; reconnect and grant user.info.stats"
-# The error codes whose meaning needs nothing else (docs/platforms.md, TikTok; notes §7.2).
+# The error codes whose meaning needs nothing else (docs/platforms.md, "TikTok (Display API v2)":
+# Errors and the row).
 CODE_ERRORS: CodeTable = {
     "access_token_invalid": lambda: TokenExpired("TikTok access token is invalid or expired"),
     # Every metric is a user.info.stats field: without the scope nothing can be read.

@@ -46,8 +46,8 @@ from adapters.values import (
     quote_platform_message,
     require,
 )
-from adapters.versions import PinnedVersion
 from ops.foundation import platforms as platform_registry
+from ops.foundation.platforms import PinnedVersion
 
 # The pinned version and its sunset live in the registry (their sources are cited there).
 PINNED: PinnedVersion = platform_registry.X_API
@@ -94,7 +94,7 @@ def _problem_type(body: Mapping[str, Any]) -> str:
     return kind if isinstance(kind, str) else ""
 
 
-# The statuses whose meaning needs no body (docs/platforms.md, X; notes §5.3).
+# The statuses whose meaning needs no body (docs/platforms.md, "X (API v2)": Errors and the row).
 STATUS_ERRORS: StatusTable = {
     401: lambda: TokenExpired("X rejected the access token"),
     402: lambda: OperatorActionNeeded("X", "credits", "X API credits are spent"),

@@ -271,13 +271,6 @@ def rotate_credentials(session: Session, cipher: TokenCipher, batch_size: int = 
         session.flush()
 
 
-def find_workspace(session: Session, name: str) -> str | None:
-    """The oldest workspace with this name, if any (names are labels, not keys)."""
-    return session.scalar(
-        select(Workspace.id).where(Workspace.name == name).order_by(Workspace.created_at).limit(1)
-    )
-
-
 def revoke_workspace_keys(session: Session, workspace_id: str, at: datetime | None = None) -> int:
     result = session.execute(
         update(ApiKey)

@@ -31,11 +31,6 @@ KEY_LOOKUP_SQL = "SELECT id, workspace_id, key_hash, revoked_at, scope FROM api_
 WORKSPACE_LOOKUP_SQL = "SELECT id FROM workspaces WHERE id = :workspace_id"
 
 
-def resolve_api_key(session: Reader, token: str) -> Principal | None:
-    check = BearerCheck(token) if looks_like_key(token) else None
-    return None if check is None else check.resolve(session)
-
-
 def decode_jwt(token: str, secret: str | JwtPolicy) -> dict[str, Any] | None:
     """The claims of a valid dashboard JWT, or None (see `models.jwts` for every check)."""
     return decode(token, JwtPolicy.of(secret))
@@ -48,13 +43,6 @@ def _jwt_principal(claims: dict[str, Any]) -> Principal:
         kind="jwt",
         subject=subject if isinstance(subject, str) else None,
     )
-
-
-def resolve_jwt(session: Reader, token: str, secret: str | JwtPolicy | None) -> Principal | None:
-    if not secret:  # dashboard JWTs are refused until DRAVO_JWT_SECRET is set
-        return None
-    claims = decode_jwt(token, secret)
-    return None if claims is None else BearerCheck(token, claims).resolve(session)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from adapters.metric_keys import CONTRACT_METRIC_KEYS
+from ops.foundation import platforms as platform_registry
 from ops.foundation.platforms import Platform as Platform
 
 SyncStatus = Literal["pending", "synced", "partial", "failed", "requires_reconnect"]
@@ -46,7 +46,7 @@ def parse_time(value: str | None) -> datetime | None:
 # JSONB keeps no key order, so rows list metrics in the order the published docs use (docs/contract.md
 # §3), then any other key by code point: the same row always prints the same way. The query module
 # renders this table into its SQL.
-METRIC_ORDER: dict[str, tuple[str, ...]] = CONTRACT_METRIC_KEYS
+METRIC_ORDER: dict[str, tuple[str, ...]] = platform_registry.metric_keys()
 
 
 @dataclass(frozen=True)

@@ -359,16 +359,6 @@ def write_outcome(
     return bool(session.execute(statement, params).scalar_one())
 
 
-def release_lease(session: Session, account_id: str, lease_token: uuid.UUID) -> bool:
-    """Give a lease back without writing an outcome (the sync never reached the platform)."""
-    result = session.execute(
-        update(AccountSync)
-        .where(AccountSync.account_id == account_id, AccountSync.lease_token == lease_token)
-        .values(lease_token=None, lease_until=None)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
 def database_now(session: Session) -> datetime:
     value: datetime = session.execute(select(func.now())).scalar_one()
     return value

@@ -1,4 +1,5 @@
-"""The API version each platform is read with, and how long it has left (issue 10).
+"""The API version each platform is read with, and how long it has left (docs/platforms.md,
+the "Versions" rule).
 
 Derived from the platform registry (`ops.foundation.platforms`), the one place per platform where
 a version and its sunset are written down.
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from adapters.base import PLATFORMS, Platform
-from adapters.versions import SUNSET_WARNING_DAYS, PinnedVersion
 from ops.foundation import platforms as platform_registry
+from ops.foundation.platforms import SUNSET_WARNING_DAYS, PinnedVersion
 
 LABELS: dict[str, str] = platform_registry.labels()
 PINNED: dict[str, PinnedVersion] = {s.name: s.pinned for s in platform_registry.PLATFORMS}

@@ -1,8 +1,10 @@
 """Graph API plumbing the simulated Instagram and Facebook share: error bodies and usage headers.
 
-Error object: Meta's error-handling guide and airbyte `test_errors.py` [REC] (docs/platforms.md, notes §4.1);
-usage headers: the rate-limiting guide and python-facebook `ratelimit.py` (docs/platforms.md, notes §4.2),
-checked 2026-12-01.
+Error object: Meta's error-handling guide
+(https://developers.facebook.com/docs/graph-api/guides/error-handling) and airbyte `test_errors.py`
+[REC]; usage headers: the rate-limiting guide
+(https://developers.facebook.com/docs/graph-api/overview/rate-limiting) and python-facebook
+`ratelimit.py`; checked 2026-12-01 (docs/platforms.md, "Simulator reply shapes and their sources").
 """
 
 from __future__ import annotations

@@ -5,15 +5,16 @@ published sunsets in `simulator.versions`, else 426 NONEXISTENT_VERSION) and
 `X-Restli-Protocol-Version: 2.0.0`; `timeIntervals` must use Rest.li 2.0 syntax. Refresh tokens
 are not rotated.
 
-Sources of the reply shapes (checked 2026-12-01; sections are the notes docs/platforms.md cites):
+Sources of the reply shapes (checked 2026-12-01; docs/platforms.md, "Simulator reply shapes and
+their sources"):
 - `networkSizes`, follower statistics (`followerGains` singular `...Gain`), page statistics
   (`totalPageStatistics.views.*.pageViews`, `uniquePageViews`, clicks): learn.microsoft.com
   follower-statistics and page-statistics pages [DOC], airbyte source-linkedin-pages
-  `expected_records.jsonl` [REC] and `page_statistics.json` schema (6.2).
-- `memberFollowersCount`: members/follower-statistics page [DOC] (6.3).
+  `expected_records.jsonl` [REC] and `page_statistics.json` schema.
+- `memberFollowersCount`: members/follower-statistics page [DOC].
 - Error bodies 401 65600/65601/65602, 403 `ACCESS_DENIED`, 429 101, 426 `NONEXISTENT_VERSION`:
-  LinkedIn "Error Handling" guide [DOC] and the 3P reports quoted in 6.5 and 6.1.
-- Token endpoint replies and `invalid_request`: programmatic-refresh-tokens page [DOC] (6.6).
+  LinkedIn "Error Handling" guide [DOC] and the 3P reports docs/platforms.md quotes (403, 426).
+- Token endpoint replies and `invalid_request`: programmatic-refresh-tokens page [DOC].
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def version_error(request: Request) -> Response | None:
             code="VERSION_MISSING",
         )
     if not linkedin_version_served(version):
-        # By the calendar, as LinkedIn does (docs/platforms.md, notes §6.1): sunset or not yet released.
+        # By the calendar, as LinkedIn does (docs/platforms.md, "LinkedIn": Version): sunset or not yet
+        # released.
         return error(426, f"Requested version {version} is not active", code="NONEXISTENT_VERSION")
     if request.headers.get("x-restli-protocol-version") != RESTLI_PROTOCOL_VERSION:
         return error(400, "Invalid query parameters passed to request", code="ILLEGAL_ARGUMENT")
@@ -78,7 +80,8 @@ def _scenario_error(account: SimAccount, endpoint: str, scope: str) -> Response 
         return error(401, "Invalid access token", 65600)
     if account.scenario == "no_statistics_permission" and endpoint != "networkSizes":
         # The member may read the follower count but not the statistics (e.g. not an
-        # ADMINISTRATOR): the documented 403 shape (docs/platforms.md, notes §6.5), on those endpoints only.
+        # ADMINISTRATOR): the 403 shape docs/platforms.md quotes (LinkedIn, the 403 on
+        # statistics row), on those endpoints only.
         return error(
             403, f"Not enough permissions to access: {endpoint}.GET.{API_VERSION}", 100, "ACCESS_DENIED"
         )

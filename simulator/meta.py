@@ -2,21 +2,23 @@
 
 Errors are Meta's real bodies, mostly with HTTP 400, so adapters must read the body.
 
-Sources of the reply shapes (checked 2026-12-01; sections are the notes docs/platforms.md cites):
+Sources of the reply shapes (checked 2026-12-01; docs/platforms.md, "Simulator reply shapes and
+their sources"):
 - Instagram node and `total_value` insights: REC v23.0 2026-07-07 report and python-facebook
-  `user_fields.json`, `user_insights_new.json` (1.2, 1.5); metric list and `metric[i] must be one
-  of` error: the same live v23.0 error (1.3, 1.4); `metric_type=total_value` rule: 3P (1.3).
-- Facebook Page node: airbyte `initial_record.json` [REC] (2.1); daily insights envelope: the
-  Page Insights reference and its 2023-04-12 blog [DOC] (2.2); reactions per day by type (in `simulator.meta_insights`): Page
-  Insights "Daily total post reactions of a page by type" [DOC]; "must be a valid insights
-  metric" and 3001/1504028: REC v23.0 and DOC (2.2, 2.3).
+  `user_fields.json`, `user_insights_new.json`; metric list and `metric[i] must be one of` error:
+  the same live v23.0 error; `metric_type=total_value` rule: 3P.
+- Facebook Page node: airbyte `initial_record.json` [REC]; daily insights envelope: the Page
+  Insights reference (https://developers.facebook.com/docs/graph-api/reference/insights) and its
+  2023-04-12 blog [DOC]; reactions per day by type (in `simulator.meta_insights`): Page Insights
+  "Daily total post reactions of a page by type" [DOC]; "must be a valid insights metric" and
+  3001/1504028: REC v23.0 and DOC.
 - Error objects 190/458/460/463, 190 "permission(s) must be granted", 100/33, 2 `is_transient`,
   1/99 HTTP 500, 80001/80002 with `x-business-use-case-usage` and `x-app-usage`: airbyte
-  `test_errors.py` TestRealErrors [REC] and the error-handling and rate-limiting guides [DOC] (4.1, 4.2).
-- `refresh_access_token` reply: refresh_access_token reference [DOC] (4.4).
-- Issue 10's shapes (`(#200) Requires read_insights permission`, `(#10) Application does not have
-  permission for this action` on a node, `(#2635)` ended version): see the comments where they are
-  sent; docs/platforms.md lists their open questions.
+  `test_errors.py` TestRealErrors [REC] and the error-handling and rate-limiting guides [DOC].
+- `refresh_access_token` reply: refresh_access_token reference [DOC].
+- Shapes no source gives byte for byte (`(#200) Requires read_insights permission`, `(#10)
+  Application does not have permission for this action` on a node, `(#2635)` ended version): see
+  the comments where they are sent; docs/platforms.md lists them as open questions.
 """
 
 from __future__ import annotations
@@ -30,8 +32,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adapters.facebook import API_VERSION as FACEBOOK_API_VERSION
-from adapters.instagram import API_VERSION as INSTAGRAM_API_VERSION
 from simulator.common import bearer_token, maybe_malformed, pause, reply, store_of
 from simulator.graph import graph_error, usage_headers
 from simulator.meta_insights import instagram_insights, page_insights
@@ -39,7 +39,6 @@ from simulator.platform import SimPlatform
 from simulator.state import SimAccount, Store
 from simulator.versions import GRAPH_VERSIONS, graph_version_served
 
-PINNED_VERSIONS = {"instagram": INSTAGRAM_API_VERSION, "facebook": FACEBOOK_API_VERSION}
 _VERSION = re.compile(r"^v\d{1,2}\.\d$")
 
 RATE_LIMIT_CODE = {"instagram": 80002, "facebook": 80001}
@@ -105,11 +104,12 @@ def _scenario_error(account: SimAccount, endpoint: str) -> Response | None:
             return graph_error("(#10) Application does not have permission for this action", 10)
     if scenario == "app_not_approved" and endpoint != "insights":
         # The app lacks Advanced Access for the basic read (Meta error table: code 10
-        # "Permission denied"; the wording is the seed issue's, checked 2026-12-01).
+        # "Permission denied"; the wording is a reported try against the live API, checked 2026-12-01).
         return graph_error("(#10) Application does not have permission for this action", 10)
     if scenario == "no_insights_permission" and endpoint == "insights":
-        # The Page token lacks read_insights: Page Insights needs it (docs/platforms.md, notes §2.2); the
-        # (#200) wording is the issue's outside try, shaped as Meta's 200-299 permission errors.
+        # The Page token lacks read_insights: Page Insights needs it (docs/platforms.md, "Facebook Pages");
+        # the (#200) wording is a reported try against the live API, shaped as Meta's 200-299
+        # permission errors.
         return graph_error("(#200) Requires read_insights permission", 200, status=403)
     if scenario == "wrong_token_type" and endpoint == "insights":
         return graph_error("(#190) This method must be called with a Page Access Token", 190)

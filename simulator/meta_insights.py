@@ -12,7 +12,8 @@ from simulator.common import maybe_malformed
 from simulator.graph import graph_error, usage_headers
 from simulator.state import SimAccount
 
-# From a live v23.0 error message (docs/platforms.md, notes §1.4).
+# From a live v23.0 error message (docs/platforms.md, "Instagram": the 100 `metric[i] must be one
+# of` row).
 INSTAGRAM_METRICS = [
     "reach",
     "follower_count",

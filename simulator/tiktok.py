@@ -3,14 +3,15 @@
 Every API reply is the `{"data", "error"}` envelope, with `error.code` "ok" on success. Fields
 are checked against the token's scopes. Refresh tokens rotate: the previous one stops working.
 
-Sources of the reply shapes (checked 2026-12-01; sections are the notes docs/platforms.md cites):
+Sources of the reply shapes (checked 2026-12-01; docs/platforms.md, "Simulator reply shapes and
+their sources"):
 - `user/info` success envelope and fields by scope: developers.tiktok.com/doc/tiktok-api-v2-get-user-info
-  [DOC] and its mirror with the stats fields [3P] (7.1).
+  [DOC] and its mirror with the stats fields [3P].
 - Error codes and HTTP statuses (`access_token_invalid` 401, `scope_not_authorized` 401,
   `scope_permission_missed` 400, `rate_limit_exceeded` 429, `invalid_params` 400,
-  `internal_error` 500): developers.tiktok.com/doc/tiktok-api-v2-error-handling [DOC] (7.2).
+  `internal_error` 500): developers.tiktok.com/doc/tiktok-api-v2-error-handling [DOC].
 - Token replies (`expires_in`, `refresh_expires_in`, rotation) and OAuth errors (`invalid_grant`):
-  oauth-refresh-a-user-access-token (updated 2026-11-02) and oauth-error-handling [DOC] (7.3).
+  oauth-refresh-a-user-access-token (updated 2026-11-02) and oauth-error-handling [DOC].
 """
 
 from __future__ import annotations

@@ -2,16 +2,17 @@
 
 Errors are Problem JSON (`application/problem+json`); every API reply carries
 `x-rate-limit-limit/remaining/reset`. Refresh tokens are single-use and rotate; presenting a
-spent one revokes the whole token family (observed behaviour, docs/platforms.md, notes §5.4).
+spent one revokes the whole token family (observed behaviour, docs/platforms.md, "X (API v2)": Tokens).
 
-Sources of the reply shapes (checked 2026-12-01; sections are the notes docs/platforms.md cites):
+Sources of the reply shapes (checked 2026-12-01; docs/platforms.md, "Simulator reply shapes and
+their sources"):
 - `/2/users/me` body and `user.fields` enum: xdevplatform/docs `openapi.json` (HEAD 2026-08-22),
-  tweepy cassettes `test_client_get_me.yaml` [REC] (5.1); `post_count`: OpenAPI v2.167 (5.1).
-- `x-rate-limit-*` headers: `x-api/fundamentals/rate-limits.mdx` (5.2).
+  tweepy cassettes `test_client_get_me.yaml` [REC]; `post_count`: OpenAPI v2.167.
+- `x-rate-limit-*` headers: `x-api/fundamentals/rate-limits.mdx`.
 - Problem JSON 401/403/429, `client-forbidden`, `unsupported-authentication`, `credits` (402),
-  `usage-capped`: `x-api/fundamentals/response-codes-and-errors.mdx` and `pricing.mdx` (5.3).
+  `usage-capped`: `x-api/fundamentals/response-codes-and-errors.mdx` and `pricing.mdx`.
 - Token endpoint replies and `invalid_request` "Value passed for the token was invalid.":
-  `fundamentals/authentication/oauth-2-0/authorization-code.mdx`, `user-access-token.mdx` (5.4).
+  `fundamentals/authentication/oauth-2-0/authorization-code.mdx`, `user-access-token.mdx`.
 """
 
 from __future__ import annotations

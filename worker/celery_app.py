@@ -2,7 +2,8 @@
 
 `worker.celery_worker` builds the worker's app from it (tasks included); `worker.refresh` builds a bare
 publisher from it, so the API can send `sync.account` by name without importing adapters.
-Choices follow /docs/worker.md and the notes on Celery 5.7 + Redis:
+Choices follow docs/worker.md and Celery's Redis broker guide
+(https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html):
 - acks_late + reject_on_worker_lost + prefetch 1: a message is only gone once its task ended;
   the Postgres lease makes a second run harmless.
 - visibility timeout > hard time limit: kombu must not redeliver a message whose task still runs.
@@ -70,7 +71,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_soft_time_limit": settings.task_soft_time_limit_seconds,
         "task_time_limit": settings.task_time_limit_seconds,
-        # Set in all three places, or kombu silently keeps its 1 h default (celery #7651).
+        # Set in all three places, or kombu silently keeps its 1 h default
+        # (https://github.com/celery/celery/issues/7651).
         "broker_transport_options": {
             "visibility_timeout": visibility,
             "socket_connect_timeout": 5,

@@ -1,4 +1,4 @@
-"""Fault-injection suite (issue 7): real worker/beat/API processes under crashes, outages and load.
+"""Fault-injection suite (docs/faults.md): real worker/beat/API processes under crashes, outages and load.
 
 Every module here is marked `faults` (excluded from the default run by `addopts`); run them with
 `make faults` or `.venv/bin/pytest -m faults tests/faults`. docs/faults.md describes each test.

@@ -66,7 +66,7 @@ def seed(
                 state["access_token"],
                 refresh_token=state["refresh_token"],
                 # A known expiry: with none, a refreshable token is refreshed on its first sync to
-                # learn it (issue 10), which is one more call than these tests count.
+                # learn it (docs/platforms.md), which is one more call than these tests count.
                 expires_at=datetime.now(UTC) + timedelta(days=30),
             )
             seeded.append(Seeded(account_id, platform, state["platform_account_id"]))

@@ -1,4 +1,4 @@
-"""metric_refusals: metric memory per account and login flavour (issue 10)
+"""metric_refusals: metric memory per account and login flavour (docs/platforms.md)
 
 A new table, so no lock on a busy one and nothing to backfill: the old platform-wide
 `metric_rejections` rows are not carried over (they are what made one account's refusal hide a

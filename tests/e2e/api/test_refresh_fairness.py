@@ -1,5 +1,6 @@
 """Refreshes leave the scheduled syncs their share, and skip accounts waiting out a rate limit:
-counted platform calls, with a real worker, the API and the simulator (issue 11.2)."""
+counted platform calls, with a real worker, the API and the simulator (docs/worker.md, "On-demand
+refresh")."""
 
 from __future__ import annotations
 

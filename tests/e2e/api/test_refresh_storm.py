@@ -1,8 +1,8 @@
 """A refresh storm holds no thread: `/readyz`, another workspace's lists and `/metrics` stay fast.
 
 `dravo-sync api` as a real process with no worker, so every admitted refresh waits its whole
-DRAVO_REFRESH_WAIT_SECONDS. Before issue 11 each wait held a thread of the one pool the probes
-and other requests needed, and 45 of them stalled everyone for seconds. (The full storm against
+DRAVO_REFRESH_WAIT_SECONDS. Were each wait to hold a thread of the one pool the probes and other
+requests need, 45 of them would stall everyone for seconds. (The full storm against
 a slow platform, with figures, is `python -m bench refresh_storm`.)
 """
 

@@ -1,4 +1,5 @@
-"""Flower gets the broker URL from the environment: no secret in `ps` (issue 11, item 7)."""
+"""Flower gets the broker URL from the environment: no secret in `ps` (docs/security.md, "Secrets on
+command lines")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A sixth platform is synced end to end and served, from one adapter module, one simulator module
-and one registry entry, with nothing else edited (issue 14; docs/architecture.md's worked example).
+and one registry entry, with nothing else edited (docs/architecture.md's worked example).
 
 The three are this package's `adapter.py`, `simulator.py` and `registry_entry.py`. The entry joins
 the registry through the `dravo_sync.platforms` entry point of a distribution the test installs

@@ -65,7 +65,7 @@ def test_two_beats_never_call_an_account_twice_in_one_period(
         for n in range(6):
             pid = f"urn:li:organization:{700 + n}" if platform == "linkedin" else f"{platform}-beat-{n}"
             sim = simulator.upsert_account(platform, pid)
-            # A known expiry, so no first refresh to learn it (issue 10) adds to the counted calls.
+            # A known expiry, so no first refresh to learn it (docs/platforms.md) adds to the counted calls.
             expires = datetime.now(UTC) + timedelta(days=30)
             account_id = connect(
                 session_factory, workspace, platform, pid, sim["access_token"], expires_at=expires

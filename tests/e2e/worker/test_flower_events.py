@@ -1,4 +1,5 @@
-"""Workers send no task events of their own; Flower turns them on and lists the tasks (issue 15).
+"""Workers send no task events of their own; Flower turns them on and lists the tasks (docs/worker.md,
+"Celery configuration").
 
 The worker starts without `--task-events` (they cost ~10 % of its CPU per sync); Flower
 broadcasts `enable_events` when it starts and every few seconds after, so a worker it watches

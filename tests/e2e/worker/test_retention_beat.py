@@ -1,4 +1,5 @@
-"""Beat enforces the history retention policy through a real worker (issue 11, item 10)."""
+"""Beat enforces the history retention policy through a real worker (docs/security.md, "Data growth:
+history")."""
 
 from __future__ import annotations
 

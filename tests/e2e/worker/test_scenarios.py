@@ -40,7 +40,7 @@ PARTIAL = {
     ("facebook", "no_insights"),
     ("linkedin", "no_insights"),
     ("x", "retired_metric"),
-    # Insights permission not granted: basic metrics kept (issue 10).
+    # Insights permission not granted: basic metrics kept (docs/platforms.md).
     ("instagram", "missing_permission"),
     ("facebook", "no_insights_permission"),
     ("linkedin", "no_statistics_permission"),

@@ -1,4 +1,5 @@
-"""Issue 10 through real worker and beat processes and the simulator: truthful rows."""
+"""Truthful rows (docs/worker.md, "Truthful rows: the outcomes") through real worker and beat
+processes and the simulator."""
 
 from __future__ import annotations
 

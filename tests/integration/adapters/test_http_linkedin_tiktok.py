@@ -199,7 +199,8 @@ def test_tiktok_retired_field_is_partial(h: Harness) -> None:
     result = h.fetch("tiktok", "7246")
     assert dict(result.metrics) == {k: v for k, v in TT.items() if k != "likes_count"}
     assert (result.complete, result.calls) == (False, 2)
-    # Remembered for this account only (issue 10): a retirement needs two workspaces.
+    # Remembered for this account only (docs/worker.md, "The metric catalog"): a retirement needs two
+    # workspaces.
     assert h.catalog.memory(AccountRef("acc_7246", "tiktok", "7246")).refused == {"likes_count"}
     assert h.catalog.memory(AccountRef("acc_other", "tiktok", "other")).skipped() == frozenset()
 

@@ -1,4 +1,5 @@
-"""Issue 10 over real sockets against the simulator: the replies as the platforms send them."""
+"""Truthful reads (docs/platforms.md) over real sockets against the simulator: the replies as the platforms
+send them."""
 
 from __future__ import annotations
 

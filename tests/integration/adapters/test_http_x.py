@@ -84,7 +84,8 @@ def test_401_right_after_a_refresh_means_reconnect(h: Harness) -> None:
 
 
 def test_a_public_client_without_secret_is_the_operators_problem(h: Harness) -> None:
-    # Issue 10: reconnecting fixes nothing when the service can never renew X tokens.
+    # docs/platforms.md, open question 7: reconnecting fixes nothing when the service can never renew X
+    # tokens.
     h.seed("x", "2250", scenario="expired_token", refresh_token="rt-c")
     adapter = h.adapter("x", client_secret=None)
     assert not adapter.can_refresh(AccountRef("a", "x", "2250"), Credentials("t", "rt-c"))

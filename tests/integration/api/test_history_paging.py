@@ -1,4 +1,4 @@
-"""The history endpoint pages with a cursor beyond 1000 snapshots (issue 11, item 10)."""
+"""The history endpoint pages with a cursor beyond 1000 snapshots (docs/api.md)."""
 
 from __future__ import annotations
 

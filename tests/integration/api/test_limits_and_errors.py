@@ -1,5 +1,5 @@
 """Every wait has a limit (503 in the one shape), a cap on header size, a catch-all 500, and JWT
-checks through the real API (issue 11.4, 11.6, 11.9)."""
+checks through the real API (docs/api.md, "Every wait has a limit" and "Errors")."""
 
 from __future__ import annotations
 

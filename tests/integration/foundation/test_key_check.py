@@ -1,4 +1,5 @@
-"""A wrong DRAVO_ENCRYPTION_KEY is caught at start (issue 11, item 8), not by every sync failing."""
+"""A wrong DRAVO_ENCRYPTION_KEY is caught at start, not by every sync failing
+(docs/security.md, "Encryption key mistakes")."""
 
 from __future__ import annotations
 

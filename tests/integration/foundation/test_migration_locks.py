@@ -1,4 +1,4 @@
-"""Migrations hold no table lock through a long backfill or index build (issue 11, item 4).
+"""Migrations hold no table lock through a long backfill or index build.
 
 The rule (docs/security.md, "Migrations and table locks"), for every migration after 0002:
 indexes on existing tables are built CONCURRENTLY inside an autocommit block, and a lock the

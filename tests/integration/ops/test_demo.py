@@ -1,4 +1,4 @@
-"""The demo workspace is found by its fixed id, never by its name (issue 11, item 11)."""
+"""The demo workspace is found by its fixed id, never by its name: names are labels."""
 
 from __future__ import annotations
 

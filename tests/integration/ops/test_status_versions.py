@@ -1,4 +1,5 @@
-"""`dravo-sync status` lists each pinned API version with its sunset (issue 10)."""
+"""`dravo-sync status` lists each pinned API version with its sunset (docs/platforms.md, the
+"Versions" rule)."""
 
 from __future__ import annotations
 

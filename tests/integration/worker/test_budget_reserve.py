@@ -1,4 +1,5 @@
-"""Scheduled syncs keep their share of the app budget: refreshes stop at the reserve (issue 11.2)."""
+"""Scheduled syncs keep their share of the app budget: refreshes stop at the reserve
+(docs/worker.md, "Rate budgets")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Metric memory over metric_refusals: per account and login flavour; retired platform-wide only
-when accounts of enough workspaces saw the platform's retirement wording (issue 10)."""
+when accounts of enough workspaces saw the platform's retirement wording (docs/worker.md,
+"The metric catalog")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The dispatcher's batch publisher sends what `apply_async` sends, in one pipeline (issue 15)."""
+"""The dispatcher's batch publisher sends what `apply_async` sends, in one pipeline (docs/benchmarks.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A reconnect always wins against a running sync (issue 11, item 5), under READ COMMITTED.
+"""A reconnect always wins against a running sync, under READ COMMITTED (docs/security.md, "Races:
+a reconnect against a running sync").
 
 Each test interleaves two real connections: the reconnect's transaction is held open after its
 writes, the sync's statement is started on another connection and seen waiting for a lock in

@@ -1,4 +1,5 @@
-"""History retention (issue 11, item 10): whole for the recent period, then one per UTC day."""
+"""History retention (docs/security.md, "Data growth: history"): whole for the recent period, then
+one per UTC day."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Credentials the configured keys can't read (issue 11, item 8): a generic line for the tenant,
-an error for the operator, no platform call and no backoff for the account."""
+"""Credentials the configured keys can't read (docs/security.md, "Encryption key mistakes"): a
+generic line for the tenant, an error for the operator, no platform call and no backoff for the
+account."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bodies quoted in docs/platforms.md and its research notes (tags there say which are real recordings), as Python values."""
+"""Bodies quoted in docs/platforms.md (its tags say which are real recordings), as Python values."""
 
 from __future__ import annotations
 

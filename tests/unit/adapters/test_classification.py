@@ -1,4 +1,5 @@
-"""docs/platforms.md, notes §0, row by row: each reply body maps to one error class (no HTTP)."""
+"""docs/platforms.md's "Errors and the row" tables, row by row: each reply body maps to one error class
+(no HTTP)."""
 
 from __future__ import annotations
 

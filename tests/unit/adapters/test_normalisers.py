@@ -138,7 +138,8 @@ def test_linkedin_organization_keys_follow_the_contract() -> None:
         "follower_statistics_first_degree_size": 0,
         "follower_statistics_follower_gains_organic_follower_gain": 3,
         "follower_statistics_follower_gains_paid_follower_gain": 1,
-        # Unique counts are per day and can't be summed over the window: left out (issue 10).
+        # Unique counts are per day and can't be summed over the window: left out (docs/platforms.md,
+        # LinkedIn).
         "page_statistics_views_all_page_views_page_views": 17,
         "page_statistics_views_all_desktop_page_views_page_views": 12,
         "page_statistics_views_all_mobile_page_views_page_views": 5,
@@ -219,7 +220,7 @@ def test_bad_counter_values_are_classified(value: object, message: str) -> None:
         },
         "error": {"code": "ok"},
     }
-    # One unreadable counter never fails the sync: it is left out and named (issue 10).
+    # One unreadable counter never fails the sync: it is left out and named (docs/platforms.md).
     out = tiktok.normalise(body)
     assert "follower_count" not in out.metrics
     assert out.metrics == {"following_count": 1, "likes_count": 1, "video_count": 1}

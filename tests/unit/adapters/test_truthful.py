@@ -1,5 +1,6 @@
-"""Issue 10 on recorded bodies: values read as the platforms send them, one bad metric never
-fails a sync, insights permissions are partial, and operator problems are never a reconnect."""
+"""Truthful reads (docs/platforms.md) on recorded bodies: values read as the platforms send them,
+one bad metric never fails a sync, insights permissions are partial, and operator problems are
+never a reconnect."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from adapters.errors import (
     PlatformError,
     ReconnectRequired,
 )
-from adapters.versions import PinnedVersion
+from ops.foundation.platforms import PinnedVersion
 from ops.versions import version_lifetimes
 from simulator.versions import graph_version_served, linkedin_version_served
 from tests.unit.adapters import recorded_bodies as rec

@@ -1,4 +1,5 @@
-"""Reply bodies for issue 10, each with its documented source and the day it was checked.
+"""Reply bodies as the platforms send them (docs/platforms.md), each with its documented source and
+the day it was checked.
 
 Where no platform source gives the exact bytes, the body is the documented shape with the
 platform's documented wording, tagged [SHAPE]; docs/platforms.md lists those as open questions.
@@ -11,8 +12,8 @@ from typing import Any
 # [DOC] Page Insights reference, "Page Reactions": page_actions_post_reactions_total, "Daily total
 # post reactions of a page by type"; the per-day value is an object keyed by reaction type
 # (https://developers.facebook.com/docs/graph-api/reference/insights, checked 2026-12-01; the
-# envelope is the 2023-04-12 blog's shape quoted in docs/platforms.md, notes §2.2). [3P] a public repo (name
-# not recorded) probing live v21.0 in September 2026 saw the same: an object by type, `{}` for a
+# envelope is the 2023-04-12 blog's shape quoted in docs/platforms.md, "Facebook Pages"). [3P] a public
+# repo (name not recorded) probing live v21.0 in September 2026 saw the same: an object by type, `{}` for a
 # day without reactions, strings for lifetime metrics (checked 2026-12-01).
 FB_REACTIONS_BY_TYPE: dict[str, Any] = {
     "data": [
@@ -53,8 +54,9 @@ FB_UNREADABLE: dict[str, Any] = {
     ]
 }
 
-# [SHAPE] Meta error object (docs/platforms.md, notes §4.1, [DOC] error-handling guide): code 200-299 "API
-# permission"; the wording is the one the issue's outside try saw on /insights (checked 2026-12-01).
+# [SHAPE] Meta error object ([DOC] https://developers.facebook.com/docs/graph-api/guides/error-handling):
+# code 200-299 "API permission"; the wording is the one a reported try against the live API saw on
+# /insights (docs/platforms.md, open questions; checked 2026-12-01).
 FB_NO_READ_INSIGHTS = {
     "error": {
         "message": "(#200) Requires read_insights permission",
@@ -63,7 +65,8 @@ FB_NO_READ_INSIGHTS = {
         "fbtrace_id": "AbCdEf",
     }
 }
-# [REC] airbyte source-facebook-marketing test_errors.py TestRealErrors (docs/platforms.md, notes §4.1).
+# [REC] airbyte source-facebook-marketing test_errors.py TestRealErrors (docs/platforms.md, "Simulator
+# reply shapes and their sources").
 META_CODE_10_APP = {
     "error": {
         "message": "(#10) Application does not have permission for this action",
@@ -82,7 +85,8 @@ META_DEPRECATED_VERSION = {
         "code": 2635,
     }
 }
-# [DOC] Meta error table (docs/platforms.md, notes §4.1): code 3 "API Method: capability or permission problem".
+# [DOC] Meta error table (https://developers.facebook.com/docs/graph-api/guides/error-handling): code 3
+# "API Method: capability or permission problem".
 META_CODE_3 = {
     "error": {
         "message": "(#3) Application does not have the capability to make this API call.",
@@ -91,7 +95,8 @@ META_CODE_3 = {
     }
 }
 
-# [3P] LinkedIn 403 shape of newer versions (docs/platforms.md, notes §6.5, HWIOAuthBundle PR #2014).
+# [3P] LinkedIn 403 shape of newer versions (docs/platforms.md, "LinkedIn": the 403 on statistics row;
+# https://github.com/hwi/HWIOAuthBundle/pull/2014).
 LI_STATS_DENIED = {
     "status": 403,
     "serviceErrorCode": 100,
@@ -108,5 +113,6 @@ LI_APP_LACKS_PRODUCT = {
 }
 
 # [DOC] RFC 6749 section 5.2 error body, which X and TikTok use for their token endpoints
-# (docs/platforms.md, notes §5.4 and §7.3, checked 2026-12-01).
+# (https://www.rfc-editor.org/rfc/rfc6749#section-5.2; docs/platforms.md, "X (API v2)" and "TikTok
+# (Display API v2)", checked 2026-12-01).
 OAUTH_INVALID_CLIENT = {"error": "invalid_client", "error_description": "Client authentication failed"}

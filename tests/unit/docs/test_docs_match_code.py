@@ -4,6 +4,7 @@ format, and no references to an issue tracker a reader can't see."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -87,9 +88,59 @@ def test_example_ids_have_the_real_format(path: Path) -> None:
 ISSUE_NUMBER = re.compile(r"\bissues?\s+#?\d+|(?<![(\w&])#\d+\b", re.IGNORECASE)
 
 
+# "notes §4.1": a section of research notes that are not in the repository. Cite the heading of
+# docs/platforms.md or the public page instead.
+NOTES_SECTION = re.compile(r"\bnotes\s+§", re.IGNORECASE)
+
+# Virtualenvs, caches and build output beside our files: not ours to check.
+NOT_OURS = {"__pycache__", "build", "dist", "node_modules"}
+
+
+def _code_files() -> list[Path]:
+    """Every Python file of the tree, with the project's configuration and Makefile."""
+    found = [ROOT / "pyproject.toml", ROOT / "Makefile"]
+    for folder, subfolders, files in os.walk(ROOT):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".") and d not in NOT_OURS]
+        found.extend(Path(folder) / name for name in files if name.endswith(".py"))
+    # This module's own examples of what the patterns catch are the one exception.
+    return sorted(p for p in found if p != Path(__file__).resolve())
+
+
+def _offences(paths: list[Path], pattern: re.Pattern[str]) -> list[str]:
+    """`path:line: match` for each match; the whole text is searched, so a wrapped one is found too."""
+    offences = []
+    for path in paths:
+        text = path.read_text()
+        for match in pattern.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            offences.append(f"{path.relative_to(ROOT)}:{line}: {match.group()!r}")
+    return offences
+
+
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
 def test_no_issue_numbers(path: Path) -> None:
     assert ISSUE_NUMBER.findall(path.read_text()) == []
+
+
+def test_no_issue_numbers_in_code_tests_or_configuration() -> None:
+    assert _offences(_code_files(), ISSUE_NUMBER) == []
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_no_citations_of_notes_outside_the_repo(path: Path) -> None:
+    # The whole text: a citation may be wrapped between "notes" and its section.
+    assert NOTES_SECTION.findall(path.read_text()) == []
+
+
+def test_no_citations_of_notes_outside_the_repo_in_code() -> None:
+    assert _offences(_code_files(), NOTES_SECTION) == []
+
+
+def test_the_code_scan_sees_the_whole_tree() -> None:
+    scanned = {p.relative_to(ROOT).parts[0] for p in _code_files()}
+    assert {"adapters", "api", "models", "ops", "simulator", "worker", "bench", "tests"} <= scanned
+    assert {"pyproject.toml", "Makefile"} <= scanned
+    assert not any(part.startswith(".") for p in _code_files() for part in p.relative_to(ROOT).parts)
 
 
 def test_the_issue_pattern() -> None:
@@ -98,3 +149,8 @@ def test_the_issue_pattern() -> None:
         "#80740",
         "Issue #3",
     ]
+
+
+def test_the_notes_pattern() -> None:
+    text = "(docs/platforms.md, notes §4.1); notes\n§6.6; RFC 6749 §5.2; release notes"
+    assert NOTES_SECTION.findall(text) == ["notes §", "notes\n§"]

@@ -17,7 +17,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import CheckConstraint, ForeignKey
 
-from adapters import base, metric_keys
+from adapters import base
 from adapters.registry import adapter_factory
 from api import gauges
 from models import read_models, tables
@@ -62,8 +62,7 @@ def test_every_derived_list_is_the_registry() -> None:
     assert {s.name: s.label for s in registry.PLATFORMS} == outcome.PLATFORM_LABELS
     assert versions.LABELS == outcome.PLATFORM_LABELS
     assert {s.name: s.pinned for s in registry.PLATFORMS} == versions.PINNED
-    assert {s.name: s.metric_keys for s in registry.PLATFORMS} == metric_keys.CONTRACT_METRIC_KEYS
-    assert read_models.METRIC_ORDER == metric_keys.CONTRACT_METRIC_KEYS
+    assert {s.name: s.metric_keys for s in registry.PLATFORMS} == read_models.METRIC_ORDER
     assert state.PLATFORMS == NAMES
     assert tuple(p.name for p in catalog.simulated_platforms()) == NAMES
 

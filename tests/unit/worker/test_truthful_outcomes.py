@@ -1,4 +1,5 @@
-"""Issue 10 outcomes: operator problems fail (never reconnect); partial reads carry last values."""
+"""The truthful outcomes (docs/worker.md, "Truthful rows: the outcomes"): operator problems fail (never
+reconnect); partial reads carry last values."""
 
 from __future__ import annotations
 
