@@ -73,9 +73,9 @@ class PlatformSpec:
     # The contract's metric keys in the published order (docs/contract.md, section 3). Empty:
     # the adapter derives the keys from the API (LinkedIn).
     metric_keys: tuple[str, ...]
-    # "module:attribute" of the adapter factory (`adapters.registry.AdapterFactory`) and of the
-    # simulated platform (`simulator.platform.SimPlatform`); strings, because this layer may not
-    # import either.
+    # "module:attribute" of the adapter factory (`adapters.registry.AdapterFactory`, usually
+    # "adapters.<name>:<Adapter>.build") and of the simulated platform
+    # (`simulator.platform.SimPlatform`); strings, because this layer may not import either.
     adapter: str
     simulator: str
     oauth_base: str | None = None  # a separate token host (LinkedIn's), DRAVO_<NAME>_OAUTH_BASE
@@ -143,7 +143,7 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         app_budget="5000/3600",
         user_budget="200/3600",
         calls_per_sync=2,  # account + insights
-        adapter="adapters.instagram:build",
+        adapter="adapters.instagram:InstagramAdapter.build",
         simulator="simulator.meta:INSTAGRAM",
         metric_keys=(
             "follower_count",
@@ -170,7 +170,7 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         app_budget="5000/3600",
         user_budget="200/3600",
         calls_per_sync=2,  # page + insights
-        adapter="adapters.facebook:build",
+        adapter="adapters.facebook:FacebookAdapter.build",
         simulator="simulator.meta:FACEBOOK",
         metric_keys=(
             "followers_count",
@@ -194,7 +194,7 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         app_budget="10000/900",
         user_budget="75/900",
         calls_per_sync=1,  # users/me
-        adapter="adapters.x:build",
+        adapter="adapters.x:XAdapter.build",
         simulator="simulator.x:SIMULATED",
         metric_keys=(
             "followers_count",
@@ -215,7 +215,7 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         app_budget="100000/86400",
         user_budget="500/86400",
         calls_per_sync=3,  # follower statistics + page statistics + network size
-        adapter="adapters.linkedin:build",
+        adapter="adapters.linkedin:LinkedInAdapter.build",
         simulator="simulator.linkedin:SIMULATED",
         metric_keys=(),
         oauth_base="https://www.linkedin.com",
@@ -229,7 +229,7 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         app_budget="600/60",
         user_budget="600/60",
         calls_per_sync=1,  # user/info
-        adapter="adapters.tiktok:build",
+        adapter="adapters.tiktok:TikTokAdapter.build",
         simulator="simulator.tiktok:SIMULATED",
         metric_keys=("follower_count", "following_count", "likes_count", "video_count"),
     ),

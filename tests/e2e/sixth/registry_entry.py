@@ -15,6 +15,6 @@ SPEC = PlatformSpec(
     app_budget="300/300",
     user_budget="300/300",
     metric_keys=("followers_count", "following_count", "statuses_count"),
-    adapter="tests.e2e.sixth.adapter:build",
+    adapter="tests.e2e.sixth.adapter:MastodonAdapter.build",
     simulator="tests.e2e.sixth.simulator:SIMULATED",
 )
