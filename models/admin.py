@@ -66,11 +66,12 @@ def normalise_platform_account_id(platform: str, raw: str) -> str:
     value = raw.strip()
     if not value:
         raise AdminError("--platform-account-id must not be empty")
-    ids = platforms.account_ids(platform)
-    stored = value if ids is None else ids.stored(value)
+    spec = platforms.find(platform)
+    if spec is None or spec.account_ids is None:
+        return value
+    stored = spec.account_ids.stored(value)
     if stored is None:
-        assert ids is not None
-        raise AdminError(f"a {platforms.labels().get(platform, platform)} account id {ids.rule}")
+        raise AdminError(f"a {spec.label} account id {spec.account_ids.rule}")
     return stored
 
 

@@ -352,15 +352,20 @@ def spec(name: str) -> PlatformSpec:
     return _BY_NAME[name]
 
 
+def find(name: str) -> PlatformSpec | None:
+    """The spec of `name`, or None for a platform we don't know."""
+    return _BY_NAME.get(name)
+
+
 def logins(name: str) -> tuple[Login, ...]:
     """How accounts of `name` connect (one `default` login for a platform we don't know)."""
-    known = _BY_NAME.get(name)
+    known = find(name)
     return ONE_LOGIN if known is None else known.logins
 
 
 def account_ids(name: str) -> AccountIds | None:
     """The form of `name`'s account ids, if the registry states one."""
-    known = _BY_NAME.get(name)
+    known = find(name)
     return None if known is None else known.account_ids
 
 
