@@ -3,7 +3,8 @@
 Each platform is one `PlatformSpec` in `PLATFORMS`. Everything that lists or describes platforms
 derives from it: the adapters' `Platform` type, the queues, the budget defaults and estimates, the
 labels in messages, the simulator's platforms, the settings (`DRAVO_<NAME>_...`), the pinned API versions with their sunsets, the database's `platforms`
-table (`models.migrate.upgrade` fills it), and which adapter and simulator modules serve the
+table (`models.migrate.upgrade` fills it), the connect rules (account id forms, logins) with the
+connect body's JSON Schema, and which adapter and simulator modules serve the
 platform (named by import path: loaded by `adapters.registry` and `simulator.catalog`, so this
 module needs no import of them). Adding a platform means one entry here, one adapter module and
 one simulator module (docs/architecture.md, "Adding a platform");
