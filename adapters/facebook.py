@@ -28,13 +28,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-import httpx
-
 from adapters import meta, meta_insights
-from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
+from adapters.base import AccountRef, Credentials, FetchResult, Platform, SyncContext
 from adapters.errors import PlatformBroken, PlatformError
 from adapters.flow import AdapterBase
-from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy, path_segment
+from adapters.http import Caller, Reply, path_segment
 from adapters.values import Normalised, as_count, as_dict, as_list, as_str, optional_str, require
 from ops.foundation import platforms as platform_registry
 
@@ -113,12 +111,6 @@ class FacebookAdapter(AdapterBase):
     platform: Platform = "facebook"
     label: ClassVar[str] = "Facebook"
 
-    def __init__(
-        self, config: PlatformConfig, client: httpx.Client, retry: RetryPolicy = DEFAULT_RETRY
-    ) -> None:
-        super().__init__(client, retry)
-        self._config = config
-
     def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
         return False  # no refresh grant for user or Page tokens (docs/platforms.md, "Facebook Pages": Tokens)
 
@@ -161,13 +153,3 @@ class FacebookAdapter(AdapterBase):
             memory,
             INSIGHT_METRICS,
         )
-
-
-def build(
-    config: PlatformConfig,
-    client: httpx.Client,
-    retry: RetryPolicy,
-    configs: Mapping[Platform, PlatformConfig],
-) -> FacebookAdapter:
-    """The registry's adapter factory (`PlatformSpec.adapter`, see adapters.registry)."""
-    return FacebookAdapter(config, client, retry)

@@ -6,18 +6,19 @@ used, so a crash between the two never loses the only valid refresh token.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import httpx
 import structlog
 
-from adapters.base import AccountRef, Credentials, FetchResult, Platform, SyncContext
+from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
 from adapters.errors import PlatformBroken, PlatformError, ReconnectRequired, RetryLater, TokenExpired
 from adapters.http import DEFAULT_RETRY, Caller, RetryPolicy
 from adapters.limits import utc
-from adapters.values import as_count, as_dict, as_str, optional_str, require
+from adapters.values import Normalised, as_count, as_dict, as_str, optional_str, require
 
 log = structlog.get_logger()
 
@@ -75,6 +76,27 @@ def credentials_from_token_reply(
     )
 
 
+def fetch_result(
+    out: Normalised,
+    warnings: Sequence[str] | None = None,
+    *,
+    complete: bool | None = None,
+) -> FetchResult:
+    """A read's `FetchResult` from what `normalise(...)` made of it.
+
+    `warnings` default to the normaliser's own; the result is complete when there are none
+    (`complete` overrides that: a note that leaves the row whole).
+    """
+    notes = tuple(out.warnings if warnings is None else warnings)
+    return FetchResult(
+        metrics=out.metrics,
+        warnings=notes,
+        complete=not notes if complete is None else complete,
+        handle=out.handle,
+        platform_account_id=out.platform_account_id,
+    )
+
+
 class AdapterBase:
     """Subclasses implement `_read`, and `_refresh` where the platform has a refresh grant."""
 
@@ -83,9 +105,25 @@ class AdapterBase:
     # Refresh this long before `expires_at`; subclasses tune it to the token's lifetime.
     refresh_margin: ClassVar[timedelta] = timedelta(minutes=10)
 
-    def __init__(self, client: httpx.Client, retry: RetryPolicy = DEFAULT_RETRY) -> None:
+    def __init__(
+        self, config: PlatformConfig, client: httpx.Client, retry: RetryPolicy = DEFAULT_RETRY
+    ) -> None:
+        self._config = config
         self._client = client
         self._retry = retry
+
+    @classmethod
+    def build(
+        cls,
+        config: PlatformConfig,
+        client: httpx.Client,
+        retry: RetryPolicy,
+        configs: Mapping[Platform, PlatformConfig],
+    ) -> Self:
+        """The registry's adapter factory (`PlatformSpec.adapter` names `<module>:<Adapter>.build`,
+        see adapters.registry): the adapter of `config`'s platform. An adapter that also reads
+        another platform's config (Instagram, for Facebook Login) overrides it."""
+        return cls(config, client, retry)
 
     def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
         return False

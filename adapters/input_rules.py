@@ -16,8 +16,8 @@ may import it.
   value and none ends or splits the header (RFC 9110 section 5.5): no CR, LF, NUL, other control
   characters, spaces, or non-ASCII (httpx refuses to encode those, and a refused header used to
   look like a platform outage).
-- Instagram and Facebook account ids are Graph API ids: digits only
-  (https://developers.facebook.com/docs/graph-api/overview#nodes).
+- Account ids have the form the platform's registry entry states (`PlatformSpec.account_ids`:
+  Graph API ids are digits only, LinkedIn's are URNs); any id must also be a display string.
 - Handles and any other display string a tenant sends must hold no control or format character
   (Unicode categories Cc and Cf: NUL, ESC, CR/LF, bidi overrides, zero-width joiners), which
   could rewrite a terminal or reorder the text an operator reads.
@@ -30,15 +30,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ops.foundation import platforms
+
 HEADER_SAFE_RULE = (
     "must be visible ASCII characters (letters, digits, punctuation) with no spaces or control characters"
 )
 DISPLAY_RULE = "must not contain control or invisible formatting characters"
-GRAPH_ID_RULE = "must be the numeric id of the account"
+GRAPH_ID_RULE = platforms.GRAPH_IDS.rule
 
 _TOKEN = re.compile(r"[\x21-\x7e]+")
-_GRAPH_ID = re.compile(r"[0-9]+")
-NUMERIC_ID_PLATFORMS = frozenset({"instagram", "facebook"})
 # The same rules as JSON Schema patterns, for the API document. The display pattern lists the Cc
 # and Cf characters of the Basic Multilingual Plane (Unicode 14); `display_problem` also refuses
 # the few outside it (tag characters and such), which a portable pattern can't name.
@@ -62,12 +62,10 @@ def display_problem(value: str) -> str | None:
 
 
 def account_id_problem(platform: str, value: str) -> str | None:
-    """Why `value` can't be `platform`'s account id, or None (the shape of other platforms' ids is
-    checked by `models.admin.normalise_platform_account_id`)."""
-    stripped = value.strip()
-    if platform in NUMERIC_ID_PLATFORMS and not _GRAPH_ID.fullmatch(stripped):
-        return GRAPH_ID_RULE
-    return display_problem(value)
+    """Why `value` can't be `platform`'s account id (its registry entry's form), or None."""
+    ids = platforms.account_ids(platform)
+    problem = None if ids is None else ids.problem(value)
+    return problem or display_problem(value)
 
 
 def connection_problem(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import httpx
 
@@ -111,9 +111,21 @@ class InstagramAdapter(AdapterBase):
         client: httpx.Client,
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
-        super().__init__(client, retry)
+        super().__init__(instagram, client, retry)
         self._instagram = instagram
         self._facebook = facebook
+
+    @classmethod
+    def build(
+        cls,
+        config: PlatformConfig,
+        client: httpx.Client,
+        retry: RetryPolicy,
+        configs: Mapping[Platform, PlatformConfig],
+    ) -> Self:
+        """The registry's adapter factory; Instagram also takes the Facebook config, for its
+        second login flavour (Facebook Login reads graph.facebook.com)."""
+        return cls(config, configs.get("facebook"), client, retry)
 
     def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
         # Instagram Login's refresh grant needs only the (unexpired) token itself.
@@ -204,14 +216,3 @@ class InstagramAdapter(AdapterBase):
             memory,
             PERIOD_METRICS,
         )
-
-
-def build(
-    config: PlatformConfig,
-    client: httpx.Client,
-    retry: RetryPolicy,
-    configs: Mapping[Platform, PlatformConfig],
-) -> InstagramAdapter:
-    """The registry's adapter factory (`PlatformSpec.adapter`, see adapters.registry); Instagram
-    also takes the Facebook config (for Facebook Login)."""
-    return InstagramAdapter(config, configs.get("facebook"), client, retry)

@@ -18,14 +18,12 @@ Refresh tokens exist only for approved partners, are not rotated, and live 365 d
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 
-import httpx
-
-from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
+from adapters.base import AccountRef, Credentials, FetchResult, Platform, SyncContext
 from adapters.classification import StatusTable, from_table
 from adapters.errors import (
     InsightsDenied,
@@ -38,8 +36,8 @@ from adapters.errors import (
     ReconnectRequired,
     TokenExpired,
 )
-from adapters.flow import AdapterBase, credentials_from_token_reply
-from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy, path_segment
+from adapters.flow import AdapterBase, credentials_from_token_reply, fetch_result
+from adapters.http import Caller, Reply, path_segment
 from adapters.limits import next_midnight_utc, retry_after
 from adapters.linkedin_statistics import (
     FOLLOWERS_PREFIX,
@@ -192,12 +190,6 @@ class LinkedInAdapter(AdapterBase):
     label: ClassVar[str] = "LinkedIn"
     refresh_margin: ClassVar[timedelta] = timedelta(days=7)
 
-    def __init__(
-        self, config: PlatformConfig, client: httpx.Client, retry: RetryPolicy = DEFAULT_RETRY
-    ) -> None:
-        super().__init__(client, retry)
-        self._config = config
-
     def can_refresh(self, account: AccountRef, credentials: Credentials) -> bool:
         if not (self._config.can_refresh_tokens and credentials.refresh_token):
             return False
@@ -286,20 +278,5 @@ class LinkedInAdapter(AdapterBase):
             out = normalise_organization(network, gains, pages, entity.urn)
             if denied:
                 out.warnings.append(denied[0].warning)
-        return FetchResult(
-            metrics=out.metrics,
-            warnings=tuple(out.warnings),
-            complete=not out.warnings,
-            handle=account.handle,
-            platform_account_id=out.platform_account_id,
-        )
-
-
-def build(
-    config: PlatformConfig,
-    client: httpx.Client,
-    retry: RetryPolicy,
-    configs: Mapping[Platform, PlatformConfig],
-) -> LinkedInAdapter:
-    """The registry's adapter factory (`PlatformSpec.adapter`, see adapters.registry)."""
-    return LinkedInAdapter(config, client, retry)
+        out.handle = account.handle  # the statistics carry no name: keep the one we were given
+        return fetch_result(out)

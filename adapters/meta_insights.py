@@ -18,6 +18,7 @@ import structlog
 
 from adapters.base import AccountRef, FetchResult, MetricMemory, Platform, RejectedMetric, SyncContext
 from adapters.errors import InsightsDenied, MetricUnavailable, PlatformBroken
+from adapters.flow import fetch_result
 from adapters.values import Normalised, as_dict
 
 log = structlog.get_logger()
@@ -166,13 +167,7 @@ def insights_result(
     retired = [m for m in metrics if m in memory.retired]
     if retired:
         warnings.append(f"{label} no longer provides " + ", ".join(retired))
-    return FetchResult(
-        metrics=out.metrics,
-        warnings=tuple(warnings),
-        complete=complete,
-        handle=out.handle,
-        platform_account_id=out.platform_account_id,
-    )
+    return fetch_result(out, warnings, complete=complete)
 
 
 def refused_warning(label: str, metrics: Sequence[str]) -> str:

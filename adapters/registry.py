@@ -1,15 +1,17 @@
 """Builds the adapters from plain configuration values (the composition root calls this).
 
-Which adapter serves a platform is its registry entry's `adapter`, "module:attribute" of a
-factory (`AdapterFactory`): each adapter module has one, `build`. The module is imported here, on
-first use, so this list of platforms has no second copy and the registry imports no adapter.
+Which adapter serves a platform is its registry entry's `adapter`, an object reference
+"module:attribute" (dotted attributes allowed, as in an entry point) of a factory
+(`AdapterFactory`): the adapter class's `build`, `AdapterBase.build` unless the class overrides
+it (Instagram does). The module is imported here, on first use, so this list of platforms has no
+second copy and the registry imports no adapter.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from importlib import import_module
+from importlib.metadata import EntryPoint
 from typing import cast
 
 import httpx
@@ -30,12 +32,14 @@ AdapterFactory = Callable[
 def adapter_factory(platform: str) -> AdapterFactory:
     """The factory the registry names for `platform`; IntegrationBug for an unknown platform."""
     try:
-        module_name, _, attribute = platform_registry.spec(platform).adapter.partition(":")
+        reference = platform_registry.spec(platform).adapter
     except KeyError:
         raise IntegrationBug(f"no adapter for platform {platform!r}") from None
-    factory = getattr(import_module(module_name), attribute)
+    # The entry point object reference syntax, resolved by the standard library
+    # (https://packaging.python.org/en/latest/specifications/entry-points/#data-model).
+    factory = EntryPoint(name=platform, value=reference, group="").load()
     if not callable(factory):
-        raise IntegrationBug(f"the adapter of {platform!r} ({module_name}:{attribute}) is not a factory")
+        raise IntegrationBug(f"the adapter of {platform!r} ({reference}) is not a factory")
     return cast("AdapterFactory", factory)
 
 

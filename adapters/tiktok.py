@@ -14,14 +14,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-import httpx
-
 from adapters.base import (
     AccountRef,
     Credentials,
     FetchResult,
     Platform,
-    PlatformConfig,
     RejectedMetric,
     SyncContext,
 )
@@ -37,8 +34,8 @@ from adapters.errors import (
     ReconnectRequired,
     TokenExpired,
 )
-from adapters.flow import AdapterBase, credentials_from_token_reply
-from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy, path_segment
+from adapters.flow import AdapterBase, credentials_from_token_reply, fetch_result
+from adapters.http import Caller, Reply, path_segment
 from adapters.limits import clamp, retry_after
 from adapters.values import (
     Normalised,
@@ -172,12 +169,6 @@ class TikTokAdapter(AdapterBase):
     label: ClassVar[str] = "TikTok"
     refresh_margin: ClassVar[timedelta] = timedelta(minutes=10)
 
-    def __init__(
-        self, config: PlatformConfig, client: httpx.Client, retry: RetryPolicy = DEFAULT_RETRY
-    ) -> None:
-        super().__init__(client, retry)
-        self._config = config
-
     @property
     def _base(self) -> str:
         return f"{self._config.api_base.rstrip('/')}/{path_segment(self._config.api_version or API_VERSION)}"
@@ -253,20 +244,4 @@ class TikTokAdapter(AdapterBase):
         refused = [f for f in STAT_FIELDS if f in memory.refused and f not in memory.retired]
         if refused:
             warnings.append(f"TikTok refused the field(s) {', '.join(refused)} earlier; last value kept")
-        return FetchResult(
-            metrics=out.metrics,
-            warnings=tuple(warnings),
-            complete=not warnings,
-            handle=out.handle,
-            platform_account_id=out.platform_account_id,
-        )
-
-
-def build(
-    config: PlatformConfig,
-    client: httpx.Client,
-    retry: RetryPolicy,
-    configs: Mapping[Platform, PlatformConfig],
-) -> TikTokAdapter:
-    """The registry's adapter factory (`PlatformSpec.adapter`, see adapters.registry)."""
-    return TikTokAdapter(config, client, retry)
+        return fetch_result(out, warnings)

@@ -12,14 +12,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-import httpx
-
 from adapters.base import (
     AccountRef,
     Credentials,
     FetchResult,
     Platform,
-    PlatformConfig,
     RejectedMetric,
     SyncContext,
 )
@@ -35,8 +32,8 @@ from adapters.errors import (
     ReconnectRequired,
     TokenExpired,
 )
-from adapters.flow import AdapterBase, credentials_from_token_reply
-from adapters.http import DEFAULT_RETRY, Caller, Reply, RetryPolicy, path_segment
+from adapters.flow import AdapterBase, credentials_from_token_reply, fetch_result
+from adapters.http import Caller, Reply, path_segment
 from adapters.limits import clamp, epoch_header, retry_after, x_rate_limit
 from adapters.values import (
     Normalised,
@@ -176,12 +173,6 @@ class XAdapter(AdapterBase):
     label: ClassVar[str] = "X"
     refresh_margin: ClassVar[timedelta] = timedelta(minutes=5)
 
-    def __init__(
-        self, config: PlatformConfig, client: httpx.Client, retry: RetryPolicy = DEFAULT_RETRY
-    ) -> None:
-        super().__init__(client, retry)
-        self._config = config
-
     @property
     def _base(self) -> str:
         return f"{self._config.api_base.rstrip('/')}/{path_segment(self._config.api_version or API_VERSION)}"
@@ -262,20 +253,4 @@ class XAdapter(AdapterBase):
         refused = [f for f in OPTIONAL_FIELDS if f in memory.refused and f not in memory.retired]
         if refused:
             warnings.append(f"X refused the field(s) {', '.join(refused)} earlier; last value kept")
-        return FetchResult(
-            metrics=out.metrics,
-            warnings=tuple(warnings),
-            complete=not warnings,
-            handle=out.handle,
-            platform_account_id=out.platform_account_id,
-        )
-
-
-def build(
-    config: PlatformConfig,
-    client: httpx.Client,
-    retry: RetryPolicy,
-    configs: Mapping[Platform, PlatformConfig],
-) -> XAdapter:
-    """The registry's adapter factory (`PlatformSpec.adapter`, see adapters.registry)."""
-    return XAdapter(config, client, retry)
+        return fetch_result(out, warnings)

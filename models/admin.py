@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +25,7 @@ from models.tables import (
     MetricSnapshot,
     Workspace,
 )
+from ops.foundation import platforms
 
 # What a disconnected account keeps of its credentials: nothing (the column is NOT NULL).
 ERASED_CREDENTIALS = b""
@@ -60,35 +60,32 @@ class ConnectOutcome:
     resynced: bool = False
 
 
-_LINKEDIN_ORG = re.compile(r"^(?:urn:li:organization:)?(\d+)$")
-_LINKEDIN_MEMBER = re.compile(r"^urn:li:person:[A-Za-z0-9_-]+$")
-
-
 def normalise_platform_account_id(platform: str, raw: str) -> str:
-    """One spelling per account, so a reconnect finds the row it replaces."""
+    """One spelling per account (the registry entry's `account_ids.spellings`), so a reconnect
+    finds the row it replaces."""
     value = raw.strip()
     if not value:
         raise AdminError("--platform-account-id must not be empty")
-    if platform == "linkedin":
-        if match := _LINKEDIN_ORG.match(value):
-            return f"urn:li:organization:{match.group(1)}"
-        if _LINKEDIN_MEMBER.match(value):
-            return value
-        raise AdminError(
-            "a LinkedIn account is urn:li:organization:ID (or its numeric id) or urn:li:person:ID"
-        )
-    return value
+    spec = platforms.find(platform)
+    if spec is None or spec.account_ids is None:
+        return value
+    stored = spec.account_ids.stored(value)
+    if stored is None:
+        raise AdminError(f"a {spec.label} account id {spec.account_ids.rule}")
+    return stored
 
 
 def resolve_auth(platform: str, auth: str | None) -> str:
-    if platform == "instagram":
-        chosen = auth or "instagram"
-        if chosen not in ("instagram", "facebook"):
-            raise AdminError("--auth for instagram is 'instagram' (Instagram Login) or 'facebook'")
+    """The login an account of `platform` connects with: `auth`, or the registry's default."""
+    logins = platforms.logins(platform)
+    chosen = auth or logins[0].name
+    if chosen in (login.name for login in logins):
         return chosen
-    if auth not in (None, "default"):
-        raise AdminError(f"--auth applies to instagram only, not to {platform}")
-    return "default"
+    choosers = [spec.name for spec in platforms.PLATFORMS if len(spec.logins) > 1]
+    if len(logins) == 1 and choosers:
+        raise AdminError(f"--auth applies to {' and '.join(choosers)} only, not to {platform}")
+    named = " or ".join(f"'{login.name}' ({login.label})" for login in logins)
+    raise AdminError(f"--auth for {platform} is {named}")
 
 
 def create_workspace(session: Session, name: str) -> str:

@@ -5,13 +5,16 @@ error names its field. Error messages never contain a value (a token could be on
 `field` and `reason` only. Strings are refused when PostgreSQL text could not hold them (NUL, lone
 surrogates), so a bad value is a 422 or a reported line, never a database error half-way.
 Tokens, account ids and display strings follow `adapters.input_rules`, the rules every way in
-shares (`dravo-sync account connect` too).
+shares (`dravo-sync account connect` too). What depends on the platform (the form of its account
+ids, its logins) is its registry entry's (`PlatformSpec.account_ids`, `PlatformSpec.logins`): this
+module states it for every platform of the registry, in validation and in the JSON Schema, and
+names none.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -34,6 +37,7 @@ from adapters.input_rules import (
 )
 from models.admin import AdminError, ConnectRequest, normalise_platform_account_id, resolve_auth
 from models.read_models import Platform
+from ops.foundation import platforms
 
 # Bounds well above what the platforms issue (Meta's long-lived tokens are ~200 characters,
 # LinkedIn's ~350), low enough that a body can't make us encrypt and store megabytes.
@@ -82,8 +86,12 @@ def split_scopes(value: str) -> list[str]:
 # accept from one we refuse: the patterns below say in JSON Schema what `_bounded` checks.
 NON_BLANK = rf"^[^{DISPLAY_CHARS}]*[^\s{DISPLAY_CHARS}][^{DISPLAY_CHARS}]*$"
 NO_NUL = rf"^[^{DISPLAY_CHARS}]*$"
-GRAPH_ID = r"^\s*[0-9]+\s*$"
-LINKEDIN_ID = r"^\s*(?:(?:urn:li:organization:)?\d+|urn:li:person:[A-Za-z0-9_-]+)\s*$"
+
+# Every login a platform of the registry knows (`auth`; which one a platform takes: the anyOf).
+if TYPE_CHECKING:
+    LoginName = str
+else:
+    LoginName = Literal[tuple(dict.fromkeys(login.name for s in platforms.PLATFORMS for login in s.logins))]
 
 
 def _bounded(max_chars: int, *, non_blank: bool, token: bool = False) -> AfterValidator:
@@ -132,37 +140,45 @@ def _few_scopes(value: list[str]) -> list[str]:
     return value
 
 
+def platform_rules(spec: platforms.PlatformSpec) -> dict[str, Any]:
+    """What a body for `spec`'s platform must hold beyond the common fields, as JSON Schema."""
+    rules: dict[str, Any] = {"platform": {"const": spec.name}}
+    if spec.account_ids is not None:
+        rules["platform_account_id"] = {"pattern": spec.account_ids.json_pattern}
+    rules["auth"] = {"enum": [*(login.name for login in spec.logins), None]}
+    return {"properties": rules}
+
+
 def _platform_rules(schema: dict[str, Any]) -> None:
-    """Rules that depend on the platform, as JSON Schema (validation: the field validators)."""
-    schema["anyOf"] = [
-        {
-            "properties": {
-                "platform": {"const": "instagram"},
-                "platform_account_id": {"pattern": GRAPH_ID},
-                "auth": {"enum": ["instagram", "facebook", None]},
-            }
-        },
-        {
-            "properties": {
-                "platform": {"const": "facebook"},
-                "platform_account_id": {"pattern": GRAPH_ID},
-                "auth": {"enum": ["default", None]},
-            }
-        },
-        {
-            "properties": {
-                "platform": {"const": "linkedin"},
-                "platform_account_id": {"pattern": LINKEDIN_ID},
-                "auth": {"enum": ["default", None]},
-            }
-        },
-        {
-            "properties": {
-                "platform": {"enum": ["x", "tiktok"]},
-                "auth": {"enum": ["default", None]},
-            }
-        },
-    ]
+    """Rules that depend on the platform, one branch per registry entry (validation: the field
+    validators, from the same entries)."""
+    schema["anyOf"] = [platform_rules(spec) for spec in platforms.PLATFORMS]
+
+
+def _descriptions() -> tuple[str, str, str]:
+    """(platform, platform_account_id, auth) field descriptions, from the registry."""
+    names = platforms.PLATFORM_NAMES
+    platform = f"{', '.join(names[:-1])} or {names[-1]}." if len(names) > 1 else f"{names[0]}."
+    forms = "; ".join(
+        f"{spec.label}: {spec.account_ids.rule.removeprefix('must be ')}"
+        for spec in platforms.PLATFORMS
+        if spec.account_ids is not None
+    )
+    account = "The account's id on the platform" + (f" ({forms})." if forms else ".")
+    choices = "; ".join(
+        f"{spec.label}: "
+        + " or ".join(
+            f"{login.name} ({login.label}{', the default' if n == 0 else ''})"
+            for n, login in enumerate(spec.logins)
+        )
+        for spec in platforms.PLATFORMS
+        if len(spec.logins) > 1
+    )
+    auth = f"{choices}; other platforms: default or null." if choices else "default or null."
+    return platform, account, auth
+
+
+PLATFORM_DESCRIPTION, ACCOUNT_ID_DESCRIPTION, AUTH_DESCRIPTION = _descriptions()
 
 
 class ConnectFields(BaseModel):
@@ -170,18 +186,13 @@ class ConnectFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, json_schema_extra=_platform_rules)
 
-    platform: Platform = Field(description="instagram, facebook, x, linkedin or tiktok.")
+    platform: Platform = Field(description=PLATFORM_DESCRIPTION)
     platform_account_id: RequiredText = Field(
-        description="The account's id on the platform (LinkedIn: urn:li:organization:ID or its number, "
-        "or urn:li:person:ID).",
+        description=ACCOUNT_ID_DESCRIPTION,
         examples=["17841400000000000"],
     )
     handle: OptionalText | None = Field(None, description="Handle to show until the first sync.")
-    auth: Literal["instagram", "facebook", "default"] | None = Field(
-        None,
-        description="Instagram: instagram (Instagram Login, the default) or facebook (Facebook Login); "
-        "other platforms: default or null.",
-    )
+    auth: LoginName | None = Field(None, description=AUTH_DESCRIPTION)
     # Plain strings, not SecretStr: the schema must carry their pattern. They are never logged,
     # never in an error (hide_input_in_errors), and the repr leaves them out.
     access_token: Token = Field(
@@ -204,7 +215,8 @@ class ConnectFields(BaseModel):
     @field_validator("platform_account_id")
     @classmethod
     def _platform_account_id(cls, value: str, info: ValidationInfo) -> str:
-        # The same rule `account connect` applies; it needs the platform, validated before.
+        # The same rules `account connect` applies (the platform's registry entry); they need
+        # the platform, validated before.
         platform = info.data.get("platform")
         if platform is not None:
             try:

@@ -3,7 +3,8 @@
 Each platform is one `PlatformSpec` in `PLATFORMS`. Everything that lists or describes platforms
 derives from it: the adapters' `Platform` type, the queues, the budget defaults and estimates, the
 labels in messages, the simulator's platforms, the settings (`DRAVO_<NAME>_...`), the pinned API versions with their sunsets, the database's `platforms`
-table (`models.migrate.upgrade` fills it), and which adapter and simulator modules serve the
+table (`models.migrate.upgrade` fills it), the connect rules (account id forms, logins) with the
+connect body's JSON Schema, and which adapter and simulator modules serve the
 platform (named by import path: loaded by `adapters.registry` and `simulator.catalog`, so this
 module needs no import of them). Adding a platform means one entry here, one adapter module and
 one simulator module (docs/architecture.md, "Adding a platform");
@@ -18,6 +19,7 @@ This module imports nothing of ours: it is the bottom of the house.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from importlib.metadata import entry_points
@@ -58,6 +60,65 @@ class PinnedVersion:
 
 
 @dataclass(frozen=True)
+class Spelling:
+    """One way of writing an account id, and the form it is stored in (`re.Match.expand`)."""
+
+    pattern: str  # matched against the whole id, surrounding whitespace aside
+    stored: str = r"\g<0>"
+
+
+@dataclass(frozen=True)
+class AccountIds:
+    """What a platform's account ids look like, as the ways in (API, import, CLI) check them.
+
+    `pattern` is a regular expression both Python and JSON Schema (ECMA-262) read alike; it is
+    matched against the whole id, surrounding whitespace aside. `spellings`, for a platform whose
+    ids have several spellings, say which one is stored, so a reconnect finds the row it
+    replaces; an id with none of them is refused even where `pattern` is not checked (the
+    operator's `connect_account`), because its stored form is unknown.
+    """
+
+    rule: str  # what a good id is, as the reason a bad one is refused: "must be ..."
+    pattern: str | None = None  # None: the alternatives of `spellings`
+    spellings: tuple[Spelling, ...] = ()
+
+    @property
+    def accepted(self) -> str:
+        return self.pattern or "|".join(f"(?:{s.pattern})" for s in self.spellings)
+
+    @property
+    def json_pattern(self) -> str:
+        """`accepted` as a JSON Schema pattern (which matches anywhere unless anchored)."""
+        return rf"^\s*(?:{self.accepted})\s*$"
+
+    def problem(self, value: str) -> str | None:
+        """`rule` when `value` is not an id of this form, else None."""
+        return None if re.fullmatch(self.accepted, value.strip()) else self.rule
+
+    def stored(self, value: str) -> str | None:
+        """The stored spelling of `value` (stripped), or None when no spelling matches it."""
+        value = value.strip()
+        if not self.spellings:
+            return value
+        for spelling in self.spellings:
+            if match := re.fullmatch(spelling.pattern, value):
+                return match.expand(spelling.stored)
+        return None
+
+
+@dataclass(frozen=True)
+class Login:
+    """One way a platform's accounts are connected (`accounts.auth`, the connect body's `auth`)."""
+
+    name: str
+    label: str
+
+
+# A platform with one way to log in: what `auth` is for it (or left out).
+ONE_LOGIN: Final = (Login("default", "the platform's own login"),)
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     """What we know about one platform before any settings are read."""
 
@@ -73,9 +134,9 @@ class PlatformSpec:
     # The contract's metric keys in the published order (docs/contract.md, section 3). Empty:
     # the adapter derives the keys from the API (LinkedIn).
     metric_keys: tuple[str, ...]
-    # "module:attribute" of the adapter factory (`adapters.registry.AdapterFactory`) and of the
-    # simulated platform (`simulator.platform.SimPlatform`); strings, because this layer may not
-    # import either.
+    # "module:attribute" of the adapter factory (`adapters.registry.AdapterFactory`, usually
+    # "adapters.<name>:<Adapter>.build") and of the simulated platform
+    # (`simulator.platform.SimPlatform`); strings, because this layer may not import either.
     adapter: str
     simulator: str
     oauth_base: str | None = None  # a separate token host (LinkedIn's), DRAVO_<NAME>_OAUTH_BASE
@@ -83,6 +144,12 @@ class PlatformSpec:
     # simulator counts and the capacity simulation spends); 0: the same as the estimate. The
     # dispatcher keeps planning with `estimated_calls_per_sync`.
     calls_per_sync: int = 0
+    # What a connect of one of its accounts must say (models.connect_input checks it at the API and
+    # the import, adapters.input_rules at the CLI, and the OpenAPI document states it):
+    # the form of its account ids (None: any non-blank display string, stored as given) and the
+    # logins its accounts connect with, the first being the default.
+    account_ids: AccountIds | None = None
+    logins: tuple[Login, ...] = ONE_LOGIN
 
     @property
     def typical_calls_per_sync(self) -> int:
@@ -132,6 +199,22 @@ TIKTOK_API: Final = PinnedVersion(
     source="https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info (checked 2026-12-01)",
 )
 
+# Graph API node ids are digits (https://developers.facebook.com/docs/graph-api/overview#nodes);
+# [0-9], not \d, which in Python also matches other scripts' digits.
+GRAPH_IDS: Final = AccountIds(rule="must be the numeric id of the account", pattern="[0-9]+")
+# LinkedIn accounts are organization or member URNs (docs/platforms.md); an organization's bare
+# number is stored as its URN.
+LINKEDIN_IDS: Final = AccountIds(
+    rule="must be urn:li:organization:ID (or its numeric id) or urn:li:person:ID",
+    spellings=(
+        Spelling(r"(?:urn:li:organization:)?(\d+)", r"urn:li:organization:\1"),
+        Spelling(r"urn:li:person:[A-Za-z0-9_-]+"),
+    ),
+)
+# Instagram's two logins (docs/platforms.md): Instagram Login reads graph.instagram.com,
+# Facebook Login reads the same account through graph.facebook.com.
+INSTAGRAM_LOGINS: Final = (Login("instagram", "Instagram Login"), Login("facebook", "Facebook Login"))
+
 # Budgets: the platforms' published limits per app and per user token (docs/platforms.md).
 BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
     PlatformSpec(
@@ -143,8 +226,10 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         app_budget="5000/3600",
         user_budget="200/3600",
         calls_per_sync=2,  # account + insights
-        adapter="adapters.instagram:build",
+        adapter="adapters.instagram:InstagramAdapter.build",
         simulator="simulator.meta:INSTAGRAM",
+        account_ids=GRAPH_IDS,
+        logins=INSTAGRAM_LOGINS,
         metric_keys=(
             "follower_count",
             "reach",
@@ -170,8 +255,9 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         app_budget="5000/3600",
         user_budget="200/3600",
         calls_per_sync=2,  # page + insights
-        adapter="adapters.facebook:build",
+        adapter="adapters.facebook:FacebookAdapter.build",
         simulator="simulator.meta:FACEBOOK",
+        account_ids=GRAPH_IDS,
         metric_keys=(
             "followers_count",
             "talking_about_count",
@@ -194,7 +280,7 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         app_budget="10000/900",
         user_budget="75/900",
         calls_per_sync=1,  # users/me
-        adapter="adapters.x:build",
+        adapter="adapters.x:XAdapter.build",
         simulator="simulator.x:SIMULATED",
         metric_keys=(
             "followers_count",
@@ -215,8 +301,9 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         app_budget="100000/86400",
         user_budget="500/86400",
         calls_per_sync=3,  # follower statistics + page statistics + network size
-        adapter="adapters.linkedin:build",
+        adapter="adapters.linkedin:LinkedInAdapter.build",
         simulator="simulator.linkedin:SIMULATED",
+        account_ids=LINKEDIN_IDS,
         metric_keys=(),
         oauth_base="https://www.linkedin.com",
     ),
@@ -229,7 +316,7 @@ BUILT_IN: Final[tuple[PlatformSpec, ...]] = (
         app_budget="600/60",
         user_budget="600/60",
         calls_per_sync=1,  # user/info
-        adapter="adapters.tiktok:build",
+        adapter="adapters.tiktok:TikTokAdapter.build",
         simulator="simulator.tiktok:SIMULATED",
         metric_keys=("follower_count", "following_count", "likes_count", "video_count"),
     ),
@@ -264,6 +351,23 @@ _BY_NAME: Final[dict[str, PlatformSpec]] = {spec.name: spec for spec in PLATFORM
 def spec(name: str) -> PlatformSpec:
     """The spec of `name`; KeyError for a platform we don't know."""
     return _BY_NAME[name]
+
+
+def find(name: str) -> PlatformSpec | None:
+    """The spec of `name`, or None for a platform we don't know."""
+    return _BY_NAME.get(name)
+
+
+def logins(name: str) -> tuple[Login, ...]:
+    """How accounts of `name` connect (one `default` login for a platform we don't know)."""
+    known = find(name)
+    return ONE_LOGIN if known is None else known.logins
+
+
+def account_ids(name: str) -> AccountIds | None:
+    """The form of `name`'s account ids, if the registry states one."""
+    known = find(name)
+    return None if known is None else known.account_ids
 
 
 def labels() -> dict[str, str]:

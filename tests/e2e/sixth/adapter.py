@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import ClassVar
 
-import httpx
-
-from adapters.base import AccountRef, Credentials, FetchResult, Platform, PlatformConfig, SyncContext
+from adapters.base import AccountRef, Credentials, FetchResult, Platform, SyncContext
 from adapters.errors import PlatformBroken, PlatformError, TokenExpired
-from adapters.flow import AdapterBase
-from adapters.http import Caller, Reply, RetryPolicy
+from adapters.flow import AdapterBase, fetch_result
+from adapters.http import Caller, Reply
 from adapters.values import Normalised, as_dict, as_str, optional_str, require
 
 METRIC_KEYS = ("followers_count", "following_count", "statuses_count")
@@ -40,10 +37,6 @@ class MastodonAdapter(AdapterBase):
     platform: Platform = "mastodon"  # type: ignore[assignment]  # an installed platform
     label: ClassVar[str] = "Mastodon"
 
-    def __init__(self, config: PlatformConfig, client: httpx.Client, retry: RetryPolicy) -> None:
-        super().__init__(client, retry)
-        self._config = config
-
     def _read(
         self,
         caller: Caller,
@@ -62,19 +55,4 @@ class MastodonAdapter(AdapterBase):
         if error is not None:
             raise error
         out = normalise(reply.data)
-        return FetchResult(
-            metrics=out.metrics,
-            warnings=tuple(out.warnings),
-            complete=not out.warnings,
-            handle=out.handle,
-            platform_account_id=out.platform_account_id,
-        )
-
-
-def build(
-    config: PlatformConfig,
-    client: httpx.Client,
-    retry: RetryPolicy,
-    configs: Mapping[Platform, PlatformConfig],
-) -> MastodonAdapter:
-    return MastodonAdapter(config, client, retry)
+        return fetch_result(out)

@@ -1,5 +1,7 @@
 """A sixth platform is synced end to end and served, from one adapter module, one simulator module
-and one registry entry, with nothing else edited (docs/architecture.md's worked example).
+and one registry entry, with nothing else edited (docs/architecture.md's worked example); its
+connect rules (the form of its account ids) come from the entry alone, are enforced by the API and
+stated in its OpenAPI document.
 
 The three are this package's `adapter.py`, `simulator.py` and `registry_entry.py`. The entry joins
 the registry through the `dravo_sync.platforms` entry point of a distribution the test installs
@@ -22,6 +24,7 @@ from models.admin import create_api_key, create_workspace
 from ops.foundation.platforms import ENTRY_POINT_GROUP, PLATFORM_NAMES
 from ops.testing.processes import cli_args, free_port, start_listening, start_simulator, wait_until
 from simulator.client import SimulatorClient
+from tests.e2e.sixth.registry_entry import SPEC
 from tests.support.fixtures import Processes
 
 pytestmark = pytest.mark.e2e
@@ -77,6 +80,8 @@ def test_a_sixth_platform_is_synced_and_served(
     )
     processes.started.append(api_process)
 
+    _connect_rules_come_from_the_entry(api, headers)
+
     connected = httpx.post(
         f"{api}/v1/accounts",
         headers=headers,
@@ -112,3 +117,24 @@ def test_a_sixth_platform_is_synced_and_served(
     assert row["warnings"] == []
     with SimulatorClient(sim) as client:
         assert client.request_counts("mastodon", "109")["accounts/verify_credentials"] >= 1
+
+
+def _connect_rules_come_from_the_entry(api: str, headers: dict[str, str]) -> None:
+    """The entry's account id form and its one login, at the API and in its document."""
+    assert SPEC.account_ids is not None
+    body = {"platform": "mastodon", "platform_account_id": "109", "access_token": "at-mastodon-109"}
+    for bad, param, reason in [
+        ({"platform_account_id": "@dravo@mastodon.example"}, "platform_account_id", SPEC.account_ids.rule),
+        ({"auth": "facebook"}, "auth", "not to mastodon"),
+    ]:
+        refused = httpx.post(f"{api}/v1/accounts", headers=headers, json=body | bad)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["param"] == param
+        assert reason in refused.json()["error"]["message"]
+
+    document = httpx.get(f"{api}/openapi.json").json()
+    schema = document["paths"]["/v1/accounts"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    [branch] = [b for b in schema["anyOf"] if b["properties"]["platform"] == {"const": "mastodon"}]
+    assert branch["properties"]["platform_account_id"] == {"pattern": SPEC.account_ids.json_pattern}
+    assert branch["properties"]["auth"] == {"enum": ["default", None]}
+    assert "mastodon" in schema["properties"]["platform"]["enum"]
