@@ -20,6 +20,8 @@ message may have been lost), and once at the end of every wait. Enqueueing (Redi
 only blocking part: it runs in a small thread pool of its own, and a Redis failure or a publish
 that overruns the wait by ENQUEUE_SLACK_SECONDS raises `RefreshUnavailable` (the API answers 503).
 
+Its two reads (the rows to plan, the completion polls) are `models.queries` functions run on a
+connection its caller lends (the API lends one of its read pool's, `api.readpool.ReadConnections`).
 Importing this module pulls in neither Celery nor adapters; the publisher is built on first use.
 Accounts unknown to the database are ignored (they appear in no set of the result).
 """
