@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -163,26 +163,20 @@ class AppState:
     gauges: FreshnessGauges
     # None: dashboard JWTs are refused (no DRAVO_JWT_SECRET).
     jwt: JwtPolicy | None = None
-
-    @property
-    def on_demand(self) -> OnDemandRefresh:
-        return self._on_demand
-
-    @property
-    def readiness(self) -> Readiness:
-        return self._readiness
+    # Built once from the fields above: a request's dependencies (api.dependencies) hand them out.
+    on_demand: OnDemandRefresh = field(init=False)
+    readiness: Readiness = field(init=False)
 
     def __post_init__(self) -> None:
-        # Built once: a request's dependencies hand these out as they are.
         settings = self.settings
-        self._on_demand = OnDemandRefresh(
+        self.on_demand = OnDemandRefresh(
             service=self.refresh,
             redis=self.async_redis,
             wait_seconds=settings.refresh_wait_seconds,
             concurrent_per_workspace=settings.refresh_concurrent_per_workspace,
             accounts_per_minute=settings.refresh_accounts_per_minute,
         )
-        self._readiness = Readiness(probe=self.probe, redis=self.async_redis)
+        self.readiness = Readiness(probe=self.probe, redis=self.async_redis)
 
     async def open(self) -> None:
         """Open the async pools on the lifespan's event loop; connections are made on demand."""
