@@ -2,21 +2,16 @@
 
 In the spirit of polar's `AsyncReadSession`: handlers ask typed questions (`principal()`,
 `accounts_page()`, `history_page()`, `account_record()`) and get typed answers; they never see SQL
-text, statements or sessions (the writes are `api.writes'`). Behind it, two paths:
-- the reads of `GET /v1/analytics/accounts` and its history (the key lookup, the pages) are
-  `models.queries` async functions run on a connection lent by the read pool (`api.readpool`),
-  awaited on the event loop, with no thread hand-off;
-- the management API's connection record (`models.connections.get_connection`, a SQLAlchemy
-  query) runs on the SQLAlchemy read engine, in a thread, at most `concurrency` at once (see
-  `api.state.make_reader`).
-Both kinds of connection are read-only on the server (`default_transaction_read_only`).
+text, statements or sessions (the writes are `api.writes'`). Each read is a `models` async
+function (`models.queries`, `models.connections.connection_record`) run on a connection lent by
+the read pool (`api.readpool`), awaited on the event loop with no thread hand-off; the pool's
+connections are read-only on the server (`default_transaction_read_only`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import TypeVar
@@ -24,14 +19,13 @@ from typing import TypeVar
 import anyio.to_thread
 import structlog
 from anyio import CapacityLimiter
-from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import queries
 from models.auth import BearerCheck, record_key_use
 from models.base import utcnow
-from models.connections import ConnectionRecord, get_connection
+from models.connections import ConnectionRecord, connection_record
 from models.crypto import TokenCipher
 from models.queries import MAX_SNAPSHOTS, ConnectionLender
 from models.read_models import AccountFilter, AccountPageText, Principal, SnapshotPage
@@ -46,12 +40,8 @@ KEY_USE_THREADS = 2
 
 
 class ApiReads:
-    def __init__(
-        self, connections: ConnectionLender, engine: Engine, concurrency: int, cipher: TokenCipher
-    ) -> None:
+    def __init__(self, connections: ConnectionLender, cipher: TokenCipher) -> None:
         self._connections = connections
-        self._engine = engine
-        self._limiter = CapacityLimiter(concurrency)
         self._cipher = cipher  # the connection record's scopes are read from the credentials
 
     async def principal(self, check: BearerCheck) -> Principal | None:
@@ -81,25 +71,9 @@ class ApiReads:
     async def account_record(self, workspace_id: str, account_id: str) -> ConnectionRecord | None:
         """The management API's connection record (no tokens); None when the account is unknown or
         belongs to another workspace."""
-        return await self._in_thread(
-            lambda connection: get_connection(connection, self._cipher, workspace_id, account_id)
+        return await self._connections.run(
+            lambda conn: connection_record(conn, self._cipher, workspace_id, account_id)
         )
-
-    def _read(self, work: Callable[[Connection], T]) -> T:
-        try:
-            with self._engine.connect() as connection:
-                return work(connection)
-        except sa_exc.DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-        # The pooled connection was dead (SQLAlchemy has dropped the pool's others too): once more.
-        with self._engine.connect() as connection:
-            return work(connection)
-
-    async def _in_thread(self, work: Callable[[Connection], T]) -> T:
-        # One of at most `concurrency` threads, each on its own pooled connection: the event loop
-        # never blocks and no thread waits for the pool.
-        return await anyio.to_thread.run_sync(partial(self._read, work), limiter=self._limiter)
 
 
 class KeyUseThrottle:

@@ -25,11 +25,11 @@ from worker.refresh import RefreshService, build_refresh_service
 
 # Redis calls of a request must fail fast when Redis is down, not hang the request.
 REDIS_TIMEOUT_SECONDS = 2.0
-# The read pool's connections; the SQLAlchemy read engine's threaded reads run at most this many at
-# once too, each on its own pooled connection (so no thread ever waits for the pool). On 2 cores
-# Postgres is saturated well before 8 queries run at once; more would only queue inside Postgres
-# and add latency.
+# The read pool's connections. On 2 cores Postgres is saturated well before 8 queries run at once;
+# more would only queue inside Postgres and add latency.
 READ_CONCURRENCY = 8
+# The gauges' background queries (api.gauges): one at a time, and the webhook collector's.
+GAUGE_CONNECTIONS = 2
 # The asyncio Redis client's connections: the pub/sub subscription holds one, each call borrows one
 # for well under a millisecond.
 ASYNC_REDIS_CONNECTIONS = 16
@@ -52,15 +52,15 @@ def _ms(seconds: float) -> int:
 
 
 def make_reader(
-    database_url: str, pool_size: int = READ_CONCURRENCY, settings: Settings | None = None
+    database_url: str, pool_size: int = GAUGE_CONNECTIONS, settings: Settings | None = None
 ) -> Engine:
-    """The API's read engine: one round trip per read, and Postgres refuses writes.
+    """The gauges' read engine: one round trip per read, and Postgres refuses writes.
 
     Autocommit, so a read is one statement with no BEGIN/ROLLBACK around it;
     `default_transaction_read_only` makes the implicit transaction of every statement read-only
-    (a read-only session, enforced by the server). No pre-ping on checkout (a round trip per
-    request): `ApiReads` retries a read once on a fresh connection instead when the pooled one
-    turns out dead, e.g. after a Postgres restart.
+    (a read-only session, enforced by the server). A pool of its own, apart from the read pool,
+    because the gauges' queries are SQLAlchemy sessions run in a thread, in the background; a
+    query that fails on a dead connection is simply retried at the next interval (api.gauges).
     """
     return create_engine(
         database_url,
@@ -141,8 +141,7 @@ class AppState:
     writer: Engine
     # `last_used_at` bookkeeping, see make_key_use_writer.
     key_use_engine: Engine
-    # Every read a handler makes, typed (api.reads), on `read_pool` and, for the connection
-    # record, `reader`.
+    # Every read a handler makes, typed (api.reads), on `read_pool`.
     reads: ApiReads
     # The one write of the request path: an API key's `last_used_at` (api.reads).
     key_uses: KeyUseRecorder
@@ -151,7 +150,8 @@ class AppState:
     # /readyz's own connection, a pool of one apart from `read_pool`: a probe must not queue behind
     # the requests it vouches for.
     probe: AsyncConnectionPool[psycopg.AsyncConnection[Any]]
-    # The SQLAlchemy read engine behind the connection record and the gauges (see make_reader).
+    # The gauges' SQLAlchemy read engine (see make_reader): their background queries, off the
+    # request path, are SQLAlchemy sessions (api.gauges, api.webhook_gauges).
     reader: Engine
     # The management API's writes (connect, disconnect, webhooks), typed (api.writes);
     # `last_used_at` is key_uses'.
@@ -260,7 +260,7 @@ def build_state(settings: Settings) -> AppState:
         settings=settings,
         writer=writer,
         key_use_engine=key_use_engine,
-        reads=ApiReads(ReadConnections(read_pool), reader, READ_CONCURRENCY, cipher),
+        reads=ApiReads(ReadConnections(read_pool), cipher),
         key_uses=KeyUseRecorder(make_session_factory(key_use_engine)),
         read_pool=read_pool,
         probe=probe,

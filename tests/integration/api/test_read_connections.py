@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.readpool import PoolTimeout, ReadConnections, make_read_pool
 from api.state import session_options
 from models import queries
+from models.connections import connection_record, get_connection
+from models.crypto import TokenCipher
 from models.read_models import AccountFilter
 from models.tables import AccountSync
 from ops.foundation.settings import Settings
@@ -67,6 +69,25 @@ def test_async_reads_match_the_sync_ones(settings: Settings, session_factory: se
         assert history is not None and history.next_after is not None
         assert await reads.run(lambda conn: queries.history_page(conn, theirs.id, "acc_a")) is None
         assert await reads.run(lambda conn: queries.history_page(conn, ours.id, "acc_\x00")) is None
+
+    with_pool(settings, scenario)
+
+
+def test_the_connection_record_on_a_lent_connection(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    ws = seeding.workspace(session_factory)
+    other = seeding.workspace(session_factory, "other")
+    seeding.seed_example(session_factory, ws.id)
+    cipher = TokenCipher(settings.encryption_keys)
+
+    async def scenario(reads: ReadConnections) -> None:
+        record = await reads.run(lambda conn: connection_record(conn, cipher, ws.id, "acc_8f2c1d"))
+        with session_factory() as session:
+            assert record == get_connection(session, cipher, ws.id, "acc_8f2c1d")
+        assert record is not None and record.platform == "x" and record.scopes is None  # not a real token
+        assert await reads.run(lambda conn: connection_record(conn, cipher, other.id, "acc_8f2c1d")) is None
+        assert await reads.run(lambda conn: connection_record(conn, cipher, ws.id, "acc_\x00")) is None
 
     with_pool(settings, scenario)
 
