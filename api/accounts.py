@@ -20,12 +20,13 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BeforeValidator
 
-from api.dependencies import PrincipalDep, StateDep, get_principal
+from api.dependencies import PrincipalDep, PublicUrlDep, ReadsDep, RefreshDep, get_principal
 from api.errors import InvalidParameter, NotFound
 from api.params import NO_CONTROL_SCHEMA, PlainText, known_query_only
 from api.ratelimit import admit_accounts, refresh_slot
+from api.reads import ApiReads
 from api.schemas import AccountsPage, HistoryPage, error_responses
-from api.state import AppState
+from api.state import OnDemandRefresh
 from models.cursor import (
     CURSOR_PATTERN,
     HISTORY_CURSOR_PATTERN,
@@ -57,42 +58,38 @@ router = APIRouter(prefix="/v1/analytics", dependencies=known_query_only(after=g
 
 
 async def _page(
-    state: AppState, principal: Principal, where: AccountFilter
+    reads: ApiReads, principal: Principal, where: AccountFilter
 ) -> tuple[bytes | str, str | None]:
     """The page as PostgreSQL builds it (JSON text, `next_cursor` included) and its next cursor,
-    on the async read pool."""
-    page = await state.reads.accounts_page(principal.workspace_id, where)
+    on the read pool."""
+    page = await reads.accounts_page(principal.workspace_id, where)
     return page.body, page.next_cursor
 
 
 async def _refreshed(
-    state: AppState, principal: Principal, where: AccountFilter
+    reads: ApiReads, refresh: OnDemandRefresh, principal: Principal, where: AccountFilter
 ) -> tuple[dict[str, Any], str | None]:
     """Refresh the page's accounts, awaited: the wait holds no thread (worker.refresh)."""
-    settings = state.settings
     # The wait counts from here: reading and planning are part of DRAVO_REFRESH_WAIT_SECONDS, and
     # the re-read and the answer after it get ANSWER_SECONDS of it (under a storm, many waits end
     # at the same moment and queue for the read pool).
     started = time.monotonic()
-    deadline = started + max(settings.refresh_wait_seconds - ANSWER_SECONDS, 0.0)
+    deadline = started + max(refresh.wait_seconds - ANSWER_SECONDS, 0.0)
     workspace_id = principal.workspace_id
-    text, next_cursor = await _page(state, principal, where)
+    text, next_cursor = await _page(reads, principal, where)
     page = json.loads(text)
     ids = [item["account_id"] for item in page["items"]]
     async with refresh_slot(
-        state.async_redis,
-        workspace_id,
-        settings.refresh_concurrent_per_workspace,
-        settings.refresh_wait_seconds,
+        refresh.redis, workspace_id, refresh.concurrent_per_workspace, refresh.wait_seconds
     ):
-        plan = await state.refresh.plan(ids)
+        plan = await refresh.service.plan(ids)
         admitted = await admit_accounts(
-            state.async_redis, workspace_id, plan.candidates, settings.refresh_accounts_per_minute
+            refresh.redis, workspace_id, plan.candidates, refresh.accounts_per_minute
         )
-        result = await state.refresh.run(plan, admitted, deadline)
+        result = await refresh.service.run(plan, admitted, deadline)
     limited = set(plan.candidates) - set(admitted)
     if result.finished:  # re-read: finished rows are fresh now, the others are what the cache holds
-        page = json.loads((await _page(state, principal, where))[0])
+        page = json.loads((await _page(reads, principal, where))[0])
     for item in page["items"]:
         account_id = item["account_id"]
         if account_id in result.pending:
@@ -128,7 +125,9 @@ async def _refreshed(
 )
 async def list_accounts(
     request: Request,
-    state: StateDep,
+    reads: ReadsDep,
+    refreshes: RefreshDep,
+    public_url: PublicUrlDep,
     principal: PrincipalDep,
     account_id: Annotated[
         PlainText | None,
@@ -167,10 +166,10 @@ async def list_accounts(
     """
     where = AccountFilter(account_id=account_id, platform=platform, limit=limit, after=_position(cursor))
     if refresh:
-        body, next_cursor = await _refreshed(state, principal, where)
-        return JSONResponse(body, headers=_next_link(request, state, next_cursor))
-    page, next_cursor = await _page(state, principal, where)
-    return Response(page, media_type="application/json", headers=_next_link(request, state, next_cursor))
+        body, next_cursor = await _refreshed(reads, refreshes, principal, where)
+        return JSONResponse(body, headers=_next_link(request, public_url, next_cursor))
+    page, next_cursor = await _page(reads, principal, where)
+    return Response(page, media_type="application/json", headers=_next_link(request, public_url, next_cursor))
 
 
 def _position(cursor: str | None) -> CursorPosition | None:
@@ -197,14 +196,13 @@ def _history_position(cursor: str | None) -> HistoryPosition | None:
         ) from None
 
 
-def _next_link(request: Request, state: AppState, next_cursor: str | None) -> dict[str, str] | None:
+def _next_link(request: Request, public_url: str, next_cursor: str | None) -> dict[str, str] | None:
     """`Link: <...>; rel="next"` on DRAVO_PUBLIC_URL, or relative to the request (RFC 8288 section
     3.1): never on the request's Host header, which a client or a proxy may set to anything."""
     if next_cursor is None:
         return None
     url = request.url.include_query_params(cursor=next_cursor)
-    base = state.settings.public_url or ""
-    return {"Link": f'<{base}{url.path}?{url.query}>; rel="next"'}
+    return {"Link": f'<{public_url}{url.path}?{url.query}>; rel="next"'}
 
 
 def _iso_8601_only(value: object) -> object:
@@ -238,7 +236,8 @@ def _utc(value: datetime | None, name: str) -> datetime | None:
 )
 async def account_history(
     request: Request,
-    state: StateDep,
+    reads: ReadsDep,
+    public_url: PublicUrlDep,
     principal: PrincipalDep,
     account_id: Annotated[
         PlainText, Path(description="Connected account id.", json_schema_extra=NO_CONTROL_SCHEMA)
@@ -273,7 +272,7 @@ async def account_history(
     """
     start, end = _utc(since, "since"), _utc(until, "until")
     after = _history_position(cursor)
-    page = await state.reads.history_page(
+    page = await reads.history_page(
         principal.workspace_id, account_id, since=start, until=end, after=after, limit=limit
     )
     if page is None:
@@ -282,5 +281,5 @@ async def account_history(
     next_cursor = encode_history_cursor(page.next_after) if page.next_after else None
     return JSONResponse(
         {"account_id": account_id, "items": items, "total": len(items), "next_cursor": next_cursor},
-        headers=_next_link(request, state, next_cursor),
+        headers=_next_link(request, public_url, next_cursor),
     )

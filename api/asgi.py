@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(config)
         app.state.dravo = state
+        await state.open()
         if config.metrics_token is not None:  # no /metrics, no gauges to compute
             await state.gauges.start()
         await state.refresh.start()

@@ -26,7 +26,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.dependencies import authenticate
+from api.dependencies import authenticate_request
 from api.errors import (
     BODY_TOO_LARGE,
     OUTAGES,
@@ -98,7 +98,7 @@ class RequestGuard:
         if scope["method"] in BODY_METHODS and path.startswith(AUTHENTICATED_PREFIX):
             state = scope["app"].state.dravo
             try:
-                principal = await authenticate(state, _bearer_token(headers))
+                principal = await authenticate_request(state, _bearer_token(headers))
             except ApiError as exc:
                 response = error_response(exc.status, exc.code, exc.message, exc.param, exc.headers)
                 return _closing(response, has_body)

@@ -7,7 +7,7 @@ import redis
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.dependencies import StateDep
+from api.dependencies import ReadinessDep
 from api.errors import error_response
 from api.params import known_query_only
 from api.readpool import PoolTimeout
@@ -34,15 +34,16 @@ async def healthz() -> JSONResponse:
     response_model=Health,
     responses=error_responses(503),
 )
-async def readyz(state: StateDep) -> JSONResponse:
+async def readyz(readiness: ReadinessDep) -> JSONResponse:
     # Both checks are awaited, not threaded: a storm of refresh waits can't starve the probe.
     failed: list[str] = []
     try:
-        await state.probe.fetch_one(b"SELECT 1", {})
+        async with readiness.probe.connection() as connection:
+            await connection.execute("SELECT 1")
     except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout):
         failed.append("postgres")
     try:
-        await state.async_redis.ping()
+        await readiness.redis.ping()
     except (redis.ConnectionError, redis.TimeoutError):
         failed.append("redis")
     if failed:

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.dependencies import ManagerDep, StateDep, require_manage
+from api.dependencies import ManagerDep, ReadsDep, WritesDep, require_manage
 from api.errors import InvalidParameter, NotFound, error_response
 from api.params import NO_CONTROL_SCHEMA, PlainText, known_query_only
 from api.schemas import Timestamp, error_responses
@@ -98,11 +98,11 @@ async def _connect_fields(request: Request) -> ConnectFields:
         "requestBody": {"required": True, "content": {"application/json": {"schema": _body_schema()}}}
     },
 )
-async def connect(request: Request, state: StateDep, principal: ManagerDep) -> JSONResponse:
+async def connect(request: Request, writes: WritesDep, principal: ManagerDep) -> JSONResponse:
     """Connect (201) or reconnect (200: new credentials, the row back to pending and synced at
     once). The answer is the connection record; tokens are never echoed."""
     body = await _connect_fields(request)
-    record, reconnected = await state.writes.connect(principal.workspace_id, body)
+    record, reconnected = await writes.connect(principal.workspace_id, body)
     return JSONResponse(
         record.to_json(),
         status_code=200 if reconnected else 201,
@@ -118,14 +118,14 @@ async def connect(request: Request, state: StateDep, principal: ManagerDep) -> J
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_account(
-    state: StateDep,
+    reads: ReadsDep,
     principal: ManagerDep,
     account_id: Annotated[
         PlainText, Path(description="Connected account id.", json_schema_extra=NO_CONTROL_SCHEMA)
     ],
 ) -> JSONResponse:
     """Platform, handle, scopes, token expiry, connected and reconnected times, sync status."""
-    record = await state.reads.account_record(principal.workspace_id, account_id)
+    record = await reads.account_record(principal.workspace_id, account_id)
     if record is None:
         raise NotFound(NOT_FOUND_MESSAGE)
     return JSONResponse(record.to_json())
@@ -139,7 +139,7 @@ async def get_account(
     responses=error_responses(401, 403, 404, 422, 429, 503),
 )
 async def delete_account(
-    state: StateDep,
+    writes: WritesDep,
     principal: ManagerDep,
     account_id: Annotated[
         PlainText, Path(description="Connected account id.", json_schema_extra=NO_CONTROL_SCHEMA)
@@ -148,7 +148,7 @@ async def delete_account(
 ) -> JSONResponse:
     """As `dravo-sync account disconnect`: a sync in flight writes nothing afterwards, the account
     disappears from every other route, and a second DELETE answers `already_disconnected`."""
-    outcome = await state.writes.disconnect(principal.workspace_id, account_id, purge_history=purge_history)
+    outcome = await writes.disconnect(principal.workspace_id, account_id, purge_history=purge_history)
     if outcome is None:
         raise NotFound(NOT_FOUND_MESSAGE)
     return JSONResponse(_disconnection(outcome))

@@ -17,19 +17,19 @@ from fastapi.responses import Response
 from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from api.dependencies import GaugesDep, SettingsDep
 from api.errors import NotFound, Unauthorized
-from api.gauges import VersionLifetimeCollector
-from api.state import AppState
+from api.gauges import FreshnessGauges, VersionLifetimeCollector
 from ops.versions import configured_overrides
 
 router = APIRouter()
 
 
-def _registry(request: Request, state: AppState) -> CollectorRegistry:
+def _registry(request: Request, gauges: FreshnessGauges) -> CollectorRegistry:
     registry: CollectorRegistry | None = getattr(request.app.state, "freshness_registry", None)
     if registry is None:
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(state.gauges)
+        registry.register(gauges)
         registry.register(VersionLifetimeCollector(configured_overrides()))
         request.app.state.freshness_registry = registry
     return registry
@@ -41,13 +41,12 @@ def _authorised(request: Request, token: str) -> bool:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
-    state: AppState = request.app.state.dravo
-    token = state.settings.metrics_token
+async def metrics(request: Request, settings: SettingsDep, gauges: GaugesDep) -> Response:
+    token = settings.metrics_token
     if token is None:
         raise NotFound("Not found.")
     if not _authorised(request, token.get_secret_value()):
         raise Unauthorized()
     # In-memory values only: rendering them takes well under a millisecond on the event loop.
-    body = generate_latest(REGISTRY) + generate_latest(_registry(request, state))
+    body = generate_latest(REGISTRY) + generate_latest(_registry(request, gauges))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,149 +1,80 @@
-"""The API's hot-path reads: psycopg's async connections, awaited on the event loop.
+"""The API's read connections: one `psycopg_pool.AsyncConnectionPool`, lent to `models` reads.
 
 A read of `GET /v1/analytics/accounts` (the key lookup, then the page) is one statement each; run
 in a thread, each would pay a thread hand-off that costs more CPU than the statement's own Python
-work. Connections are autocommit (no BEGIN/ROLLBACK round trips) with
-`default_transaction_read_only`, so Postgres refuses writes on them; psycopg prepares a statement
-on a connection after a few runs, so Postgres stops planning it.
+work, so reads are awaited on the event loop on psycopg's async connections. Connections are
+autocommit (no BEGIN/ROLLBACK round trips) with `default_transaction_read_only`, so Postgres
+refuses writes on them; psycopg prepares a statement on a connection after a few runs, so Postgres
+stops planning it.
 
-The pool is deliberately small and simple: it opens a connection when none is idle (so an outage
-fails the request at once, as a 503, instead of waiting for a background reconnect), keeps at most
-`size` of them, and drops one that fails. A statement that fails on a connection which had been
-idle in the pool (Postgres restarted meanwhile) is retried once on a new connection.
+The pool is psycopg's own (https://www.psycopg.org/psycopg3/docs/advanced/pool.html): at most
+`size` connections, opened on demand, and a wait for one bounded by the pool timeout
+(`PoolTimeout`: the API answers 503). There is no check on checkout (a round trip per read):
+a read that fails on a connection that turns out dead (Postgres restarted meanwhile) is retried
+once, after the pool has dropped its other dead idle connections.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy.engine import make_url
 
+from models.queries import AsyncReader
+
+__all__ = ["PoolTimeout", "ReadConnections", "make_read_pool"]
+
 CONNECT_TIMEOUT_SECONDS = 5
+# As the SQLAlchemy engines' pool_recycle: a connection is replaced after half an hour.
+MAX_LIFETIME_SECONDS = 1800.0
+
+T = TypeVar("T")
 
 
-@functools.lru_cache(maxsize=64)
-def to_psycopg(sql: str) -> bytes:
-    """A `:name` statement (as `models.queries` writes them) in psycopg's `%(name)s` style."""
-    dialect = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
-    return str(text(sql).compile(dialect=dialect)).encode()
+def make_read_pool(
+    database_url: str, size: int, *, options: str, timeout: float, name: str
+) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+    """A closed pool of read-only autocommit connections with `options` (`-c name=value`…); the
+    lifespan opens it on its event loop."""
+    conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return AsyncConnectionPool(
+        conninfo,
+        min_size=0,
+        max_size=size,
+        open=False,
+        timeout=timeout,
+        max_lifetime=MAX_LIFETIME_SECONDS,
+        name=name,
+        kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS, "options": options},
+    )
 
 
-class PoolTimeout(Exception):
-    """No pooled connection became free within the pool timeout (the API answers 503)."""
+class ReadConnections:
+    """Lends the pool's connections to one read each (`models.queries.ConnectionLender`).
 
+    With `limit`, at most that many of the pool's connections at once, for one kind of read (the
+    refresh service's), so that a storm of them leaves the rest of the pool to everyone's lists;
+    waiting for one of those places is bounded by `wait_timeout` (PoolTimeout)."""
 
-class AsyncReadPool:
     def __init__(
         self,
-        database_url: str,
-        size: int,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
         *,
-        statement_timeout_ms: int | None = None,
-        lock_timeout_ms: int | None = None,
-        pool_timeout: float | None = None,
+        limit: int | None = None,
+        wait_timeout: float | None = None,
     ) -> None:
-        url = make_url(database_url).set(drivername="postgresql")
-        self._conninfo = url.render_as_string(hide_password=False)
-        self._size = size
-        self._idle: list[psycopg.AsyncConnection[Any]] = []
-        self._slots: asyncio.Semaphore | None = None
-        self._pool_timeout = pool_timeout
-        options = ["-c default_transaction_read_only=on"]
-        # Every wait of a request has a limit: a lock held elsewhere or a slow plan ends in a 503.
-        if statement_timeout_ms is not None:
-            options.append(f"-c statement_timeout={statement_timeout_ms}")
-        if lock_timeout_ms is not None:
-            options.append(f"-c lock_timeout={lock_timeout_ms}")
-        self._options = " ".join(options)
-
-    async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        return await psycopg.AsyncConnection.connect(
-            self._conninfo,
-            autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            options=self._options,
-        )
-
-    async def fetch_one(self, sql: bytes, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """The first row of `sql` (psycopg style) or None."""
-        rows = await self._execute(sql, params, many=False)
-        return rows[0] if rows else None
-
-    async def fetch_all(self, sql: bytes, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """Every row of `sql` (psycopg style)."""
-        return await self._execute(sql, params, many=True)
-
-    async def _slot(self) -> None:
-        if self._slots is None:  # created on the event loop that uses it
-            self._slots = asyncio.Semaphore(self._size)
-        try:
-            async with asyncio.timeout(self._pool_timeout):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise PoolTimeout(f"no database connection free within {self._pool_timeout} s") from None
-
-    async def _execute(self, sql: bytes, params: dict[str, Any], *, many: bool) -> list[tuple[Any, ...]]:
-        await self._slot()
-        assert self._slots is not None
-        try:
-            pooled = bool(self._idle)
-            connection = self._idle.pop() if pooled else await self._connect()
-            try:
-                rows = await self._run(connection, sql, params, many)
-            except psycopg.OperationalError:
-                broken = connection.broken
-                await connection.close()
-                # Only a connection that died while idle is worth a second try; a timeout or a
-                # lock wait that the server cut short would just wait again.
-                if not pooled or not broken:
-                    raise
-                connection = await self._connect()
-                try:
-                    rows = await self._run(connection, sql, params, many)
-                except BaseException:
-                    await connection.close()
-                    raise
-            except BaseException:
-                # Cancelled or failed mid-statement: the connection's state is unknown.
-                await connection.close()
-                raise
-            self._idle.append(connection)
-            return rows
-        finally:
-            self._slots.release()
-
-    @staticmethod
-    async def _run(
-        connection: psycopg.AsyncConnection[Any], sql: bytes, params: dict[str, Any], many: bool
-    ) -> list[tuple[Any, ...]]:
-        cursor = await connection.execute(sql, params)
-        if many:
-            return await cursor.fetchall()
-        row = await cursor.fetchone()
-        return [] if row is None else [row]
-
-    async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            await connection.close()
-
-
-class ShareOfPool:
-    """At most `limit` of a pool's connections at once, for one kind of read (the refresh
-    service's), so that a storm of them leaves the rest of the pool to everyone's lists."""
-
-    def __init__(self, pool: AsyncReadPool, limit: int, wait_timeout: float | None) -> None:
         self._pool = pool
         self._limit = limit
         self._wait_timeout = wait_timeout
         self._slots: asyncio.Semaphore | None = None
 
-    async def fetch_all(self, sql: bytes, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    async def run(self, read: Callable[[AsyncReader], Awaitable[T]]) -> T:
+        if self._limit is None:
+            return await self._run(read)
         if self._slots is None:  # created on the event loop that uses it
             self._slots = asyncio.Semaphore(self._limit)
         try:
@@ -152,6 +83,20 @@ class ShareOfPool:
         except TimeoutError:
             raise PoolTimeout(f"no database connection free within {self._wait_timeout} s") from None
         try:
-            return await self._pool.fetch_all(sql, params)
+            return await self._run(read)
         finally:
             self._slots.release()
+
+    async def _run(self, read: Callable[[AsyncReader], Awaitable[T]]) -> T:
+        async with self._pool.connection() as connection:
+            try:
+                return await read(connection)
+            except psycopg.OperationalError:
+                # Only a connection that died is worth a second try; a timeout or a lock wait
+                # that the server cut short would just wait again.
+                if not connection.broken:
+                    raise
+        # The pool drops the dead connection when it is returned; its idle ones died alike.
+        await self._pool.check()
+        async with self._pool.connection() as connection:
+            return await read(connection)

@@ -2,20 +2,16 @@
 
 In the spirit of polar's `AsyncReadSession`: handlers ask typed questions (`principal()`,
 `accounts_page()`, `history_page()`, `account_record()`) and get typed answers; they never see SQL
-text, statements or sessions (the writes are `api.writes`'). Behind it, two paths chosen by cost:
-- the hot path of `GET /v1/analytics/accounts` (the key lookup, the page) runs on psycopg's async
-  connections (`api.readpool`), awaited on the event loop, with no thread hand-off;
-- the other reads run `models.queries` functions on the SQLAlchemy read engine, in a thread, at
-  most `concurrency` at once (see `api.state.make_reader`).
-Both kinds of connection are read-only on the server (`default_transaction_read_only`).
+text, statements or sessions (the writes are `api.writes'`). Each read is a `models` async
+function (`models.queries`, `models.connections.connection_record`) run on a connection lent by
+the read pool (`api.readpool`), awaited on the event loop with no thread hand-off; the pool's
+connections are read-only on the server (`default_transaction_read_only`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import TypeVar
@@ -23,19 +19,18 @@ from typing import TypeVar
 import anyio.to_thread
 import structlog
 from anyio import CapacityLimiter
-from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.readpool import AsyncReadPool, to_psycopg
+from models import queries
 from models.auth import BearerCheck, record_key_use
 from models.base import utcnow
-from models.connections import ConnectionRecord, get_connection
+from models.connections import ConnectionRecord, connection_record
 from models.crypto import TokenCipher
-from models.queries import EMPTY_PAGE, MAX_SNAPSHOTS, account_page_statement, snapshot_page
-from models.read_models import AccountFilter, Principal, SnapshotPage
+from models.queries import MAX_SNAPSHOTS, ConnectionLender
+from models.read_models import AccountFilter, AccountPageText, Principal, SnapshotPage
 
-__all__ = ["AccountsPageText", "ApiReads", "KeyUseRecorder", "KeyUseThrottle"]
+__all__ = ["AccountPageText", "ApiReads", "KeyUseRecorder", "KeyUseThrottle"]
 
 T = TypeVar("T")
 
@@ -44,35 +39,17 @@ log = structlog.get_logger("dravo.api")
 KEY_USE_THREADS = 2
 
 
-@dataclass(frozen=True)
-class AccountsPageText:
-    """A page of `GET /v1/analytics/accounts` as PostgreSQL built it: the 200 body (JSON text,
-    `next_cursor` included) and that cursor again, for the `Link` header."""
-
-    body: bytes | str
-    next_cursor: str | None
-
-
 class ApiReads:
-    def __init__(self, hot: AsyncReadPool, engine: Engine, concurrency: int, cipher: TokenCipher) -> None:
-        self._hot = hot
-        self._engine = engine
-        self._limiter = CapacityLimiter(concurrency)
+    def __init__(self, connections: ConnectionLender, cipher: TokenCipher) -> None:
+        self._connections = connections
         self._cipher = cipher  # the connection record's scopes are read from the credentials
 
     async def principal(self, check: BearerCheck) -> Principal | None:
         """The principal of a bearer token that passed the checks needing no database."""
-        lookup = check.lookup()
-        row = None if lookup is None else await self._hot.fetch_one(to_psycopg(lookup[0]), lookup[1])
-        return check.principal(row)
+        return await self._connections.run(lambda conn: queries.bearer_principal(conn, check))
 
-    async def accounts_page(self, workspace_id: str, where: AccountFilter) -> AccountsPageText:
-        statement = account_page_statement(workspace_id, where)
-        if statement is None:
-            return AccountsPageText(EMPTY_PAGE, None)
-        row = await self._hot.fetch_one(to_psycopg(statement[0]), statement[1])
-        assert row is not None  # an aggregate: always one row
-        return AccountsPageText(row[0], row[1])
+    async def accounts_page(self, workspace_id: str, where: AccountFilter) -> AccountPageText:
+        return await self._connections.run(lambda conn: queries.account_page(conn, workspace_id, where))
 
     async def history_page(
         self,
@@ -85,34 +62,18 @@ class ApiReads:
         limit: int = MAX_SNAPSHOTS,
     ) -> SnapshotPage | None:
         """None when the account is unknown or belongs to another workspace."""
-        return await self._in_thread(
-            lambda connection: snapshot_page(
-                connection, workspace_id, account_id, since=since, until=until, after=after, limit=limit
+        return await self._connections.run(
+            lambda conn: queries.history_page(
+                conn, workspace_id, account_id, since=since, until=until, after=after, limit=limit
             )
         )
 
     async def account_record(self, workspace_id: str, account_id: str) -> ConnectionRecord | None:
         """The management API's connection record (no tokens); None when the account is unknown or
         belongs to another workspace."""
-        return await self._in_thread(
-            lambda connection: get_connection(connection, self._cipher, workspace_id, account_id)
+        return await self._connections.run(
+            lambda conn: connection_record(conn, self._cipher, workspace_id, account_id)
         )
-
-    def _read(self, work: Callable[[Connection], T]) -> T:
-        try:
-            with self._engine.connect() as connection:
-                return work(connection)
-        except sa_exc.DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-        # The pooled connection was dead (SQLAlchemy has dropped the pool's others too): once more.
-        with self._engine.connect() as connection:
-            return work(connection)
-
-    async def _in_thread(self, work: Callable[[Connection], T]) -> T:
-        # One of at most `concurrency` threads, each on its own pooled connection: the event loop
-        # never blocks and no thread waits for the pool.
-        return await anyio.to_thread.run_sync(partial(self._read, work), limiter=self._limiter)
 
 
 class KeyUseThrottle:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+import psycopg
 import redis
 import redis.asyncio as aredis
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import sessionmaker
 
 from api.gauges import FreshnessGauges
-from api.readpool import AsyncReadPool, ShareOfPool
+from api.readpool import ReadConnections, make_read_pool
 from api.reads import KEY_USE_THREADS, ApiReads, KeyUseRecorder
 from api.webhook_gauges import WebhookCollector
 from api.writes import ApiWrites, WriteLimits
@@ -22,14 +25,15 @@ from worker.refresh import RefreshService, build_refresh_service
 
 # Redis calls of a request must fail fast when Redis is down, not hang the request.
 REDIS_TIMEOUT_SECONDS = 2.0
-# Database reads of requests run in threads, at most this many at once, each on its own pooled
-# connection (so no thread ever waits for the pool). On 2 cores Postgres is saturated well before
-# 8 queries run at once; more threads would only queue inside Postgres and add latency.
+# The read pool's connections. On 2 cores Postgres is saturated well before 8 queries run at once;
+# more would only queue inside Postgres and add latency.
 READ_CONCURRENCY = 8
+# The gauges' background queries (api.gauges): one at a time, and the webhook collector's.
+GAUGE_CONNECTIONS = 2
 # The asyncio Redis client's connections: the pub/sub subscription holds one, each call borrows one
 # for well under a millisecond.
 ASYNC_REDIS_CONNECTIONS = 16
-# Of the READ_CONCURRENCY async connections, the refresh service's own reads (rows to plan,
+# Of the read pool's READ_CONCURRENCY connections, the refresh service's own reads (rows to plan,
 # completion polls) may hold at most this many, so a refresh storm can't queue everyone's lists.
 REFRESH_READ_SHARE = 3
 
@@ -48,15 +52,15 @@ def _ms(seconds: float) -> int:
 
 
 def make_reader(
-    database_url: str, pool_size: int = READ_CONCURRENCY, settings: Settings | None = None
+    database_url: str, pool_size: int = GAUGE_CONNECTIONS, settings: Settings | None = None
 ) -> Engine:
-    """The API's read engine: one round trip per read, and Postgres refuses writes.
+    """The gauges' read engine: one round trip per read, and Postgres refuses writes.
 
     Autocommit, so a read is one statement with no BEGIN/ROLLBACK around it;
     `default_transaction_read_only` makes the implicit transaction of every statement read-only
-    (a read-only session, enforced by the server). No pre-ping on checkout (a round trip per
-    request): `AppState.read` retries a read once on a fresh connection instead when the pooled one
-    turns out dead, e.g. after a Postgres restart.
+    (a read-only session, enforced by the server). A pool of its own, apart from the read pool,
+    because the gauges' queries are SQLAlchemy sessions run in a thread, in the background; a
+    query that fails on a dead connection is simply retried at the next interval (api.gauges).
     """
     return create_engine(
         database_url,
@@ -110,22 +114,44 @@ def make_key_use_writer(settings: Settings) -> Engine:
     )
 
 
+@dataclass(frozen=True)
+class OnDemandRefresh:
+    """What `refresh=true` needs: the refresh service and the per-workspace limits around it
+    (`api.ratelimit`, settings DRAVO_REFRESH_*)."""
+
+    service: RefreshService
+    redis: aredis.Redis
+    wait_seconds: float
+    concurrent_per_workspace: int
+    accounts_per_minute: int
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What /readyz checks: the probe's own connection (see AppState.probe) and Redis."""
+
+    probe: AsyncConnectionPool[psycopg.AsyncConnection[Any]]
+    redis: aredis.Redis
+
+
 @dataclass
 class AppState:
     settings: Settings
     # The management writes, see make_writer.
-    engine: Engine
+    writer: Engine
     # `last_used_at` bookkeeping, see make_key_use_writer.
     key_use_engine: Engine
-    # Every read a handler makes, typed (api.reads); its hot path is `hot`, the others `reader`.
+    # Every read a handler makes, typed (api.reads), on `read_pool`.
     reads: ApiReads
     # The one write of the request path: an API key's `last_used_at` (api.reads).
     key_uses: KeyUseRecorder
-    # The async read pool behind `reads`' hot path (handlers go through `reads`).
-    hot: AsyncReadPool
-    # /readyz's own connection: a probe must not queue behind the requests it vouches for.
-    probe: AsyncReadPool
-    # The read engine behind `reads`' other reads and the gauges (see make_reader).
+    # The read pool: the reads of the request path (through `reads`) and the refresh service's.
+    read_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]]
+    # /readyz's own connection, a pool of one apart from `read_pool`: a probe must not queue behind
+    # the requests it vouches for.
+    probe: AsyncConnectionPool[psycopg.AsyncConnection[Any]]
+    # The gauges' SQLAlchemy read engine (see make_reader): their background queries, off the
+    # request path, are SQLAlchemy sessions (api.gauges, api.webhook_gauges).
     reader: Engine
     # The management API's writes (connect, disconnect, webhooks), typed (api.writes);
     # `last_used_at` is key_uses'.
@@ -137,19 +163,38 @@ class AppState:
     gauges: FreshnessGauges
     # None: dashboard JWTs are refused (no DRAVO_JWT_SECRET).
     jwt: JwtPolicy | None = None
+    # Built once from the fields above: a request's dependencies (api.dependencies) hand them out.
+    on_demand: OnDemandRefresh = field(init=False)
+    readiness: Readiness = field(init=False)
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        self.on_demand = OnDemandRefresh(
+            service=self.refresh,
+            redis=self.async_redis,
+            wait_seconds=settings.refresh_wait_seconds,
+            concurrent_per_workspace=settings.refresh_concurrent_per_workspace,
+            accounts_per_minute=settings.refresh_accounts_per_minute,
+        )
+        self.readiness = Readiness(probe=self.probe, redis=self.async_redis)
+
+    async def open(self) -> None:
+        """Open the async pools on the lifespan's event loop; connections are made on demand."""
+        await self.read_pool.open()
+        await self.probe.open()
 
     async def aclose(self) -> None:
         await self.gauges.stop()
         await self.refresh.aclose()
         await self.async_redis.aclose(close_connection_pool=True)
-        await self.hot.close()
+        await self.read_pool.close()
         await self.probe.close()
         self.close()
 
     def close(self) -> None:
         self.redis.close()
         self.reader.dispose()
-        self.engine.dispose()
+        self.writer.dispose()
         self.key_use_engine.dispose()
 
 
@@ -168,7 +213,7 @@ def jwt_policy(settings: Settings) -> JwtPolicy | None:
 
 
 def build_state(settings: Settings) -> AppState:
-    engine = make_writer(settings)
+    writer = make_writer(settings)
     key_use_engine = make_key_use_writer(settings)
     redis_client = redis.Redis.from_url(
         settings.redis_url,
@@ -186,35 +231,38 @@ def build_state(settings: Settings) -> AppState:
             socket_timeout=REDIS_TIMEOUT_SECONDS,
         )
     )
-    hot = AsyncReadPool(
+    read_options = session_options(settings)
+    read_pool = make_read_pool(
         settings.api_read_url,
         READ_CONCURRENCY,
-        statement_timeout_ms=_ms(settings.api_statement_timeout_seconds),
-        lock_timeout_ms=_ms(settings.api_lock_timeout_seconds),
-        pool_timeout=settings.api_pool_timeout_seconds,
+        options=read_options,
+        timeout=settings.api_pool_timeout_seconds,
+        name="api-read",
     )
-    probe = AsyncReadPool(
+    probe = make_read_pool(
         settings.api_read_url,
         1,
-        statement_timeout_ms=_ms(settings.api_statement_timeout_seconds),
-        lock_timeout_ms=_ms(settings.api_lock_timeout_seconds),
-        pool_timeout=settings.api_pool_timeout_seconds,
+        options=read_options,
+        timeout=settings.api_pool_timeout_seconds,
+        name="api-probe",
     )
     reader = make_reader(settings.api_read_url, settings=settings)
-    write_sessions = make_session_factory(engine)
+    write_sessions = make_session_factory(writer)
     cipher = TokenCipher(settings.encryption_keys)
     # A refresh is prepared to wait anyway: its reads may queue for their share up to its wait
     # (which they shorten), not only the pool timeout of a plain read.
-    refresh_reads = ShareOfPool(
-        hot, REFRESH_READ_SHARE, max(settings.refresh_wait_seconds, settings.api_pool_timeout_seconds)
+    refresh_reads = ReadConnections(
+        read_pool,
+        limit=REFRESH_READ_SHARE,
+        wait_timeout=max(settings.refresh_wait_seconds, settings.api_pool_timeout_seconds),
     )
     return AppState(
         settings=settings,
-        engine=engine,
+        writer=writer,
         key_use_engine=key_use_engine,
-        reads=ApiReads(hot, reader, READ_CONCURRENCY, cipher),
+        reads=ApiReads(ReadConnections(read_pool), cipher),
         key_uses=KeyUseRecorder(make_session_factory(key_use_engine)),
-        hot=hot,
+        read_pool=read_pool,
         probe=probe,
         reader=reader,
         writes=ApiWrites(

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, status
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.dependencies import ManagerDep, StateDep, require_manage
+from api.dependencies import ManagerDep, WritesDep, require_manage
 from api.errors import NotFound
 from api.params import NO_CONTROL_SCHEMA, PlainText, known_query_only
 from api.schemas import Timestamp, error_responses
@@ -78,8 +78,8 @@ def _time(value: datetime) -> str:
     summary="Create a webhook endpoint (its signing secret is shown once)",
     operation_id="createWebhook",
 )
-async def create_webhook(body: WebhookCreate, principal: ManagerDep, state: StateDep) -> WebhookCreated:
-    created = await state.writes.create_webhook(principal.workspace_id, body.url, body.events)
+async def create_webhook(body: WebhookCreate, principal: ManagerDep, writes: WritesDep) -> WebhookCreated:
+    created = await writes.create_webhook(principal.workspace_id, body.url, body.events)
     return WebhookCreated(**_out(created.endpoint).model_dump(), secret=created.secret)
 
 
@@ -90,8 +90,8 @@ async def create_webhook(body: WebhookCreate, principal: ManagerDep, state: Stat
     summary="List the workspace's webhook endpoints",
     operation_id="listWebhooks",
 )
-async def get_webhooks(principal: ManagerDep, state: StateDep) -> WebhookList:
-    return WebhookList(items=[_out(v) for v in await state.writes.webhooks(principal.workspace_id)])
+async def get_webhooks(principal: ManagerDep, writes: WritesDep) -> WebhookList:
+    return WebhookList(items=[_out(v) for v in await writes.webhooks(principal.workspace_id)])
 
 
 @router.delete(
@@ -104,8 +104,8 @@ async def get_webhooks(principal: ManagerDep, state: StateDep) -> WebhookList:
 async def delete_webhook(
     endpoint_id: Annotated[PlainText, Path(max_length=40, json_schema_extra=NO_CONTROL_SCHEMA)],
     principal: ManagerDep,
-    state: StateDep,
+    writes: WritesDep,
 ) -> Response:
-    if not await state.writes.delete_webhook(principal.workspace_id, endpoint_id):
+    if not await writes.delete_webhook(principal.workspace_id, endpoint_id):
         raise NotFound("No such webhook endpoint in this workspace.")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -27,13 +27,13 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from api.readpool import to_psycopg
 from bench.database import bench_database, libpq, seed_accounts
 from bench.report import median, save
 from models.admin import create_api_key
 from models.db import make_engine, make_session_factory
 from models.queries import account_page_statement
 from models.read_models import AccountFilter
+from models.statements import psycopg_text
 from models.tables import Account, AccountSync
 from ops.testing.processes import cli_args, free_port, start_listening
 
@@ -51,7 +51,7 @@ def _list_sql(database_url: str, workspace_id: str, where: AccountFilter) -> str
     assert statement is not None
     sql, params = statement
     with psycopg.connect(libpq(database_url)) as conn:
-        return psycopg.ClientCursor(conn).mogrify(to_psycopg(sql), params)
+        return psycopg.ClientCursor(conn).mogrify(psycopg_text(sql), params)
 
 
 def _plain_rows_sql(workspace_id: str, where: AccountFilter) -> str:

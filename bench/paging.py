@@ -52,10 +52,10 @@ def _cursor_after(url: str, position: int) -> str | None:
 def _page_sql(url: str, cursor: str | None, offset: int | None = None) -> str:
     """The API's statement for the page after `cursor`, parameters inlined; with `offset`, the
     first-page statement paged by OFFSET instead, for contrast."""
-    from api.readpool import to_psycopg
     from models.cursor import decode_cursor
     from models.queries import account_page_statement
     from models.read_models import AccountFilter
+    from models.statements import psycopg_text
 
     after = decode_cursor(cursor) if cursor else None
     statement = account_page_statement(WORKSPACE, AccountFilter(limit=LIMIT, after=after))
@@ -64,7 +64,7 @@ def _page_sql(url: str, cursor: str | None, offset: int | None = None) -> str:
     if offset is not None:
         sql = sql.replace("LIMIT :fetch)", f"LIMIT :fetch OFFSET {offset})")
     with psycopg.connect(libpq(url)) as conn:
-        return psycopg.ClientCursor(conn).mogrify(to_psycopg(sql), params)
+        return psycopg.ClientCursor(conn).mogrify(psycopg_text(sql), params)
 
 
 def _buffers(url: str, sql: str) -> int:

@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from models.crypto import CredentialsUnreadable, TokenCipher
-from models.queries import Reader
+from models.queries import AsyncReader, Reader
 from models.read_models import format_time
 from models.tables import Account, AccountSync
 
@@ -60,8 +62,29 @@ def get_connection(
     """The record of a connected account of this workspace; None for any other (or a disconnected) one."""
     if "\x00" in workspace_id or "\x00" in account_id:
         return None
+    row = reader.execute(_record_query(workspace_id, account_id)).one_or_none()
+    return None if row is None else _record(row, cipher, account_id)
+
+
+async def connection_record(
+    conn: AsyncReader, cipher: TokenCipher, workspace_id: str, account_id: str
+) -> ConnectionRecord | None:
+    """`get_connection` on a psycopg async connection the caller lends (the API's read pool)."""
+    if "\x00" in workspace_id or "\x00" in account_id:
+        return None
+    compiled = _record_query(workspace_id, account_id).compile(dialect=_PSYCOPG)
+    async with conn.cursor(row_factory=namedtuple_row) as cursor:
+        await cursor.execute(str(compiled).encode(), compiled.params)
+        row = await cursor.fetchone()
+    return None if row is None else _record(row, cipher, account_id)
+
+
+_PSYCOPG = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
+
+
+def _record_query(workspace_id: str, account_id: str) -> Select[*tuple[Any, ...]]:
     status = func.coalesce(AccountSync.sync_status, "pending")
-    row = reader.execute(
+    return (
         select(
             Account.id,
             Account.platform,
@@ -82,9 +105,10 @@ def get_connection(
             Account.workspace_id == workspace_id,
             Account.disconnected_at.is_(None),
         )
-    ).one_or_none()
-    if row is None:
-        return None
+    )
+
+
+def _record(row: Any, cipher: TokenCipher, account_id: str) -> ConnectionRecord:
     try:
         scopes: tuple[str, ...] | None = cipher.decrypt(bytes(row.credentials)).scopes
     except CredentialsUnreadable:

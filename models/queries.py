@@ -2,7 +2,9 @@
 
 Every function takes a session or connection (the API gives it a read-only one) and returns typed
 read models from `models.read_models`, never ORM objects, or, for the API's hot path, the response
-body itself. The API calls these through `api.reads` only. The one write the API makes, recording
+body itself. The `async def` ones run their statement on a psycopg async connection the caller
+lends (the API's read pool, `api.readpool`); no SQL text leaves this module. The API calls these
+through `api.reads` only, and the on-demand refresh (`worker.refresh`) calls its two. The one write the API makes, recording
 when an API key was last used, lives in `models.auth.record_key_use` (`api.reads.KeyUseRecorder`).
 
 The row semantics of docs/contract.md §2 (pending rows, integer-only metrics in the published key order,
@@ -16,9 +18,12 @@ JSON text the API returns, so the API passes the bytes through, and `AccountRow`
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import psycopg
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, exists, literal, select, text, tuple_
 from sqlalchemy.orm import Session
 
@@ -26,26 +31,39 @@ from models.cursor import cursor_sql, encode_cursor
 from models.read_models import (
     METRIC_ORDER,
     AccountFilter,
+    AccountPageText,
     AccountRow,
     ApiKeyRecord,
+    Principal,
+    RefreshRowState,
     SnapshotPage,
     SnapshotRow,
 )
-from models.statements import load_statement
+from models.statements import load_statement, psycopg_text
 from models.tables import Account, ApiKey, Workspace
+
+if TYPE_CHECKING:  # models.auth imports this module
+    from models.auth import BearerCheck
 
 __all__ = [
     "EMPTY_PAGE",
     "MAX_SNAPSHOTS",
+    "AsyncReader",
+    "ConnectionLender",
     "account_in_workspace",
+    "account_page",
     "account_page_json",
     "account_page_sql",
     "account_page_statement",
+    "attempted_since",
+    "bearer_principal",
     "find_api_key",
     "get_account_row",
+    "history_page",
     "list_account_rows",
     "list_snapshots",
     "next_page_cursor",
+    "refresh_states",
     "snapshot_page",
     "workspace_exists",
 ]
@@ -54,6 +72,17 @@ __all__ = [
 MAX_SNAPSHOTS = 1000
 
 Reader = Session | Connection
+# A read-only psycopg connection lent by the caller for one read (autocommit: one statement each).
+AsyncReader = psycopg.AsyncConnection[Any]
+
+T = TypeVar("T")
+
+
+class ConnectionLender(Protocol):
+    """Lends a pooled connection for one read (`api.readpool.ReadConnections` is one)."""
+
+    async def run(self, read: Callable[[AsyncReader], Awaitable[T]]) -> T: ...
+
 
 # The SQL below is assembled from constants of this module (column names, METRIC_ORDER); every value
 # from a caller is a bound parameter (`:name`), hence the S608 exemptions.
@@ -237,6 +266,18 @@ def snapshot_page(
     (keyset paging on the account's (account_id, captured_at) index: no OFFSET scan)."""
     if not account_in_workspace(reader, workspace_id, account_id):
         return None
+    params = _snapshot_params(account_id, since, until, after, limit)
+    rows = reader.execute(text(_snapshot_page_sql(since, until, after)), params).all()
+    return _snapshot_page_of(rows, limit)
+
+
+def _snapshot_params(
+    account_id: str,
+    since: datetime | None,
+    until: datetime | None,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> dict[str, Any]:
     params: dict[str, Any] = {"account_id": account_id, "limit": limit + 1}
     if since is not None:
         params["since"] = since
@@ -244,9 +285,18 @@ def snapshot_page(
         params["until"] = until
     if after is not None:
         params["after_at"], params["after_id"] = after
+    return params
+
+
+def _snapshot_page_sql(
+    since: datetime | None, until: datetime | None, after: tuple[datetime, int] | None
+) -> str:
     given = {"since": since is not None, "until": until is not None, "after": after is not None}
-    query = _SNAPSHOT_PAGE.text(frozenset(name for name, on in given.items() if on))
-    rows = reader.execute(text(query), params).all()
+    return _SNAPSHOT_PAGE.text(frozenset(name for name, on in given.items() if on))
+
+
+def _snapshot_page_of(rows: Sequence[Any], limit: int) -> SnapshotPage:
+    """The page from the statement's rows (each with `captured_at`, `id`, `item`)."""
     more = len(rows) > limit
     rows = rows[:limit]
     items = [SnapshotRow.from_json(json.loads(row.item)) for row in rows]
@@ -278,3 +328,83 @@ def workspace_exists(reader: Reader, workspace_id: str) -> bool:
     if not _storable(workspace_id):
         return False
     return bool(reader.scalar(select(exists().where(Workspace.id == workspace_id))))
+
+
+# The async reads: each runs its statement on the connection the caller lends.
+
+
+async def _first(conn: AsyncReader, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    cursor = await conn.execute(psycopg_text(sql), params)
+    return await cursor.fetchone()
+
+
+async def bearer_principal(conn: AsyncReader, check: BearerCheck) -> Principal | None:
+    """The principal of a bearer token that passed the checks needing no database."""
+    lookup = check.lookup()
+    row = None if lookup is None else await _first(conn, lookup[0], lookup[1])
+    return check.principal(row)
+
+
+async def account_page(
+    conn: AsyncReader, workspace_id: str, where: AccountFilter, now: datetime | None = None
+) -> AccountPageText:
+    """`GET /v1/analytics/accounts`'s page as PostgreSQL renders it (see account_page_statement)."""
+    statement = account_page_statement(workspace_id, where, now)
+    if statement is None:
+        return AccountPageText(EMPTY_PAGE, None)
+    row = await _first(conn, *statement)
+    assert row is not None  # an aggregate: always one row
+    return AccountPageText(row[0], row[1])
+
+
+_ACCOUNT_IN_WORKSPACE = (
+    "SELECT EXISTS (SELECT 1 FROM accounts WHERE id = :account_id AND workspace_id = :workspace_id"
+    " AND disconnected_at IS NULL)"
+)
+
+
+async def history_page(
+    conn: AsyncReader,
+    workspace_id: str,
+    account_id: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int = MAX_SNAPSHOTS,
+) -> SnapshotPage | None:
+    """`snapshot_page` on a lent async connection: None when the account is unknown or belongs to
+    another workspace."""
+    if not (_storable(workspace_id) and _storable(account_id)):
+        return None
+    known = await _first(
+        conn, _ACCOUNT_IN_WORKSPACE, {"account_id": account_id, "workspace_id": workspace_id}
+    )
+    if known is None or not known[0]:
+        return None
+    params = _snapshot_params(account_id, since, until, after, limit)
+    async with conn.cursor(row_factory=namedtuple_row) as cursor:
+        await cursor.execute(psycopg_text(_snapshot_page_sql(since, until, after)), params)
+        rows = await cursor.fetchall()
+    return _snapshot_page_of(rows, limit)
+
+
+_REFRESH_STATES = (
+    "SELECT account_id, platform, last_attempt_at, sync_status, deferred_note, next_sync_at"
+    " FROM account_sync WHERE account_id = ANY(:ids)"
+)
+_ATTEMPTED_SINCE = (
+    "SELECT account_id FROM account_sync WHERE account_id = ANY(:ids) AND last_attempt_at >= :started"
+)
+
+
+async def refresh_states(conn: AsyncReader, account_ids: list[str]) -> dict[str, RefreshRowState]:
+    """The sync rows an on-demand refresh plans from, by account (unknown accounts are absent)."""
+    cursor = await conn.execute(psycopg_text(_REFRESH_STATES), {"ids": account_ids})
+    return {row[0]: RefreshRowState(*row[1:]) for row in await cursor.fetchall()}
+
+
+async def attempted_since(conn: AsyncReader, account_ids: list[str], started: datetime) -> set[str]:
+    """Which of the accounts a sync attempted at or after `started`."""
+    cursor = await conn.execute(psycopg_text(_ATTEMPTED_SINCE), {"ids": account_ids, "started": started})
+    return {row[0] for row in await cursor.fetchall()}

@@ -153,6 +153,26 @@ class SnapshotRow:
 
 
 @dataclass(frozen=True)
+class AccountPageText:
+    """A page of `GET /v1/analytics/accounts` as PostgreSQL built it: the 200 body (JSON text,
+    `next_cursor` included) and that cursor again, for the `Link` header."""
+
+    body: bytes | str
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class RefreshRowState:
+    """What an on-demand refresh plans from (worker.refresh): an account's sync row."""
+
+    platform: str
+    last_attempt_at: datetime | None
+    sync_status: str
+    deferred_note: str | None
+    next_sync_at: datetime | None
+
+
+@dataclass(frozen=True)
 class SnapshotPage:
     """One page of an account's history; `next_after` is the (captured_at, id) the next page
     starts after, None on the last page."""

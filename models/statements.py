@@ -6,7 +6,8 @@ to picking, not building:
 - `$name` is a constant rendered once when the file is loaded (e.g. the published metric order),
   via `string.Template`, so the SQL file and the Python table it comes from can't drift apart.
 Every other `--` comment is dropped (some tools flatten a statement to one line), so the text
-sent to PostgreSQL is the statement alone.
+sent to PostgreSQL is the statement alone. The async reads send it through psycopg directly,
+in psycopg's `%(name)s` style (`psycopg_text`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import re
 from importlib import resources
 from string import Template
 
-__all__ = ["SqlStatement", "load_statement"]
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+
+__all__ = ["SqlStatement", "load_statement", "psycopg_text"]
 
 _WHEN = re.compile(r"\s*--\s*when\s+([a-z_]+)\s*$")
 _COMMENT = re.compile(r"\s*--.*$")
@@ -51,3 +55,11 @@ def load_statement(name: str, constants: dict[str, str] | None = None) -> SqlSta
     """`models/sql/<name>.sql` (shipped as package data) with its `$constants` rendered."""
     source = resources.files("models").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
     return SqlStatement(source, constants or {})
+
+
+@functools.lru_cache(maxsize=64)
+def psycopg_text(sql: str) -> bytes:
+    """A `:name` statement (as the statement files and `models.queries` write them) in psycopg's
+    `%(name)s` style, for a statement run on a psycopg connection without SQLAlchemy."""
+    dialect = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
+    return str(text(sql).compile(dialect=dialect)).encode()

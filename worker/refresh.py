@@ -20,6 +20,8 @@ message may have been lost), and once at the end of every wait. Enqueueing (Redi
 only blocking part: it runs in a small thread pool of its own, and a Redis failure or a publish
 that overruns the wait by ENQUEUE_SLACK_SECONDS raises `RefreshUnavailable` (the API answers 503).
 
+Its two reads (the rows to plan, the completion polls) are `models.queries` functions run on a
+connection its caller lends (the API lends one of its read pool's, `api.readpool.ReadConnections`).
 Importing this module pulls in neither Celery nor adapters; the publisher is built on first use.
 Accounts unknown to the database are ignored (they appear in no set of the result).
 """
@@ -33,7 +35,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
@@ -41,6 +43,8 @@ import redis
 import redis.asyncio as aredis
 
 from models.base import utcnow
+from models.queries import ConnectionLender, attempted_since, refresh_states
+from models.read_models import RefreshRowState
 from ops.foundation.settings import Settings
 from worker.completions import AsyncCompletionListener
 from worker.names import REFRESH_QUEUE, SYNC_ACCOUNT, refresh_lock_key
@@ -61,21 +65,9 @@ CLOCK_SLACK = timedelta(seconds=1)
 # Threads that publish refresh tasks; a publish takes a millisecond, so a few serve any storm.
 ENQUEUE_THREADS = 4
 
-STATES_SQL = (
-    b"SELECT account_id, platform, last_attempt_at, sync_status, deferred_note, next_sync_at"
-    b" FROM account_sync WHERE account_id = ANY(%(ids)s)"
-)
-LAST_ATTEMPTS_SQL = b"SELECT account_id, last_attempt_at FROM account_sync WHERE account_id = ANY(%(ids)s)"
-
 
 class RefreshUnavailable(Exception):
     """The refresh could not be enqueued: the broker (Redis) is unreachable."""
-
-
-class RowReader(Protocol):
-    """Async reads on the API's connections (`api.readpool.AsyncReadPool` is one)."""
-
-    async def fetch_all(self, sql: bytes, params: dict[str, Any]) -> list[tuple[Any, ...]]: ...
 
 
 @dataclass(frozen=True)
@@ -101,22 +93,13 @@ class RefreshResult:
     held: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class _RowState:
-    platform: str
-    last_attempt_at: datetime | None
-    sync_status: str
-    deferred_note: str | None
-    next_sync_at: datetime | None
-
-
 class RefreshService:
     """One per API process, used on one event loop (it owns one pub/sub connection)."""
 
     def __init__(
         self,
         settings: Settings,
-        rows: RowReader,
+        rows: ConnectionLender,
         redis_client: redis.Redis,
         async_redis: aredis.Redis,
     ) -> None:
@@ -210,15 +193,14 @@ class RefreshService:
                 self._publisher.close()
                 self._publisher = None
 
-    def _skip(self, state: _RowState, now: datetime) -> bool:
+    def _skip(self, state: RefreshRowState, now: datetime) -> bool:
         if state.sync_status == "requires_reconnect":
             return True  # no platform call until the user reconnects
         last = state.last_attempt_at
         return last is not None and now - last < self._min_interval
 
-    async def _states(self, ids: list[str]) -> dict[str, _RowState]:
-        rows = await self._rows.fetch_all(STATES_SQL, {"ids": ids})
-        return {row[0]: _RowState(*row[1:]) for row in rows}
+    async def _states(self, ids: list[str]) -> dict[str, RefreshRowState]:
+        return await self._rows.run(lambda conn: refresh_states(conn, ids))
 
     async def _budget_shares(self, platforms: set[str]) -> dict[str, RefreshShare]:
         """Per platform: "left", "spent" (the refreshes' share of its app budget) or "held"."""
@@ -316,12 +298,11 @@ class RefreshService:
     async def _attempted_since(self, ids: set[str], started: datetime) -> set[str]:
         if not ids:
             return set()
-        rows = await self._rows.fetch_all(LAST_ATTEMPTS_SQL, {"ids": sorted(ids)})
-        return {row[0] for row in rows if row[1] is not None and row[1] >= started}
+        return await self._rows.run(lambda conn: attempted_since(conn, sorted(ids), started))
 
 
 def build_refresh_service(
-    settings: Settings, rows: RowReader, redis_client: redis.Redis, async_redis: aredis.Redis
+    settings: Settings, rows: ConnectionLender, redis_client: redis.Redis, async_redis: aredis.Redis
 ) -> RefreshService:
     """The API's composition root calls this once per process."""
     return RefreshService(settings, rows, redis_client, async_redis)
@@ -332,6 +313,5 @@ __all__ = [
     "RefreshResult",
     "RefreshService",
     "RefreshUnavailable",
-    "RowReader",
     "build_refresh_service",
 ]

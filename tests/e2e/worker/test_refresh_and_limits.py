@@ -10,7 +10,7 @@ import redis
 import redis.asyncio as aredis
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.readpool import AsyncReadPool
+from api.readpool import ReadConnections, make_read_pool
 from ops.foundation.settings import get_settings
 from simulator.client import SimulatorClient
 from tests.e2e.worker.conftest import attempted, rows, wait_for_rows
@@ -33,7 +33,11 @@ def test_a_hundred_concurrent_refreshes_make_one_platform_call(
 
     async def storm() -> list[RefreshResult]:
         # As the API runs it: one service per process, awaited on its event loop.
-        rows = AsyncReadPool(settings.database_url, 8)
+        pool = make_read_pool(
+            settings.database_url, 8, options="-c default_transaction_read_only=on", timeout=30, name="test"
+        )
+        await pool.open()
+        rows = ReadConnections(pool)
         async_redis = aredis.Redis.from_url(settings.redis_url)
         service = build_refresh_service(settings, rows, e2e_redis, async_redis)
         try:
@@ -41,7 +45,7 @@ def test_a_hundred_concurrent_refreshes_make_one_platform_call(
         finally:
             await service.aclose()
             await async_redis.aclose()
-            await rows.close()
+            await pool.close()
 
     results = asyncio.run(storm())
 

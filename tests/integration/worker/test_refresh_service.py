@@ -17,7 +17,7 @@ import redis.asyncio as aredis
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.readpool import AsyncReadPool
+from api.readpool import ReadConnections, make_read_pool
 from models.tables import AccountSync
 from ops.foundation.settings import Settings
 from tests.support.accounts import connect
@@ -36,7 +36,11 @@ def run(
     """`scenario(service)` on a new event loop, with a service built on that loop."""
 
     async def main() -> T:
-        rows = AsyncReadPool(settings.database_url, 4)
+        pool = make_read_pool(
+            settings.database_url, 4, options="-c default_transaction_read_only=on", timeout=30, name="test"
+        )
+        await pool.open()
+        rows = ReadConnections(pool)
         client = aredis.Redis.from_url(
             async_url or settings.redis_url, socket_connect_timeout=0.2, socket_timeout=0.2
         )
@@ -46,7 +50,7 @@ def run(
         finally:
             await service.aclose()
             await client.aclose()
-            await rows.close()
+            await pool.close()
 
     return asyncio.run(main())
 
