@@ -141,3 +141,8 @@ def test_every_compose_redis_url_carries_the_password() -> None:
         environment = spec.get("environment", {})
         if "REDIS_URL" in environment:
             assert "${REDIS_PASSWORD" in environment["REDIS_URL"], name
+
+
+def test_the_license_is_an_spdx_expression() -> None:
+    """setuptools drops the `{text = ...}` table form on 2027-02-18 (PEP 639)."""
+    assert PYPROJECT["project"]["license"] == "Apache-2.0"
